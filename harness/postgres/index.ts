@@ -1,0 +1,12 @@
+/** Postgres for a run: providers, template clones, schema drift and the server-log oracle. */
+export { Databases, DriftFailedError, type ScenarioDatabase } from "./databases.ts";
+export { type DriftStep, describeDrift, driftSql, migrationsUpTo } from "./drift.ts";
+export { embeddedPostgres, freePort } from "./embedded-provider.ts";
+export { loadMigrations, type Migration } from "./migrations.ts";
+export type { PostgresProvider, StartedPostgres, StartOptions } from "./provider.ts";
+export {
+  formatServerError,
+  type ServerError,
+  ServerLog,
+  type ServerLogEntry,
+} from "./server-log.ts";

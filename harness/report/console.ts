@@ -1,0 +1,53 @@
+import type { ScenarioResult } from "../scenario/index.ts";
+import type { Reporter } from "./reporter.ts";
+
+const EVIDENCE_LINES = 8;
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)}s`;
+}
+
+/** The line for one scenario, then its violations' evidence indented beneath it. */
+export function formatScenarioResult(result: ScenarioResult): string {
+  const verdict = result.verdict.toUpperCase().padEnd(5);
+  const head = `${verdict} ${result.name}  ${seconds(result.durationMs)}  [${result.service}${result.drift.length ? `; ${result.drift.join(", ")}` : ""}; seed ${result.seed}]`;
+  if (result.verdict === "pass") return head;
+  if (result.error)
+    return `${head}  ${result.error.message.split("\n")[0]}${indentRest(result.error.message)}`;
+  const violated = result.invariants.filter((r) => !r.passed);
+  const lines = [`${head}  violated: ${violated.map((r) => r.name).join(", ")}`];
+  for (const r of violated) {
+    lines.push(`    ✗ ${r.name}: expected ${r.expected}; seen ${r.seen}`);
+    for (const e of r.evidence.slice(0, EVIDENCE_LINES)) lines.push(`        ${e}`);
+    if (r.evidence.length > EVIDENCE_LINES)
+      lines.push(`        … ${r.evidence.length - EVIDENCE_LINES} more (see --json)`);
+  }
+  return lines.join("\n");
+}
+
+function indentRest(message: string): string {
+  const rest = message.split("\n").slice(1);
+  return rest.length ? `\n${rest.map((l) => `    ${l}`).join("\n")}` : "";
+}
+
+/** Prints one line per scenario as it finishes, and a summary line at the end. */
+export function consoleReporter(
+  write: (text: string) => void = (t) => process.stdout.write(t),
+): Reporter {
+  return {
+    onRunStart(info) {
+      write(
+        `faultline: ${info.scenarios} scenario(s) against ${info.service} on ${info.postgres}\n`,
+      );
+    },
+    onScenarioResult(result) {
+      write(`${formatScenarioResult(result)}\n`);
+    },
+    onRunEnd(summary) {
+      const count = (v: string) => summary.results.filter((r) => r.verdict === v).length;
+      write(
+        `${count("pass")} passed, ${count("fail")} failed, ${count("error")} errored in ${seconds(summary.totalMs)} (Postgres and template ${seconds(summary.setupMs)})\n`,
+      );
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type { DriftStep } from "../postgres/index.ts";
+import type { TemplateValue } from "../webhooks/index.ts";
+import type { InvariantSpec } from "./invariants/index.ts";
+import type { ScenarioInput } from "./schema.ts";
+
+/**
+ * Declare a scenario. The value is checked when the runner loads the file, which names the
+ * file and field of any mistake; the types catch most of them in the editor first.
+ */
+export function defineScenario(scenario: ScenarioInput): ScenarioInput {
+  return scenario;
+}
+
+/** Drift: the column is missing, as in production. */
+export const dropColumn = (ref: string): DriftStep => ({ dropColumn: ref });
+/** Drift: the table is missing. */
+export const dropTable = (ref: string): DriftStep => ({ dropTable: ref });
+/** Drift: the column has another name. */
+export const renameColumn = (ref: string, to: string): DriftStep => ({ renameColumn: ref, to });
+/** Drift: only migrations 1..n ran. */
+export const stopAtMigration = (n: number): DriftStep => ({ stopAtMigration: n });
+
+/** A new webhook from a recorded fixture. */
+export const webhook = (fixture: string, values?: Record<string, TemplateValue>, as?: string) => ({
+  fixture,
+  with: values,
+  as,
+});
+/** The earlier webhook named `as`, sent again byte for byte. */
+export const redeliver = (as: string) => ({ redeliver: as });
+
+/** No 25P02: nothing ran inside an aborted transaction. */
+export const noCascade = (): InvariantSpec => ({ invariant: "noCascade" });
+/** Webhooks after a failed one still succeed. */
+export const processingContinues = (): InvariantSpec => ({ invariant: "processingContinues" });
+/** The payments for this email landed on exactly one user. */
+export const userResolved = (email: string): InvariantSpec => ({
+  invariant: "userResolved",
+  email,
+});
+/** This unknown email got a user with created_via = 'emergency'. */
+export const emergencyCreated = (email: string): InvariantSpec => ({
+  invariant: "emergencyCreated",
+  email,
+});
+/** With users.credits_balance: every payment applied, balances add up. */
+export const creditsApplied = (): InvariantSpec => ({ invariant: "creditsApplied" });
+/** Without users.credits_balance: every payment recorded as pending. */
+export const creditsPending = (): InvariantSpec => ({ invariant: "creditsPending" });
+/** Redelivered events were acknowledged and changed nothing. */
+export const idempotent = (): InvariantSpec => ({ invariant: "idempotent" });
+/** No connection left `idle in transaction (aborted)` at the end. */
+export const noAbortedIdleConnections = (): InvariantSpec => ({
+  invariant: "noAbortedIdleConnections",
+});
+/** A plain SQL assertion: exactly `rowCount` rows, or exactly `rows`. */
+export const sql = (check: {
+  name: string;
+  query: string;
+  rowCount?: number;
+  rows?: Record<string, unknown>[];
+}): InvariantSpec => ({
+  invariant: "sql",
+  ...check,
+});

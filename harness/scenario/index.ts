@@ -1,0 +1,19 @@
+/** Scenarios: the typed format, loading and validation, the runner, and the invariants. */
+export * from "./define.ts";
+export {
+  type Invariant,
+  type InvariantContext,
+  type InvariantResult,
+  type InvariantSpec,
+  invariants,
+} from "./invariants/index.ts";
+export { findScenarioFiles, type LoadedScenario, loadScenario } from "./load.ts";
+export {
+  DEFAULT_MIGRATIONS_DIR,
+  exitCodeOf,
+  type RunOptions,
+  type RunSummary,
+  runScenarios,
+  type ScenarioResult,
+} from "./runner.ts";
+export { formatIssues, type Scenario, type ScenarioInput, scenarioSchema } from "./schema.ts";

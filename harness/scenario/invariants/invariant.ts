@@ -1,0 +1,60 @@
+import type { z } from "zod";
+import type { ScenarioDatabase, ServerError } from "../../postgres/index.ts";
+import type { Delivery, PreparedWebhook } from "../../webhooks/index.ts";
+
+/** A database snapshot: a digest and row count per table. */
+export type Snapshot = Record<string, { rows: number; digest: string }>;
+
+/** Everything an invariant may look at once the webhooks have been delivered. */
+export interface InvariantContext {
+  db: ScenarioDatabase;
+  /** The webhooks as sent (payload bytes included), in order. */
+  webhooks: PreparedWebhook[];
+  deliveries: Delivery[];
+  /** Errors the server logged in this scenario's database, from any session but faultline's own. */
+  serverErrors: ServerError[];
+  /** Snapshots taken just before and after each redelivery, by delivery index. */
+  redeliverySnapshots: Map<number, { before: Snapshot; after: Snapshot }>;
+  /** What each invariant's `prepare` captured before the first webhook, by invariant position. */
+  prepared: Map<number, unknown>;
+}
+
+/** The verdict of one invariant, with what was expected, what was seen, and the evidence. */
+export interface InvariantResult {
+  name: string;
+  passed: boolean;
+  expected: string;
+  seen: string;
+  /** Log lines, rows or deliveries that show why. */
+  evidence: string[];
+}
+
+/**
+ * One invariant kind. Like a Toxiproxy toxic: a small value with one job. Scenarios refer to it
+ * by `invariant: name` as data; `schema` validates that data.
+ */
+export interface Invariant<Spec extends { invariant: string } = { invariant: string }> {
+  readonly name: Spec["invariant"];
+  readonly schema: z.ZodType<Spec>;
+  /** A short label for reports, e.g. `userResolved(a@example.com)`. */
+  label(spec: Spec): string;
+  /** Optional: capture state before any webhook is delivered. */
+  prepare?(spec: Spec, db: ScenarioDatabase): Promise<unknown>;
+  evaluate(spec: Spec, context: InvariantContext, prepared: unknown): Promise<InvariantResult>;
+}
+
+/** Build a result; keeps invariant files short. */
+export function result(
+  name: string,
+  passed: boolean,
+  expected: string,
+  seen: string,
+  evidence: string[] = [],
+): InvariantResult {
+  return { name, passed, expected, seen, evidence };
+}
+
+/** Render rows as one evidence line each. */
+export function rowLines(rows: Record<string, unknown>[]): string[] {
+  return rows.map((row) => `row ${JSON.stringify(row)}`);
+}

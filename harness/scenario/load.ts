@@ -1,0 +1,120 @@
+import { readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { BadScenarioError, ScenarioNotFoundError } from "../errors.ts";
+import {
+  fixtureNames,
+  loadFixture,
+  templateVariables,
+  webhookProviders,
+} from "../webhooks/index.ts";
+import { invariants } from "./invariants/index.ts";
+import { formatIssues, type Scenario, scenarioSchema } from "./schema.ts";
+
+/** A validated scenario and the file it came from. */
+export interface LoadedScenario {
+  file: string;
+  scenario: Scenario;
+}
+
+const SCENARIO_SUFFIX = ".scenario.ts";
+
+async function walk(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files: string[] = [];
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...(await walk(full)));
+    else if (entry.name.endsWith(SCENARIO_SUFFIX)) files.push(full);
+  }
+  return files;
+}
+
+/** Expand files and folders into scenario files; no argument means `scenarios/` in `cwd`. */
+export async function findScenarioFiles(args: string[], cwd = process.cwd()): Promise<string[]> {
+  const targets = args.length ? args : ["scenarios"];
+  const files: string[] = [];
+  for (const target of targets) {
+    const full = path.resolve(cwd, target);
+    const info = await stat(full).catch(() => undefined);
+    if (!info)
+      throw new ScenarioNotFoundError(
+        `${target}: no such file or folder${args.length ? "" : ` (looked for ${full}; pass scenario files or folders)`}`,
+      );
+    if (info.isDirectory()) {
+      const found = await walk(full);
+      if (found.length === 0)
+        throw new ScenarioNotFoundError(`${target}: folder holds no *${SCENARIO_SUFFIX} files`);
+      files.push(...found);
+    } else {
+      files.push(full);
+    }
+  }
+  return [...new Set(files)];
+}
+
+/** Import a scenario file and validate everything about it that can be checked before a run. */
+export async function loadScenario(file: string): Promise<LoadedScenario> {
+  const shown = path.relative(process.cwd(), file) || file;
+  let module: { default?: unknown };
+  try {
+    module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  } catch (error) {
+    throw new BadScenarioError(shown, `cannot be loaded: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (module.default === undefined) {
+    throw new BadScenarioError(
+      shown,
+      "has no default export (expected `export default defineScenario({...})`)",
+    );
+  }
+  const parsed = scenarioSchema.safeParse(module.default);
+  if (!parsed.success) throw new BadScenarioError(shown, formatIssues(parsed.error.issues));
+  const scenario = parsed.data;
+  await checkWebhooks(shown, scenario);
+  for (const [index, spec] of scenario.invariants.entries()) {
+    if (!invariants.has(spec.invariant))
+      throw new BadScenarioError(
+        shown,
+        `field "invariants[${index}].invariant": unknown invariant ${spec.invariant}`,
+      );
+  }
+  return { file, scenario };
+}
+
+// Fixtures and their variables are checked now, so a typo fails before Postgres starts.
+async function checkWebhooks(shown: string, scenario: Scenario): Promise<void> {
+  for (const [index, step] of scenario.webhooks.entries()) {
+    if (step.fixture === undefined) continue;
+    const providerName = step.provider ?? "stripe";
+    const provider = webhookProviders[providerName];
+    if (!provider) {
+      throw new BadScenarioError(
+        shown,
+        `field "webhooks[${index}].provider": unknown provider ${JSON.stringify(providerName)} (known: ${Object.keys(webhookProviders).join(", ")})`,
+      );
+    }
+    let template: unknown;
+    try {
+      template = await loadFixture(providerName, step.fixture);
+    } catch (error) {
+      const known = await fixtureNames(providerName);
+      throw new BadScenarioError(
+        shown,
+        `field "webhooks[${index}].fixture": ${JSON.stringify(step.fixture)} is not a recorded ${providerName} webhook (known: ${known.join(", ")})`,
+        { cause: error },
+      );
+    }
+    const variables = new Set(templateVariables(template));
+    for (const key of Object.keys(step.with ?? {})) {
+      if (!variables.has(key)) {
+        throw new BadScenarioError(
+          shown,
+          `field "webhooks[${index}].with.${key}": fixture ${providerName}/${step.fixture} has no variable ${key} (it has: ${[...variables].join(", ")})`,
+        );
+      }
+    }
+  }
+}

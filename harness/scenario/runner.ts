@@ -1,0 +1,314 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import {
+  BadScenarioError,
+  EXIT,
+  exitCodeFor,
+  FaultlineError,
+  PostgresFailedError,
+} from "../errors.ts";
+import { throwIfAborted } from "../lifecycle/index.ts";
+import {
+  Databases,
+  DriftFailedError,
+  describeDrift,
+  embeddedPostgres,
+  freePort,
+  loadMigrations,
+  type PostgresProvider,
+  type ScenarioDatabase,
+  type StartedPostgres,
+} from "../postgres/index.ts";
+import { newSeed, seededRandom } from "../random/index.ts";
+import { type ServiceSpec, type StartedService, startService } from "../service/index.ts";
+import {
+  type Delivery,
+  deliver,
+  fillTemplate,
+  loadFixture,
+  type PreparedWebhook,
+  webhookProviders,
+} from "../webhooks/index.ts";
+import {
+  type InvariantContext,
+  type InvariantResult,
+  invariants,
+  type Snapshot,
+} from "./invariants/index.ts";
+import type { LoadedScenario } from "./load.ts";
+import type { Scenario } from "./schema.ts";
+
+const { escapeIdentifier } = pg;
+
+/** Where the payments schema's migrations live. */
+export const DEFAULT_MIGRATIONS_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "..",
+  "fixtures",
+  "schema",
+);
+
+/** The outcome of one scenario. */
+export interface ScenarioResult {
+  file: string;
+  name: string;
+  verdict: "pass" | "fail" | "error";
+  /** From the clone of the database to the verdict, in milliseconds. */
+  durationMs: number;
+  seed: number;
+  service: string;
+  database: string | undefined;
+  drift: string[];
+  deliveries: Delivery[];
+  invariants: InvariantResult[];
+  /** Errors the server logged in the scenario's database (from the service's sessions). */
+  serverErrorCount: number;
+  /** Set when the scenario could not be judged: bad scenario or broken infrastructure. */
+  error?: { code: string; message: string; exitCode: number };
+}
+
+/** The outcome of a run. */
+export interface RunSummary {
+  results: ScenarioResult[];
+  /** Time to start Postgres and build the template, in milliseconds. */
+  setupMs: number;
+  totalMs: number;
+  exitCode: number;
+}
+
+/** How to run scenarios. */
+export interface RunOptions {
+  service: ServiceSpec;
+  /** Overrides each scenario's randomSeed. */
+  seed?: number;
+  provider?: PostgresProvider;
+  migrationsDir?: string;
+  signal?: AbortSignal;
+  /** The clock for signatures and template timestamps, in milliseconds. */
+  now?: () => number;
+  onRunStart?(info: { scenarios: number; service: string; postgres: string }): void | Promise<void>;
+  onScenarioEnd?(result: ScenarioResult): void | Promise<void>;
+}
+
+/** The run's exit code: bad input beats broken infrastructure beats a failed invariant. */
+export function exitCodeOf(results: ScenarioResult[]): number {
+  const codes = results.map((r) =>
+    r.error ? r.error.exitCode : r.verdict === "fail" ? EXIT.invariantFailed : EXIT.pass,
+  );
+  for (const code of [EXIT.badInput, EXIT.infrastructure, EXIT.invariantFailed])
+    if (codes.includes(code)) return code;
+  return EXIT.pass;
+}
+
+/** Provision one Postgres, then run each scenario against its own cloned database. */
+export async function runScenarios(
+  scenarios: LoadedScenario[],
+  options: RunOptions,
+): Promise<RunSummary> {
+  const startedAt = Date.now();
+  const provider = options.provider ?? embeddedPostgres;
+  const migrations = await loadMigrations(options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR);
+  const server = await provider.start({ signal: options.signal });
+  const results: ScenarioResult[] = [];
+  const databases = new Databases(server, migrations);
+  try {
+    await databases.template(databases.latestMigration);
+    const setupMs = Date.now() - startedAt;
+    await options.onRunStart?.({
+      scenarios: scenarios.length,
+      service: options.service.label,
+      postgres: `${provider.name} ${server.version} on ${server.host}:${server.port}`,
+    });
+    for (const loaded of scenarios) {
+      throwIfAborted(options.signal);
+      const result = await runOne(loaded, server, databases, options);
+      results.push(result);
+      await options.onScenarioEnd?.(result);
+    }
+    return { results, setupMs, totalMs: Date.now() - startedAt, exitCode: exitCodeOf(results) };
+  } finally {
+    await databases.close();
+    await server.stop();
+  }
+}
+
+async function runOne(
+  loaded: LoadedScenario,
+  server: StartedPostgres,
+  databases: Databases,
+  options: RunOptions,
+): Promise<ScenarioResult> {
+  const { scenario, file } = loaded;
+  const shown = path.relative(process.cwd(), file) || file;
+  const started = Date.now();
+  const seed = options.seed ?? scenario.randomSeed ?? newSeed();
+  const result: ScenarioResult = {
+    file: shown,
+    name: scenario.name,
+    verdict: "error",
+    durationMs: 0,
+    seed,
+    service: options.service.label,
+    database: undefined,
+    drift: scenario.drift.map(describeDrift),
+    deliveries: [],
+    invariants: [],
+    serverErrorCount: 0,
+  };
+  let db: ScenarioDatabase | undefined;
+  let service: StartedService | undefined;
+  try {
+    db = await databases.create(scenario.name, scenario.drift).catch((error: unknown) => {
+      if (error instanceof DriftFailedError)
+        throw new BadScenarioError(
+          shown,
+          `field "${error.message.replace(/^drift\[(\d+)\]: /, 'drift[$1]": ')}`,
+        );
+      throw new PostgresFailedError(
+        `could not create the scenario database: ${(error as Error).message}`,
+        { cause: error },
+      );
+    });
+    result.database = db.name;
+    await seedRows(shown, db, scenario);
+
+    const prepared = new Map<number, unknown>();
+    for (const [index, spec] of scenario.invariants.entries()) {
+      const invariant = invariants.get(spec.invariant);
+      if (invariant?.prepare) prepared.set(index, await invariant.prepare(spec, db));
+    }
+
+    const now = options.now ?? Date.now;
+    const random = seededRandom(seed);
+    const webhooks = await prepareWebhooks(scenario, random, Math.floor(now() / 1000));
+    const secret = scenario.webhookSecret ?? (webhookProviders.stripe?.newSecret(random) as string);
+
+    service = await startService({
+      spec: options.service,
+      env: { DATABASE_URL: db.url, PORT: String(await freePort()), STRIPE_WEBHOOK_SECRET: secret },
+      signal: options.signal,
+    });
+
+    const redeliverySnapshots = new Map<number, { before: Snapshot; after: Snapshot }>();
+    for (const [index, webhook] of webhooks.entries()) {
+      throwIfAborted(options.signal);
+      const before = webhook.redeliveryOf ? await snapshot(db) : undefined;
+      const delivery = await deliver(service.url, index, webhook, secret, now, {
+        signal: options.signal,
+      });
+      result.deliveries.push(delivery);
+      if (before) redeliverySnapshots.set(index, { before, after: await snapshot(db) });
+    }
+
+    const database = db;
+    await server.serverLog.sync(async (marker) => {
+      await database.query(`DO $$BEGIN RAISE LOG '%', ${pg.escapeLiteral(marker)}; END$$`);
+    });
+    const serverErrors = server.serverLog
+      .errors({ database: db.name })
+      .filter((e) => e.applicationName !== "faultline");
+    result.serverErrorCount = serverErrors.length;
+
+    const context: InvariantContext = {
+      db,
+      webhooks,
+      deliveries: result.deliveries,
+      serverErrors,
+      redeliverySnapshots,
+      prepared,
+    };
+    for (const [index, spec] of scenario.invariants.entries()) {
+      const invariant = invariants.get(spec.invariant);
+      if (!invariant) continue;
+      result.invariants.push(await invariant.evaluate(spec, context, prepared.get(index)));
+    }
+    result.verdict = result.invariants.every((r) => r.passed) ? "pass" : "fail";
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    if (!(error instanceof FaultlineError)) throw error;
+    result.verdict = "error";
+    result.error = { code: error.code, message: error.message, exitCode: exitCodeFor(error) };
+  } finally {
+    await service?.stop();
+    if (db) await databases.drop(db.name).catch(() => {});
+    result.durationMs = Date.now() - started;
+  }
+  return result;
+}
+
+async function seedRows(shown: string, db: ScenarioDatabase, scenario: Scenario): Promise<void> {
+  for (const [table, rows] of Object.entries(scenario.seed)) {
+    for (const [index, row] of rows.entries()) {
+      const columns = Object.keys(row);
+      const sql = columns.length
+        ? `INSERT INTO ${escapeIdentifier(table)} (${columns.map(escapeIdentifier).join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})`
+        : `INSERT INTO ${escapeIdentifier(table)} DEFAULT VALUES`;
+      try {
+        await db.query(sql, Object.values(row));
+      } catch (error) {
+        throw new BadScenarioError(
+          shown,
+          `field "seed.${table}[${index}]": ${(error as Error).message}`,
+        );
+      }
+    }
+  }
+}
+
+async function prepareWebhooks(
+  scenario: Scenario,
+  random: ReturnType<typeof seededRandom>,
+  nowSeconds: number,
+): Promise<PreparedWebhook[]> {
+  const byName = new Map<string, PreparedWebhook>();
+  const prepared: PreparedWebhook[] = [];
+  for (const [index, step] of scenario.webhooks.entries()) {
+    if (step.redeliver !== undefined) {
+      const original = byName.get(step.redeliver) as PreparedWebhook;
+      prepared.push({
+        ...original,
+        label: `${original.label} again`,
+        redeliveryOf: original.label,
+      });
+      continue;
+    }
+    const providerName = step.provider ?? "stripe";
+    const provider = webhookProviders[providerName];
+    const fixture = step.fixture as string;
+    if (!provider) throw new Error(`unknown provider ${providerName}`);
+    const template = await loadFixture(providerName, fixture);
+    const values = { ...provider.defaults(fixture, random, nowSeconds), ...step.with };
+    const body = fillTemplate(template, values, `${providerName}/${fixture}`) as {
+      id: string;
+      type: string;
+    };
+    // Stripe sends its events pretty-printed; the signature covers these exact bytes.
+    const webhook: PreparedWebhook = {
+      label: step.as ?? `webhook ${index + 1}`,
+      provider,
+      eventId: body.id,
+      type: body.type,
+      payload: JSON.stringify(body, null, 2),
+    };
+    if (step.as) byName.set(step.as, webhook);
+    prepared.push(webhook);
+  }
+  return prepared;
+}
+
+/** Row count and a digest of every row, per table in the public schema. */
+async function snapshot(db: ScenarioDatabase): Promise<Snapshot> {
+  const tables = await db.query<{ tablename: string }>(
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+  );
+  const out: Snapshot = {};
+  for (const { tablename } of tables.rows) {
+    const digest = await db.query<{ rows: number; digest: string }>(
+      `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest FROM public.${escapeIdentifier(tablename)} t`,
+    );
+    out[tablename] = digest.rows[0] as { rows: number; digest: string };
+  }
+  return out;
+}

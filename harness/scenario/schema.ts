@@ -1,0 +1,137 @@
+import { z } from "zod";
+import type { DriftStep } from "../postgres/index.ts";
+import { invariantSpecSchema } from "./invariants/index.ts";
+
+const identifierRef = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$/,
+    "expected a name like users or users.credits_balance",
+  );
+
+const driftStep = z
+  .strictObject({
+    dropColumn: identifierRef.optional(),
+    dropTable: identifierRef.optional(),
+    renameColumn: identifierRef.optional(),
+    to: z.string().min(1).optional(),
+    stopAtMigration: z.number().int().positive().optional(),
+    sql: z.string().min(1).optional(),
+  })
+  .superRefine((step, ctx) => {
+    const kinds = (
+      ["dropColumn", "dropTable", "renameColumn", "stopAtMigration", "sql"] as const
+    ).filter((k) => step[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected exactly one of dropColumn, dropTable, renameColumn, stopAtMigration, sql; got ${kinds.join(", ") || "none"}`,
+      });
+    }
+    if ((step.renameColumn !== undefined) !== (step.to !== undefined)) {
+      ctx.addIssue({ code: "custom", message: "renameColumn and to go together" });
+    }
+    if (step.dropColumn && !step.dropColumn.includes("."))
+      ctx.addIssue({ code: "custom", path: ["dropColumn"], message: 'expected "table.column"' });
+    if (step.renameColumn && !step.renameColumn.includes("."))
+      ctx.addIssue({ code: "custom", path: ["renameColumn"], message: 'expected "table.column"' });
+  })
+  .transform((step) => step as DriftStep);
+
+const templateValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+const webhookStep = z
+  .strictObject({
+    /** A name for this webhook, so a later step can redeliver it and reports can cite it. */
+    as: z.string().min(1).optional(),
+    provider: z.string().min(1).optional(),
+    /** A recorded payload: fixtures/webhooks/<provider>/<fixture>.json. */
+    fixture: z.string().min(1).optional(),
+    /** Values for the fixture's template variables. */
+    with: z.record(z.string(), templateValue).optional(),
+    /** Send an earlier webhook's exact bytes again (signed afresh), by its `as`. */
+    redeliver: z.string().min(1).optional(),
+  })
+  .superRefine((step, ctx) => {
+    if ((step.fixture === undefined) === (step.redeliver === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "expected exactly one of fixture (a new webhook) or redeliver (an earlier one's `as`)",
+      });
+    }
+    if (step.redeliver !== undefined && (step.with || step.provider || step.as)) {
+      ctx.addIssue({
+        code: "custom",
+        message: "a redelivery sends the original bytes: it takes no with, provider or as",
+      });
+    }
+  });
+
+const row = z.record(z.string(), z.unknown());
+
+/** The validated shape of a scenario file's default export. */
+export const scenarioSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .min(1)
+      .regex(/^[a-z0-9][a-z0-9-]*$/, "expected kebab-case, like credits-balance-missing"),
+    description: z.string().optional(),
+    /** Seed for ids and other random choices; the run's --seed overrides it. */
+    randomSeed: z.number().int().nonnegative().optional(),
+    drift: z.array(driftStep).default([]),
+    /** Rows inserted after drift and before the service starts, table by table in key order. */
+    seed: z.record(z.string(), z.array(row)).default({}),
+    webhooks: z.array(webhookStep).min(1),
+    invariants: z.array(invariantSpecSchema).min(1),
+    /** Webhook signing secret handed to the service; random when absent. */
+    webhookSecret: z.string().min(1).optional(),
+  })
+  .superRefine((scenario, ctx) => {
+    const named = new Set<string>();
+    scenario.webhooks.forEach((step, index) => {
+      if (step.redeliver !== undefined && !named.has(step.redeliver)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["webhooks", index, "redeliver"],
+          message: `no earlier webhook has as: ${JSON.stringify(step.redeliver)}`,
+        });
+      }
+      if (step.as !== undefined) {
+        if (named.has(step.as))
+          ctx.addIssue({
+            code: "custom",
+            path: ["webhooks", index, "as"],
+            message: `${JSON.stringify(step.as)} is used twice`,
+          });
+        named.add(step.as);
+      }
+    });
+  });
+
+/** What a scenario file writes (defaults may be left out). */
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+/** A scenario after validation. */
+export type Scenario = z.output<typeof scenarioSchema>;
+
+/** Turn zod issues into one message per field: `field "webhooks[2].fixure": unknown field`. */
+export function formatIssues(issues: z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const base = pathText(issue.path);
+      if (issue.code === "unrecognized_keys") {
+        return issue.keys
+          .map((key) => `field "${base ? `${base}.` : ""}${key}": unknown field`)
+          .join("; ");
+      }
+      return `field "${base || "(top level)"}": ${issue.message}`;
+    })
+    .join("; ");
+}
+
+function pathText(path: PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`))
+    .join("");
+}

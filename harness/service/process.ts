@@ -1,0 +1,175 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { request } from "undici";
+import { ServiceFailedError } from "../errors.ts";
+import { killQuietly, onExit, sleep } from "../lifecycle/index.ts";
+
+/** How to start a service under test. */
+export interface ServiceSpec {
+  /** A shell command line, run with `sh -c` so `VAR=value program args` works. */
+  command: string;
+  /** Extra environment on top of faultline's own. */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** A short name for reports, e.g. `payments:fixed`. */
+  label: string;
+}
+
+/** What faultline hands every service: the contract's three variables. */
+export interface ServiceEnv {
+  DATABASE_URL: string;
+  PORT: string;
+  STRIPE_WEBHOOK_SECRET: string;
+}
+
+export interface StartServiceOptions {
+  spec: ServiceSpec;
+  env: ServiceEnv;
+  /** How long to wait for `GET /healthz` to answer 200. */
+  readyTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+const OUTPUT_LINES = 20;
+
+/** A running service under test. */
+export class StartedService implements AsyncDisposable {
+  readonly url: string;
+  readonly label: string;
+  private readonly child: ChildProcess;
+  private readonly lines: string[];
+  private readonly unregister: () => void;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    child: ChildProcess,
+    url: string,
+    label: string,
+    lines: string[],
+    unregister: () => void,
+  ) {
+    this.child = child;
+    this.url = url;
+    this.label = label;
+    this.lines = lines;
+    this.unregister = unregister;
+  }
+
+  /** The service's last lines of stdout and stderr, oldest first. */
+  output(): string[] {
+    return [...this.lines];
+  }
+
+  /** Whether the process is still running. */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGTERM the whole process group, SIGKILL after `graceMs`. Safe to call twice. */
+  stop(graceMs = 3000): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.running) {
+        const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+        killQuietly(this.child.pid, "SIGTERM", true);
+        const inTime = await Promise.race([
+          exited.then(() => true),
+          sleep(graceMs).then(() => false),
+        ]);
+        if (!inTime) {
+          killQuietly(this.child.pid, "SIGKILL", true);
+          await exited;
+        }
+      }
+      // A child that forked helpers may have exited first: take the rest of its group too.
+      killQuietly(this.child.pid, "SIGKILL", true);
+      this.unregister();
+    })();
+    return this.stopping;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+/**
+ * Start the service in its own process group (so stopping it takes its children too) and wait
+ * until `GET /healthz` answers 200. Fails with the last 20 lines of its output when it exits
+ * or never becomes healthy.
+ */
+export async function startService(options: StartServiceOptions): Promise<StartedService> {
+  const { spec, env, signal } = options;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
+  const lines: string[] = [];
+  const child = spawn("sh", ["-c", spec.command], {
+    cwd: spec.cwd,
+    env: { ...process.env, ...spec.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const unregister = onExit(() => killQuietly(child.pid, "SIGKILL", true));
+  const capture = (stream: NodeJS.ReadableStream | null) => {
+    let partial = "";
+    stream?.on("data", (chunk: Buffer) => {
+      const parts = (partial + chunk.toString("utf8")).split("\n");
+      partial = parts.pop() ?? "";
+      lines.push(...parts);
+      if (lines.length > OUTPUT_LINES) lines.splice(0, lines.length - OUTPUT_LINES);
+    });
+    stream?.on("end", () => {
+      if (partial) lines.push(partial);
+      if (lines.length > OUTPUT_LINES) lines.splice(0, lines.length - OUTPUT_LINES);
+    });
+  };
+  capture(child.stdout);
+  capture(child.stderr);
+  let spawnError: Error | undefined;
+  child.on("error", (error) => {
+    spawnError = error;
+  });
+
+  const url = `http://127.0.0.1:${env.PORT}`;
+  const service = new StartedService(child, url, spec.label, lines, unregister);
+  const deadline = Date.now() + readyTimeoutMs;
+  try {
+    for (;;) {
+      if (spawnError)
+        throw new ServiceFailedError(
+          `service ${spec.label} could not be started: ${spawnError.message}`,
+          service.output(),
+        );
+      if (!service.running) {
+        // Let the pipes drain so the error message shows what the service said before dying.
+        await sleep(50);
+        const how =
+          child.exitCode !== null
+            ? `exited with code ${child.exitCode}`
+            : `was killed by ${child.signalCode}`;
+        throw new ServiceFailedError(
+          `service ${spec.label} ${how} before it became healthy (command: ${spec.command})`,
+          service.output(),
+        );
+      }
+      if (await healthy(url)) return service;
+      if (Date.now() > deadline) {
+        throw new ServiceFailedError(
+          `service ${spec.label} did not answer 200 on GET ${url}/healthz within ${readyTimeoutMs} ms (command: ${spec.command})`,
+          service.output(),
+        );
+      }
+      await sleep(20, signal);
+    }
+  } catch (error) {
+    await service.stop(500);
+    throw error;
+  }
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const response = await request(`${url}/healthz`, { headersTimeout: 1000, bodyTimeout: 1000 });
+    await response.body.dump();
+    return response.statusCode === 200;
+  } catch {
+    return false;
+  }
+}
