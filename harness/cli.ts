@@ -2,9 +2,11 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
 import { runExitHooksNow } from "./lifecycle/index.ts";
-import { consoleReporter, jsonReporter, junitReporter, type Reporter } from "./report/index.ts";
-import { findScenarioFiles, loadScenario, runScenarios } from "./scenario/index.ts";
-import { bundledServices, resolveService } from "./service/index.ts";
+import { startEnvironment } from "./postgres/index.ts";
+import type { Reporter } from "./report/index.ts";
+
+// The names --service accepts without a command line (kept here so --help needs no imports).
+const BUNDLED_SERVICES = ["payments:fixed", "payments:broken"];
 
 const USAGE = `Usage: faultline run [files or folders…] [options]
 
@@ -13,7 +15,7 @@ from a migrated template on an embedded Postgres. With no files, runs scenarios/
 current folder.
 
 Options:
-  --service <name|command>  a bundled service (${Object.keys(bundledServices).join(", ")}; default
+  --service <name|command>  a bundled service (${BUNDLED_SERVICES.join(", ")}; default
                             payments:fixed) or a shell command line that starts your service;
                             it gets DATABASE_URL, PORT and STRIPE_WEBHOOK_SECRET
   --json <file>             write the full results as JSON
@@ -86,33 +88,63 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     return 0;
   }
   const seed = parseSeed(values.seed);
-  if (values.service !== undefined && values.service.trim() === "")
+  if (values.service !== undefined && values.service.trim() === "") {
     throw new BadUsageError(
       "--service: expected a bundled service name or a command line, got an empty string",
     );
-  const service = resolveService(values.service);
-  const files = await findScenarioFiles(positionals);
-  // Every scenario is validated before anything starts: a typo costs no Postgres start-up.
-  const scenarios = [];
-  for (const file of files) scenarios.push(await loadScenario(file));
+  }
 
-  const reporters: Reporter[] = [consoleReporter()];
-  if (values.json) reporters.push(jsonReporter(values.json));
-  if (values.junit) reporters.push(junitReporter(values.junit));
+  // Postgres starts first (initdb runs in its own process) while Node loads the heavier
+  // modules, builds the service bundle and reads the scenarios: that overlap is most of a
+  // cold run's time to verdict. Bad input aborts the start-up instead of waiting for it.
+  const setup = new AbortController();
+  const forward = () => setup.abort(signal.reason);
+  signal.addEventListener("abort", forward, { once: true });
+  const environment = startEnvironment({ signal: setup.signal });
+  const servicePromise = import("./service/index.ts").then(({ resolveService }) =>
+    resolveService(values.service),
+  );
+  // Failures surface where these are awaited; the handlers only stop Node calling them unhandled.
+  environment.catch(() => {});
+  servicePromise.catch(() => {});
+  try {
+    const [{ findScenarioFiles, loadScenario, runScenarios }, report] = await Promise.all([
+      import("./scenario/index.ts"),
+      import("./report/index.ts"),
+    ]);
+    const scenarios = [];
+    try {
+      for (const file of await findScenarioFiles(positionals))
+        scenarios.push(await loadScenario(file));
+    } catch (error) {
+      setup.abort(error);
+      throw error;
+    }
 
-  const summary = await runScenarios(scenarios, {
-    service,
-    seed,
-    signal,
-    onRunStart: async (info) => {
-      for (const r of reporters) await r.onRunStart?.({ ...info, seed });
-    },
-    onScenarioEnd: async (result) => {
-      for (const r of reporters) await r.onScenarioResult?.(result);
-    },
-  });
-  for (const r of reporters) await r.onRunEnd?.(summary);
-  return summary.exitCode;
+    const reporters: Reporter[] = [report.consoleReporter()];
+    if (values.json) reporters.push(report.jsonReporter(values.json));
+    if (values.junit) reporters.push(report.junitReporter(values.junit));
+
+    const summary = await runScenarios(scenarios, await environment, {
+      service: (await servicePromise).spec,
+      seed,
+      signal,
+      onRunStart: async (info) => {
+        for (const r of reporters) await r.onRunStart?.({ ...info, seed });
+      },
+      onScenarioEnd: async (result) => {
+        for (const r of reporters) await r.onScenarioResult?.(result);
+      },
+    });
+    for (const r of reporters) await r.onRunEnd?.(summary);
+    return summary.exitCode;
+  } finally {
+    signal.removeEventListener("abort", forward);
+    await Promise.allSettled([
+      environment.then((e) => e.stop()),
+      servicePromise.then((s) => s.dispose()),
+    ]);
+  }
 }
 
 function version(): string {

@@ -1,6 +1,13 @@
 /** faultline's public API: define and run scenarios from TypeScript. */
 export * from "./errors.ts";
-export { embeddedPostgres, type PostgresProvider, type StartedPostgres } from "./postgres/index.ts";
+export {
+  DEFAULT_MIGRATIONS_DIR,
+  embeddedPostgres,
+  type PostgresProvider,
+  type RunEnvironment,
+  type StartedPostgres,
+  startEnvironment,
+} from "./postgres/index.ts";
 export * from "./scenario/index.ts";
 export { bundledServices, resolveService, type ServiceSpec } from "./service/index.ts";
 export { stripeProvider, type WebhookProvider, webhookProviders } from "./webhooks/index.ts";

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { rmSync } from "node:fs";
+import { accessSync, constants, rmSync } from "node:fs";
 import { chown, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -8,11 +8,29 @@ import pg from "pg";
 import { PostgresFailedError } from "../errors.ts";
 import { killQuietly, onExit, sleep, throwIfAborted } from "../lifecycle/index.ts";
 import { resolveBinaries } from "./binaries.ts";
+import { clusterCacheDir, clusterCacheKey, restoreCluster, saveCluster } from "./cluster-cache.ts";
 import { resolveRunAs } from "./os-user.ts";
 import type { PostgresProvider, StartedPostgres, StartOptions } from "./provider.ts";
 import { ServerLog } from "./server-log.ts";
 
 const SUPERUSER = "postgres";
+
+/**
+ * Where a run's server lives. FAULTLINE_TMPDIR wins; else /dev/shm on Linux, since a throwaway
+ * cluster on tmpfs starts several times faster than on a VM's disk; else the OS temp dir.
+ */
+export function defaultTmpRoot(): string {
+  if (process.env.FAULTLINE_TMPDIR) return process.env.FAULTLINE_TMPDIR;
+  if (process.platform === "linux") {
+    try {
+      accessSync("/dev/shm", constants.W_OK);
+      return "/dev/shm";
+    } catch {
+      // No writable tmpfs: use the disk.
+    }
+  }
+  return tmpdir();
+}
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
 export function freePort(): Promise<number> {
@@ -79,7 +97,7 @@ export const embeddedPostgres: PostgresProvider = {
     const binaries = await resolveBinaries(runAs);
     throwIfAborted(signal);
 
-    const root = await mkdtemp(path.join(options.tmpRoot ?? tmpdir(), "faultline-pg-"));
+    const root = await mkdtemp(path.join(options.tmpRoot ?? defaultTmpRoot(), "faultline-pg-"));
     let child: ChildProcess | undefined;
     // If the process dies without reaching stop(), take the server and its files with it.
     const unregister = onExit(() => {
@@ -106,27 +124,31 @@ export const embeddedPostgres: PostgresProvider = {
       const ids = { uid: runAs.uid, gid: runAs.gid };
       const env = { ...process.env, LC_ALL: "C", LANG: "C" };
 
-      const initdb = spawn(
-        binaries.initdb,
-        [
-          "-D",
-          dataDir,
-          "-U",
-          SUPERUSER,
-          "-A",
-          "trust",
-          "-E",
-          "UTF8",
-          "--locale=C",
-          "--no-sync",
-          "--no-instructions",
-        ],
-        { ...ids, env, stdio: ["ignore", "pipe", "pipe"] },
-      );
-      child = initdb;
-      collect(initdb, output);
-      const initCode = await waitForExit(initdb);
-      if (initCode !== 0) return await fail(`initdb exited with ${initCode}`);
+      const initdbArgs = [
+        "-U",
+        SUPERUSER,
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+        "--no-instructions",
+      ];
+      const cacheDir = clusterCacheDir();
+      const cacheKey = clusterCacheKey(binaries.version, initdbArgs, runAs.uid);
+      if (!cacheDir || !(await restoreCluster(cacheDir, cacheKey, dataDir))) {
+        const initdb = spawn(binaries.initdb, ["-D", dataDir, ...initdbArgs], {
+          ...ids,
+          env,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        child = initdb;
+        collect(initdb, output);
+        const initCode = await waitForExit(initdb);
+        if (initCode !== 0) return await fail(`initdb exited with ${initCode}`);
+        if (cacheDir) await saveCluster(cacheDir, cacheKey, dataDir);
+      }
       throwIfAborted(signal);
 
       for (let attempt = 1; ; attempt++) {

@@ -9,7 +9,6 @@ export {
 } from "./invariants/index.ts";
 export { findScenarioFiles, type LoadedScenario, loadScenario } from "./load.ts";
 export {
-  DEFAULT_MIGRATIONS_DIR,
   exitCodeOf,
   type RunOptions,
   type RunSummary,

@@ -1,5 +1,4 @@
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import {
   BadScenarioError,
@@ -10,13 +9,11 @@ import {
 } from "../errors.ts";
 import { throwIfAborted } from "../lifecycle/index.ts";
 import {
-  Databases,
+  type Databases,
   DriftFailedError,
   describeDrift,
-  embeddedPostgres,
   freePort,
-  loadMigrations,
-  type PostgresProvider,
+  type RunEnvironment,
   type ScenarioDatabase,
   type StartedPostgres,
 } from "../postgres/index.ts";
@@ -40,15 +37,6 @@ import type { LoadedScenario } from "./load.ts";
 import type { Scenario } from "./schema.ts";
 
 const { escapeIdentifier } = pg;
-
-/** Where the payments schema's migrations live. */
-export const DEFAULT_MIGRATIONS_DIR = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "..",
-  "fixtures",
-  "schema",
-);
 
 /** The outcome of one scenario. */
 export interface ScenarioResult {
@@ -74,6 +62,7 @@ export interface RunSummary {
   results: ScenarioResult[];
   /** Time to start Postgres and build the template, in milliseconds. */
   setupMs: number;
+  /** Setup plus every scenario, in milliseconds. */
   totalMs: number;
   exitCode: number;
 }
@@ -83,8 +72,6 @@ export interface RunOptions {
   service: ServiceSpec;
   /** Overrides each scenario's randomSeed. */
   seed?: number;
-  provider?: PostgresProvider;
-  migrationsDir?: string;
   signal?: AbortSignal;
   /** The clock for signatures and template timestamps, in milliseconds. */
   now?: () => number;
@@ -102,36 +89,31 @@ export function exitCodeOf(results: ScenarioResult[]): number {
   return EXIT.pass;
 }
 
-/** Provision one Postgres, then run each scenario against its own cloned database. */
+/** Run each scenario against its own database cloned from the environment's template. */
 export async function runScenarios(
   scenarios: LoadedScenario[],
+  environment: RunEnvironment,
   options: RunOptions,
 ): Promise<RunSummary> {
   const startedAt = Date.now();
-  const provider = options.provider ?? embeddedPostgres;
-  const migrations = await loadMigrations(options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR);
-  const server = await provider.start({ signal: options.signal });
   const results: ScenarioResult[] = [];
-  const databases = new Databases(server, migrations);
-  try {
-    await databases.template(databases.latestMigration);
-    const setupMs = Date.now() - startedAt;
-    await options.onRunStart?.({
-      scenarios: scenarios.length,
-      service: options.service.label,
-      postgres: `${provider.name} ${server.version} on ${server.host}:${server.port}`,
-    });
-    for (const loaded of scenarios) {
-      throwIfAborted(options.signal);
-      const result = await runOne(loaded, server, databases, options);
-      results.push(result);
-      await options.onScenarioEnd?.(result);
-    }
-    return { results, setupMs, totalMs: Date.now() - startedAt, exitCode: exitCodeOf(results) };
-  } finally {
-    await databases.close();
-    await server.stop();
+  await options.onRunStart?.({
+    scenarios: scenarios.length,
+    service: options.service.label,
+    postgres: environment.postgres,
+  });
+  for (const loaded of scenarios) {
+    throwIfAborted(options.signal);
+    const result = await runOne(loaded, environment.server, environment.databases, options);
+    results.push(result);
+    await options.onScenarioEnd?.(result);
   }
+  return {
+    results,
+    setupMs: environment.setupMs,
+    totalMs: environment.setupMs + Date.now() - startedAt,
+    exitCode: exitCodeOf(results),
+  };
 }
 
 async function runOne(

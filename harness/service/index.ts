@@ -1,5 +1,5 @@
 /** The service under test as a process: start, readiness, output, stop. */
-export { bundledServices, resolveService } from "./bundled.ts";
+export { bundledServices, type ResolvedService, resolveService } from "./bundled.ts";
 export {
   type ServiceEnv,
   type ServiceSpec,

@@ -1,5 +1,4 @@
 import Stripe from "stripe";
-import type { Random } from "../random/index.ts";
 import type { WebhookProvider } from "./provider.ts";
 
 // Object id prefixes as Stripe issues them, by the event's data.object type.
