@@ -21,6 +21,7 @@ Options:
   --json <file>             write the full results as JSON
   --junit <file>            write JUnit XML
   --seed <n>                seed for ids and random choices (default: each scenario's randomSeed)
+  --ready-timeout <ms>      how long the service may take to answer GET /healthz (default 15000)
   -h, --help                show this help
 
 Exit codes: 0 all passed, 1 an invariant failed, 2 bad usage or bad scenario,
@@ -38,6 +39,7 @@ function parseRun(args: string[]) {
         json: { type: "string" },
         junit: { type: "string" },
         seed: { type: "string" },
+        "ready-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -52,6 +54,16 @@ function parseSeed(value: string | undefined): number | undefined {
     throw new BadUsageError(
       `--seed: expected a whole number from 0 to 4294967295, got ${JSON.stringify(value)}`,
     );
+  return Number(value);
+}
+
+function parseReadyTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new BadUsageError(
+      `--ready-timeout: expected milliseconds (a whole number above 0), got ${JSON.stringify(value)}`,
+    );
+  }
   return Number(value);
 }
 
@@ -88,6 +100,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     return 0;
   }
   const seed = parseSeed(values.seed);
+  const readyTimeoutMs = parseReadyTimeout(values["ready-timeout"]);
   if (values.service !== undefined && values.service.trim() === "") {
     throw new BadUsageError(
       "--service: expected a bundled service name or a command line, got an empty string",
@@ -128,6 +141,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     const summary = await runScenarios(scenarios, await environment, {
       service: (await servicePromise).spec,
       seed,
+      readyTimeoutMs,
       signal,
       onRunStart: async (info) => {
         for (const r of reporters) await r.onRunStart?.({ ...info, seed });

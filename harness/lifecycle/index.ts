@@ -1,3 +1,6 @@
+import { accessSync, constants } from "node:fs";
+import { tmpdir } from "node:os";
+
 /**
  * Last-resort cleanup. Every started resource (Postgres, the service, temp dirs) is stopped
  * through its own async `stop()` on the normal path; these synchronous hooks exist for the
@@ -65,4 +68,21 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * Where a run's temp dirs go. FAULTLINE_TMPDIR wins; else /dev/shm on Linux, since a throwaway
+ * cluster on tmpfs starts several times faster than on a VM's disk; else the OS temp dir.
+ */
+export function defaultTmpRoot(): string {
+  if (process.env.FAULTLINE_TMPDIR) return process.env.FAULTLINE_TMPDIR;
+  if (process.platform === "linux") {
+    try {
+      accessSync("/dev/shm", constants.W_OK);
+      return "/dev/shm";
+    } catch {
+      // No writable tmpfs: use the disk.
+    }
+  }
+  return tmpdir();
 }

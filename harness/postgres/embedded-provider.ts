@@ -1,12 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { chown, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { PostgresFailedError } from "../errors.ts";
-import { killQuietly, onExit, sleep, throwIfAborted } from "../lifecycle/index.ts";
+import { defaultTmpRoot, killQuietly, onExit, sleep, throwIfAborted } from "../lifecycle/index.ts";
 import { resolveBinaries } from "./binaries.ts";
 import { clusterCacheDir, clusterCacheKey, restoreCluster, saveCluster } from "./cluster-cache.ts";
 import { resolveRunAs } from "./os-user.ts";
@@ -14,23 +13,6 @@ import type { PostgresProvider, StartedPostgres, StartOptions } from "./provider
 import { ServerLog } from "./server-log.ts";
 
 const SUPERUSER = "postgres";
-
-/**
- * Where a run's server lives. FAULTLINE_TMPDIR wins; else /dev/shm on Linux, since a throwaway
- * cluster on tmpfs starts several times faster than on a VM's disk; else the OS temp dir.
- */
-export function defaultTmpRoot(): string {
-  if (process.env.FAULTLINE_TMPDIR) return process.env.FAULTLINE_TMPDIR;
-  if (process.platform === "linux") {
-    try {
-      accessSync("/dev/shm", constants.W_OK);
-      return "/dev/shm";
-    } catch {
-      // No writable tmpfs: use the disk.
-    }
-  }
-  return tmpdir();
-}
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
 export function freePort(): Promise<number> {

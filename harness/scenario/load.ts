@@ -1,6 +1,7 @@
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { tsImport } from "tsx/esm/api";
 import { BadScenarioError, ScenarioNotFoundError } from "../errors.ts";
 import {
   fixtureNames,
@@ -18,6 +19,12 @@ export interface LoadedScenario {
 }
 
 const SCENARIO_SUFFIX = ".scenario.ts";
+
+/** A scenario file as messages show it: relative to the current folder when inside it. */
+export function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : file;
+}
 
 async function walk(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
@@ -55,15 +62,18 @@ export async function findScenarioFiles(args: string[], cwd = process.cwd()): Pr
 
 /** Import a scenario file and validate everything about it that can be checked before a run. */
 export async function loadScenario(file: string): Promise<LoadedScenario> {
-  const shown = path.relative(process.cwd(), file) || file;
+  const shown = displayPath(file);
   let module: { default?: unknown };
   try {
-    module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    // tsImport loads the file as ESM whatever package.json sits beside it, so a scenario
+    // works the same inside this project, a user's project, or a bare folder.
+    module = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown };
   } catch (error) {
     throw new BadScenarioError(shown, `cannot be loaded: ${(error as Error).message}`, {
       cause: error,
     });
   }
+  module = unwrapCommonJs(module);
   if (module.default === undefined) {
     throw new BadScenarioError(
       shown,
@@ -82,6 +92,17 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
       );
   }
   return { file, scenario };
+}
+
+// A scenario file outside an ESM package is compiled to CommonJS, so its `export default`
+// arrives one level down, as `default.default`.
+function unwrapCommonJs(module: { default?: unknown }): { default?: unknown } {
+  const inner = module.default;
+  if (inner && typeof inner === "object" && "default" in inner) {
+    const keys = Object.keys(inner).filter((k) => k !== "__esModule");
+    if (keys.length === 1) return inner as { default?: unknown };
+  }
+  return module;
 }
 
 // Fixtures and their variables are checked now, so a typo fails before Postgres starts.

@@ -33,7 +33,7 @@ import {
   invariants,
   type Snapshot,
 } from "./invariants/index.ts";
-import type { LoadedScenario } from "./load.ts";
+import { displayPath, type LoadedScenario } from "./load.ts";
 import type { Scenario } from "./schema.ts";
 
 const { escapeIdentifier } = pg;
@@ -72,6 +72,8 @@ export interface RunOptions {
   service: ServiceSpec;
   /** Overrides each scenario's randomSeed. */
   seed?: number;
+  /** How long the service may take to answer GET /healthz, in milliseconds. */
+  readyTimeoutMs?: number;
   signal?: AbortSignal;
   /** The clock for signatures and template timestamps, in milliseconds. */
   now?: () => number;
@@ -123,7 +125,7 @@ async function runOne(
   options: RunOptions,
 ): Promise<ScenarioResult> {
   const { scenario, file } = loaded;
-  const shown = path.relative(process.cwd(), file) || file;
+  const shown = displayPath(file);
   const started = Date.now();
   const seed = options.seed ?? scenario.randomSeed ?? newSeed();
   const result: ScenarioResult = {
@@ -170,6 +172,7 @@ async function runOne(
     service = await startService({
       spec: options.service,
       env: { DATABASE_URL: db.url, PORT: String(await freePort()), STRIPE_WEBHOOK_SECRET: secret },
+      readyTimeoutMs: options.readyTimeoutMs,
       signal: options.signal,
     });
 

@@ -1,10 +1,9 @@
 import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { onExit } from "../lifecycle/index.ts";
+import { defaultTmpRoot, onExit } from "../lifecycle/index.ts";
 import type { ServiceSpec } from "./process.ts";
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -34,7 +33,7 @@ export async function resolveService(nameOrCommand: string | undefined): Promise
   const bundled = bundledServices[value];
   if (!bundled) return { spec: { label: value, command: value }, dispose: async () => {} };
 
-  const dir = await mkdtemp(path.join(tmpdir(), "faultline-service-"));
+  const dir = await mkdtemp(path.join(defaultTmpRoot(), "faultline-service-"));
   const unregister = onExit(() => rmSync(dir, { recursive: true, force: true }));
   const dispose = async () => {
     await rm(dir, { recursive: true, force: true });

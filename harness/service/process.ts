@@ -128,13 +128,14 @@ export async function startService(options: StartServiceOptions): Promise<Starte
   });
 
   const url = `http://127.0.0.1:${env.PORT}`;
+  const name = spec.label === spec.command ? "the service" : `service ${spec.label}`;
   const service = new StartedService(child, url, spec.label, lines, unregister);
   const deadline = Date.now() + readyTimeoutMs;
   try {
     for (;;) {
       if (spawnError)
         throw new ServiceFailedError(
-          `service ${spec.label} could not be started: ${spawnError.message}`,
+          `${name} could not be started: ${spawnError.message}`,
           service.output(),
         );
       if (!service.running) {
@@ -145,14 +146,14 @@ export async function startService(options: StartServiceOptions): Promise<Starte
             ? `exited with code ${child.exitCode}`
             : `was killed by ${child.signalCode}`;
         throw new ServiceFailedError(
-          `service ${spec.label} ${how} before it became healthy (command: ${spec.command})`,
+          `${name} ${how} before it became healthy (command: ${spec.command})`,
           service.output(),
         );
       }
       if (await healthy(url)) return service;
       if (Date.now() > deadline) {
         throw new ServiceFailedError(
-          `service ${spec.label} did not answer 200 on GET ${url}/healthz within ${readyTimeoutMs} ms (command: ${spec.command})`,
+          `${name} did not answer 200 on GET ${url}/healthz within ${readyTimeoutMs} ms (command: ${spec.command})`,
           service.output(),
         );
       }

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import type { RunSummary, ScenarioResult } from "../scenario/index.ts";
+import { formatScenarioResult } from "./console.ts";
+import { toJunitXml } from "./junit.ts";
+
+const failed: ScenarioResult = {
+  file: "scenarios/a.scenario.ts",
+  name: "a",
+  verdict: "fail",
+  durationMs: 1234,
+  seed: 9,
+  service: "payments:broken",
+  database: "fl_a",
+  drift: ["no users.credits_balance"],
+  deliveries: [],
+  invariants: [
+    {
+      name: "noCascade",
+      passed: false,
+      expected: "no 25P02",
+      seen: "3 × 25P02",
+      evidence: ["ERROR 25P02: <current> & \u0001aborted"],
+    },
+    { name: "idempotent", passed: true, expected: "x", seen: "y", evidence: [] },
+  ],
+  serverErrorCount: 3,
+};
+
+describe("console reporter", () => {
+  it("prints verdict, time and the violated invariants with evidence", () => {
+    const text = formatScenarioResult(failed);
+    const [head, ...rest] = text.split("\n");
+    expect(head).toMatch(/^FAIL {2}a {2}1\.23s .*violated: noCascade$/);
+    expect(rest.join("\n")).toContain("✗ noCascade: expected no 25P02; seen 3 × 25P02");
+    expect(rest.join("\n")).toContain("ERROR 25P02");
+    expect(text).not.toContain("✗ idempotent");
+  });
+});
+
+describe("junit reporter", () => {
+  it("escapes evidence and drops characters XML cannot hold", () => {
+    const summary: RunSummary = {
+      results: [failed, { ...failed, name: "b", verdict: "pass" }],
+      setupMs: 1,
+      totalMs: 2,
+      exitCode: 1,
+    };
+    const xml = toJunitXml(summary);
+    expect(xml).toContain('tests="2" failures="1" errors="0"');
+    expect(xml).toContain("&#60;current&#62; &#38; aborted");
+    expect(xml).not.toContain("\u0001");
+    expect(xml).toContain('<testcase classname="faultline.payments:broken" name="b"');
+  });
+});

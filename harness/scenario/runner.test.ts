@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { exitCodeOf, type ScenarioResult } from "./runner.ts";
+
+function result(verdict: ScenarioResult["verdict"], exitCode?: number): ScenarioResult {
+  return {
+    file: "x.scenario.ts",
+    name: "x",
+    verdict,
+    durationMs: 1,
+    seed: 1,
+    service: "s",
+    database: undefined,
+    drift: [],
+    deliveries: [],
+    invariants: [],
+    serverErrorCount: 0,
+    ...(exitCode === undefined ? {} : { error: { code: "FL", message: "m", exitCode } }),
+  };
+}
+
+describe("exitCodeOf", () => {
+  it("is 0 only when every scenario passed", () => {
+    expect(exitCodeOf([result("pass"), result("pass")])).toBe(0);
+    expect(exitCodeOf([result("pass"), result("fail")])).toBe(1);
+  });
+
+  it("ranks bad input over broken infrastructure over failed invariants", () => {
+    expect(exitCodeOf([result("fail"), result("error", 3)])).toBe(3);
+    expect(exitCodeOf([result("error", 3), result("error", 2), result("fail")])).toBe(2);
+  });
+});
