@@ -1,0 +1,96 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * Time to verdict for credits-balance-missing against payments:fixed, on this machine:
+ *  - cold: a new CLI process each time, nothing running before; from spawn to the verdict line.
+ *    Measured with an empty initdb cache (a first run on a machine) and with the cache warm.
+ *  - further: each later scenario in the same run (Postgres and template already up).
+ * Targets from issue 2: cold median ≤ 2 s, each further scenario ≤ 0.5 s.
+ * Usage: npx tsx scripts/bench-time-to-verdict.ts [runs]   (default 5)
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { $ } from "zx";
+import { loadScenario, resolveService, runScenarios, startEnvironment } from "../harness/index.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const scenario = "scenarios/credits-balance-missing.scenario.ts";
+const runs = Number(process.argv[2] ?? 5);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** Spawn the CLI; resolve with ms until the verdict line, and until exit. */
+function coldRun(env: Record<string, string>): Promise<{ verdictMs: number; exitMs: number }> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    let verdictMs = Number.NaN;
+    let out = "";
+    const child = spawn(process.execPath, ["bin/faultline.mjs", "run", scenario], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (Number.isNaN(verdictMs) && /^(PASS|FAIL|ERROR)\s/m.test(out))
+        verdictMs = performance.now() - start;
+    });
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`faultline exited ${code}:\n${out}`));
+      resolve({ verdictMs, exitMs: performance.now() - start });
+    });
+  });
+}
+
+const node = (await $`node --version`).stdout.trim();
+console.log(
+  `time to verdict: ${scenario} against payments:fixed — ${runs} runs each, node ${node}, ${(await $`nproc`).stdout.trim()} cores`,
+);
+
+const emptyCaches: string[] = [];
+const uncached: number[] = [];
+for (let i = 0; i < runs; i++) {
+  const cache = await mkdtemp(path.join(tmpdir(), "faultline-bench-cache-"));
+  emptyCaches.push(cache);
+  uncached.push((await coldRun({ FAULTLINE_CLUSTER_CACHE: cache })).verdictMs);
+}
+await coldRun({}); // make sure the default cache is filled
+const cached: number[] = [];
+for (let i = 0; i < runs; i++) cached.push((await coldRun({})).verdictMs);
+for (const dir of emptyCaches) await rm(dir, { recursive: true, force: true });
+
+// Further scenarios: one environment, the same scenario run many times in a row.
+const repeats = Math.max(runs * 2, 10);
+const loaded = await loadScenario(path.join(root, scenario));
+const environment = await startEnvironment();
+const service = await resolveService("payments:fixed");
+const summary = await runScenarios(
+  Array.from({ length: repeats }, () => loaded),
+  environment,
+  { service: service.spec },
+).finally(async () => {
+  await environment.stop();
+  await service.dispose();
+});
+const further = summary.results.slice(1).map((r) => r.durationMs);
+if (summary.results.some((r) => r.verdict !== "pass"))
+  throw new Error("a benchmark run did not pass");
+
+console.log(
+  `cold, empty initdb cache : median ${fmt(median(uncached))}  (runs: ${uncached.map(fmt).join(", ")})`,
+);
+console.log(
+  `cold, warm initdb cache  : median ${fmt(median(cached))}  (runs: ${cached.map(fmt).join(", ")})  target ≤ 2.00 s`,
+);
+console.log(
+  `each further scenario    : median ${fmt(median(further))}, max ${fmt(Math.max(...further))}  (${further.length} scenarios)  target ≤ 0.50 s`,
+);
+console.log(
+  `ratios                   : cache saves ${(100 * (1 - median(cached) / median(uncached))).toFixed(0)}% of a cold run; a further scenario costs ${(median(further) / median(cached)).toFixed(2)} × a cold run`,
+);
