@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
-import { runExitHooksNow } from "./lifecycle/index.ts";
+import { PACKAGE_ROOT, runExitHooksNow } from "./lifecycle/index.ts";
 import { startEnvironment } from "./postgres/index.ts";
 import type { Reporter } from "./report/index.ts";
 
@@ -162,7 +163,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as {
     version: string;
   };
   return pkg.version;

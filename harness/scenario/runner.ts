@@ -42,7 +42,7 @@ export interface ScenarioResult {
   file: string;
   name: string;
   verdict: "pass" | "fail" | "error";
-  /** From the clone of the database to the verdict, in milliseconds. */
+  /** Time to verdict: from the clone of the database to the last invariant, in milliseconds. */
   durationMs: number;
   seed: number;
   service: string;
@@ -209,6 +209,7 @@ async function runOne(
       result.invariants.push(await invariant.evaluate(spec, context, prepared.get(index)));
     }
     result.verdict = result.invariants.every((r) => r.passed) ? "pass" : "fail";
+    result.durationMs = Date.now() - started;
   } catch (error) {
     if (options.signal?.aborted) throw error;
     if (!(error instanceof FaultlineError)) throw error;
@@ -217,7 +218,9 @@ async function runOne(
   } finally {
     await service?.stop();
     if (db) await databases.drop(db.name).catch(() => {});
-    result.durationMs = Date.now() - started;
+    // Time to verdict excludes the teardown; errors are timed up to here.
+    if (result.verdict !== "pass" && result.verdict !== "fail")
+      result.durationMs = Date.now() - started;
   }
   return result;
 }

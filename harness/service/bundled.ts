@@ -1,15 +1,12 @@
 import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { defaultTmpRoot, onExit } from "../lifecycle/index.ts";
+import { defaultTmpRoot, onExit, PACKAGE_ROOT } from "../lifecycle/index.ts";
 import type { ServiceSpec } from "./process.ts";
 
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-
 /** The reference payments service that ships with faultline. */
-const PAYMENTS_MAIN = path.join(projectRoot, "fixtures", "services", "payments", "main.ts");
+const PAYMENTS_MAIN = path.join(PACKAGE_ROOT, "fixtures", "services", "payments", "main.ts");
 
 /** The bundled services, by the name `--service` takes. */
 export const bundledServices: Record<string, { entry: string; env: Record<string, string> }> = {
@@ -63,7 +60,7 @@ export async function resolveService(nameOrCommand: string | undefined): Promise
       label: value,
       command: `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(outfile)}`,
       env: bundled.env,
-      cwd: projectRoot,
+      cwd: PACKAGE_ROOT,
     },
     dispose,
   };

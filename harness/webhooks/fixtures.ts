@@ -1,15 +1,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { PACKAGE_ROOT } from "../lifecycle/index.ts";
 
 /** Where recorded payloads live: fixtures/webhooks/<provider>/<event type>.json. */
-export const FIXTURES_DIR = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "..",
-  "fixtures",
-  "webhooks",
-);
+export const FIXTURES_DIR = path.join(PACKAGE_ROOT, "fixtures", "webhooks");
 
 const cache = new Map<string, Promise<unknown>>();
 
