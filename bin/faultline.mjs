@@ -4,8 +4,16 @@
 // after a change bundles harness/ with esbuild (~0.2 s) into node_modules/.cache/faultline,
 // keyed by the sources' sizes and times, and every run imports that bundle.
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -32,24 +40,19 @@ function fingerprint() {
   return hash.digest("hex").slice(0, 16);
 }
 
-function cacheRoot() {
-  const preferred = path.join(root, "node_modules", ".cache", "faultline");
-  try {
-    mkdirSync(preferred, { recursive: true });
-    return preferred;
-  } catch {
-    return path.join(tmpdir(), `faultline-cache-${process.getuid?.() ?? "user"}`);
-  }
-}
-
+// The bundle must sit inside the package (node_modules/.cache) so its imports of pg, stripe and
+// the rest resolve; where that folder is read-only and holds no bundle yet, tsx runs instead.
 async function bundledHarness() {
-  const dir = path.join(cacheRoot(), `harness-${fingerprint()}`);
+  const cache = path.join(root, "node_modules", ".cache", "faultline");
+  const dir = path.join(cache, `harness-${fingerprint()}`);
   try {
     statSync(path.join(dir, "cli.js"));
     return dir;
   } catch {
     // Not built yet for these sources.
   }
+  mkdirSync(cache, { recursive: true });
+  accessSync(cache, constants.W_OK);
   const { build } = await import("esbuild");
   const staging = `${dir}.${process.pid}.tmp`;
   await build({
@@ -69,7 +72,23 @@ async function bundledHarness() {
     // A concurrent run renamed its identical build first.
     rmSync(staging, { recursive: true, force: true });
   }
+  pruneOldBundles(cache, dir);
   return dir;
+}
+
+// Each edit of harness/ makes a new bundle; drop those a day old (a running CLI has long
+// finished loading its chunks by then).
+function pruneOldBundles(cache, keep) {
+  const dayAgo = Date.now() - 24 * 3600 * 1000;
+  for (const entry of readdirSync(cache)) {
+    const full = path.join(cache, entry);
+    if (!entry.startsWith("harness-") || full === keep) continue;
+    try {
+      if (statSync(full).mtimeMs < dayAgo) rmSync(full, { recursive: true, force: true });
+    } catch {
+      // Another run pruned it first.
+    }
+  }
 }
 
 let main;
