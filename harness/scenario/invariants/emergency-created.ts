@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { type Invariant, result, rowLines } from "./invariant.ts";
+import { usersWithEmail } from "./payments.ts";
 
 const schema = z.strictObject({
   invariant: z.literal("emergencyCreated"),
@@ -20,10 +21,7 @@ export const emergencyCreated: Invariant<z.infer<typeof schema>> = {
   async evaluate(spec, context, existedBefore) {
     const name = `emergencyCreated(${spec.email})`;
     const expected = `no user ${spec.email} before the run; afterwards one, with created_via = 'emergency'`;
-    const users = await context.db.query(
-      "SELECT id, email, stripe_customer_id, created_via FROM users WHERE email = $1",
-      [spec.email],
-    );
+    const users = await usersWithEmail(context, spec.email);
     if (existedBefore !== 0)
       return result(
         name,

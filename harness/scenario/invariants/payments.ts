@@ -61,3 +61,13 @@ export async function grantsByEvent(
     .catch(() => ({ rows: [] as Record<string, unknown>[] }));
   return new Map(grants.rows.map((row) => [String(row.event_id), row]));
 }
+
+/** The users rows with this email, as evidence shows them. */
+export async function usersWithEmail(context: Pick<InvariantContext, "db">, email: string) {
+  return context.db.query<{
+    id: string;
+    email: string;
+    stripe_customer_id: string | null;
+    created_via: string;
+  }>("SELECT id, email, stripe_customer_id, created_via FROM users WHERE email = $1", [email]);
+}

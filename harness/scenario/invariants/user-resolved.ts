@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type Invariant, result, rowLines } from "./invariant.ts";
-import { grantsByEvent, paymentsSent } from "./payments.ts";
+import { grantsByEvent, paymentsSent, usersWithEmail } from "./payments.ts";
 
 const schema = z.strictObject({ invariant: z.literal("userResolved"), email: z.string().min(3) });
 
@@ -11,10 +11,7 @@ export const userResolved: Invariant<z.infer<typeof schema>> = {
   label: (spec) => `userResolved(${spec.email})`,
   async evaluate(spec, context) {
     const name = `userResolved(${spec.email})`;
-    const users = await context.db.query(
-      "SELECT id, email, stripe_customer_id, created_via FROM users WHERE email = $1",
-      [spec.email],
-    );
+    const users = await usersWithEmail(context, spec.email);
     const payments = paymentsSent(context.webhooks).filter((p) => p.email === spec.email);
     const expected = `one user with email ${spec.email}, credited by all ${payments.length} payment(s) sent for it`;
     if (users.rowCount !== 1) {
