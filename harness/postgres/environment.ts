@@ -1,4 +1,5 @@
 import path from "node:path";
+import { UnsafeDatabaseError } from "../errors.ts";
 import { PACKAGE_ROOT, throwIfAborted } from "../lifecycle/index.ts";
 import { Databases } from "./databases.ts";
 import { embeddedPostgres } from "./embedded-provider.ts";
@@ -18,14 +19,36 @@ export interface RunEnvironment extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+/** Whether a host name or address is this machine's loopback. */
+export function isLoopback(host: string): boolean {
+  return (
+    host === "localhost" ||
+    host === "::1" ||
+    host === "[::1]" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+  );
+}
+
 /** Start Postgres and build the template. Call it early: it runs beside other start-up work. */
 export async function startEnvironment(
-  options: { provider?: PostgresProvider; migrationsDir?: string; signal?: AbortSignal } = {},
+  options: {
+    provider?: PostgresProvider;
+    migrationsDir?: string;
+    signal?: AbortSignal;
+    /** Allow a server that is not on loopback (a provider pointing elsewhere). Off by default. */
+    allowNonLoopback?: boolean;
+  } = {},
 ): Promise<RunEnvironment> {
   const startedAt = Date.now();
   const provider = options.provider ?? embeddedPostgres;
   const migrations = await loadMigrations(options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR);
   const server = await provider.start({ signal: options.signal });
+  if (!isLoopback(server.host) && !options.allowNonLoopback) {
+    await server.stop();
+    throw new UnsafeDatabaseError(
+      `refusing Postgres at ${server.host}: faultline creates and drops databases, so it only uses loopback servers unless allowNonLoopback is set`,
+    );
+  }
   const databases = new Databases(server, migrations);
   const stop = async () => {
     await databases.close();

@@ -2,7 +2,12 @@
 export { Databases, DriftFailedError, type ScenarioDatabase } from "./databases.ts";
 export { type DriftStep, describeDrift, driftSql, migrationsUpTo } from "./drift.ts";
 export { embeddedPostgres, freePort } from "./embedded-provider.ts";
-export { DEFAULT_MIGRATIONS_DIR, type RunEnvironment, startEnvironment } from "./environment.ts";
+export {
+  DEFAULT_MIGRATIONS_DIR,
+  isLoopback,
+  type RunEnvironment,
+  startEnvironment,
+} from "./environment.ts";
 export { loadMigrations, type Migration } from "./migrations.ts";
 export type { PostgresProvider, StartedPostgres, StartOptions } from "./provider.ts";
 export {
