@@ -1,0 +1,23 @@
+/** A fault-injecting Postgres wire-protocol proxy: framing, sessions, rules, faults, trace. */
+export {
+  createFault,
+  type Fault,
+  type FaultAction,
+  faultPresets,
+  faultSpecSchema,
+  faultTypes,
+} from "./faults/index.ts";
+export { type Frame, MessageReader, ProtocolError } from "./framing.ts";
+export {
+  describeRuleIssues,
+  type Fired,
+  RuleSet,
+  type RuleSpec,
+  type RulesFile,
+  ruleSchema,
+  rulesFileSchema,
+} from "./rules.ts";
+export { type ProxyOptions, type StartedProxy, startProxy } from "./server.ts";
+export type { FaultEvent } from "./session.ts";
+export { normaliseSql, type StatementKind, statementKind } from "./statement.ts";
+export { isError, readTrace, type TraceEntry, TraceWriter } from "./trace.ts";

@@ -1,0 +1,142 @@
+/** Byte layouts of the Postgres v3 messages the proxy reads or writes. */
+
+/** Startup-phase request codes (the Int32 after the length). */
+export const PROTOCOL_3_0 = 196608;
+export const SSL_REQUEST = 80877103;
+export const GSSENC_REQUEST = 80877104;
+export const CANCEL_REQUEST = 80877102;
+
+const code = (c: string) => c.charCodeAt(0);
+
+/** Message type bytes (frontend F, backend B). */
+export const MSG = {
+  query: code("Q"), // F
+  parse: code("P"), // F
+  bind: code("B"), // F
+  describe: code("D"), // F; also B DataRow
+  execute: code("E"), // F; also B ErrorResponse
+  close: code("C"), // F; also B CommandComplete
+  sync: code("S"), // F; also B ParameterStatus
+  flush: code("H"), // F; also B CopyOutResponse
+  terminate: code("X"), // F
+  copyData: code("d"),
+  copyDone: code("c"),
+  copyFail: code("f"), // F
+  parseComplete: code("1"), // B
+  bindComplete: code("2"), // B
+  closeComplete: code("3"), // B
+  commandComplete: code("C"), // B
+  dataRow: code("D"), // B
+  errorResponse: code("E"), // B
+  emptyQuery: code("I"), // B
+  portalSuspended: code("s"), // B
+  readyForQuery: code("Z"), // B
+  backendKeyData: code("K"), // B
+  notice: code("N"), // B
+  notification: code("A"), // B
+  parameterStatus: code("S"), // B
+  rowDescription: code("T"), // B
+  noData: code("n"), // B
+  parameterDescription: code("t"), // B
+  copyInResponse: code("G"), // B
+  copyOutResponse: code("H"), // B
+  copyBothResponse: code("W"), // B
+  authentication: code("R"), // B
+} as const;
+
+/** Read a NUL-terminated string at `offset`; returns the string and the offset after the NUL. */
+export function readCString(buf: Buffer, offset: number): [string, number] {
+  const end = buf.indexOf(0, offset);
+  if (end === -1) return [buf.toString("utf8", offset), buf.length];
+  return [buf.toString("utf8", offset, end), end + 1];
+}
+
+/** The key/value parameters of a StartupMessage body (after the protocol version). */
+export function startupParameters(body: Buffer): Record<string, string> {
+  const params: Record<string, string> = {};
+  let offset = 4;
+  while (offset < body.length && body[offset] !== 0) {
+    const [key, afterKey] = readCString(body, offset);
+    const [value, afterValue] = readCString(body, afterKey);
+    params[key] = value;
+    offset = afterValue;
+  }
+  return params;
+}
+
+function typed(type: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(body.length + 5);
+  out[0] = type;
+  out.writeInt32BE(body.length + 4, 1);
+  body.copy(out, 5);
+  return out;
+}
+
+function cstrings(...parts: string[]): Buffer {
+  return Buffer.concat(parts.map((p) => Buffer.from(`${p}\0`, "utf8")));
+}
+
+/** A simple-protocol Query message. */
+export function queryMessage(sql: string): Buffer {
+  return typed(MSG.query, cstrings(sql));
+}
+
+/** Parse (unnamed statement, no parameter types), Bind (unnamed portal, no parameters), Execute. */
+export function parseBindExecute(sql: string): Buffer {
+  const parse = typed(MSG.parse, Buffer.concat([cstrings("", sql), Buffer.from([0, 0])]));
+  // portal "", statement "", 0 parameter formats, 0 parameters, 0 result formats
+  const bind = typed(MSG.bind, Buffer.concat([cstrings("", ""), Buffer.from([0, 0, 0, 0, 0, 0])]));
+  const execute = typed(MSG.execute, Buffer.concat([cstrings(""), Buffer.from([0, 0, 0, 0])]));
+  return Buffer.concat([parse, bind, execute]);
+}
+
+/** An ErrorResponse with severity, SQLSTATE and message. */
+export function errorResponse(
+  severity: "ERROR" | "FATAL",
+  sqlstate: string,
+  message: string,
+): Buffer {
+  const fields = Buffer.concat([
+    Buffer.from("S"),
+    cstrings(severity),
+    Buffer.from("V"),
+    cstrings(severity),
+    Buffer.from("C"),
+    cstrings(sqlstate),
+    Buffer.from("M"),
+    cstrings(message),
+    Buffer.from([0]),
+  ]);
+  return typed(MSG.errorResponse, fields);
+}
+
+/** The fields of an ErrorResponse or NoticeResponse body, by their one-letter codes. */
+export function errorFields(body: Buffer): Record<string, string> {
+  const fields: Record<string, string> = {};
+  let offset = 0;
+  while (offset < body.length && body[offset] !== 0) {
+    const key = String.fromCharCode(body[offset] as number);
+    const [value, next] = readCString(body, offset + 1);
+    fields[key] = value;
+    offset = next;
+  }
+  return fields;
+}
+
+/** A BackendKeyData message (protocol 3.0: 4-byte secret). */
+export function backendKeyData(pid: number, secret: number): Buffer {
+  const body = Buffer.allocUnsafe(8);
+  body.writeInt32BE(pid, 0);
+  body.writeInt32BE(secret, 4);
+  return typed(MSG.backendKeyData, body);
+}
+
+/** A CancelRequest packet. */
+export function cancelRequest(pid: number, secret: number): Buffer {
+  const out = Buffer.allocUnsafe(16);
+  out.writeInt32BE(16, 0);
+  out.writeInt32BE(CANCEL_REQUEST, 4);
+  out.writeInt32BE(pid, 8);
+  out.writeInt32BE(secret, 12);
+  return out;
+}

@@ -1,0 +1,188 @@
+import { z } from "zod";
+import type { Random } from "../random/index.ts";
+import { createFault, type Fault, type FaultAction, faultSpecSchema } from "./faults/index.ts";
+import { STATEMENT_KINDS, type StatementInfo } from "./statement.ts";
+
+const matchSchema = z.strictObject({
+  /** Substring of the statement's SQL (for Bind/Execute: the prepared statement's SQL). */
+  sql: z.string().min(1).optional(),
+  sqlRegex: z
+    .string()
+    .min(1)
+    .refine(
+      (s) => {
+        try {
+          new RegExp(s);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: "not a valid regular expression" },
+    )
+    .optional(),
+  kind: z.enum(STATEMENT_KINDS as [string, ...string[]]).optional(),
+  inTransaction: z.boolean().optional(),
+  /** Fire only on the nth statement (or connection) that matches the rest, counting from 1. */
+  nth: z.number().int().positive().optional(),
+  /** Fire on every nth match. */
+  every: z.number().int().positive().optional(),
+  /** Fire with this probability, drawn from the seeded random. */
+  probability: z.number().min(0).max(1).optional(),
+  applicationName: z.string().optional(),
+  database: z.string().optional(),
+  /** Only from this many milliseconds after the proxy started… */
+  afterMs: z.number().nonnegative().optional(),
+  /** …and until this many. */
+  untilMs: z.number().nonnegative().optional(),
+});
+
+/** One rule as data: when `match` holds, inject `fault`. */
+export const ruleSchema = z.strictObject({
+  name: z.string().min(1),
+  match: matchSchema.default({}),
+  fault: faultSpecSchema,
+});
+
+/** A rules file, and a scenario's `faults` field. */
+export const rulesFileSchema = z.strictObject({
+  seed: z.number().int().nonnegative().optional(),
+  rules: z.array(ruleSchema),
+});
+
+export type RuleSpec = z.input<typeof ruleSchema>;
+export type RulesFile = z.input<typeof rulesFileSchema>;
+type Match = z.output<typeof matchSchema>;
+
+/** A rule that fired, and what its fault decided. */
+export interface Fired {
+  rule: string;
+  fault: Fault;
+  action: FaultAction;
+}
+
+interface ActiveRule {
+  name: string;
+  match: Match;
+  fault: Fault;
+  matches: number;
+  sqlRegex: RegExp | undefined;
+}
+
+/** Errors in a rules value, each naming the rule and the field. */
+export function describeRuleIssues(value: unknown, issues: z.core.$ZodIssue[]): string {
+  const rules = (value as { rules?: { name?: unknown }[] } | undefined)?.rules;
+  return issues
+    .map((issue) => {
+      const path = [...issue.path];
+      let where = "";
+      if (path[0] === "rules" && typeof path[1] === "number") {
+        const name = rules?.[path[1]]?.name;
+        where = `rule ${typeof name === "string" ? JSON.stringify(name) : `#${path[1] + 1}`} (rules[${path[1]}]) `;
+        path.splice(0, 2);
+      }
+      const field = path.map(String).join(".");
+      const keys =
+        issue.code === "unrecognized_keys"
+          ? issue.keys.map((k) => (field ? `${field}.${k}` : k))
+          : [field || "(top level)"];
+      const message = issue.code === "unrecognized_keys" ? "unknown field" : issue.message;
+      return keys.map((k) => `${where}field "${k}": ${message}`).join("; ");
+    })
+    .join("; ");
+}
+
+/**
+ * The rules in force on a proxy. Rules may be added and removed while traffic flows; the first
+ * rule (in order added) whose match holds fires. Counters for nth/every are per rule.
+ */
+export class RuleSet {
+  private rules: ActiveRule[] = [];
+  private readonly random: Random;
+
+  constructor(random: Random, rules: RuleSpec[] = []) {
+    this.random = random;
+    for (const rule of rules) this.add(rule);
+  }
+
+  /** Add (or replace, by name) a rule. Throws with the rule and field named when it is invalid. */
+  add(spec: RuleSpec): void {
+    const parsed = ruleSchema.safeParse(spec);
+    if (!parsed.success)
+      throw new Error(
+        describeRuleIssues(
+          { rules: [spec] },
+          parsed.error.issues.map((i) => ({ ...i, path: ["rules", 0, ...i.path] })),
+        ),
+      );
+    const rule = parsed.data;
+    this.remove(rule.name);
+    this.rules.push({
+      name: rule.name,
+      match: rule.match,
+      fault: createFault(rule.fault as { type: string }),
+      matches: 0,
+      sqlRegex: rule.match.sqlRegex ? new RegExp(rule.match.sqlRegex) : undefined,
+    });
+  }
+
+  /** Remove a rule by name; true when there was one. */
+  remove(name: string): boolean {
+    const before = this.rules.length;
+    this.rules = this.rules.filter((r) => r.name !== name);
+    return this.rules.length !== before;
+  }
+
+  /** Names of the rules in force. */
+  names(): string[] {
+    return this.rules.map((r) => r.name);
+  }
+
+  get size(): number {
+    return this.rules.length;
+  }
+
+  /** The first statement rule that fires for this statement, if any. */
+  onStatement(info: StatementInfo): Fired | undefined {
+    return this.fire("statement", info);
+  }
+
+  /** The first connection rule that fires for a new connection, if any. */
+  onConnect(info: Pick<StatementInfo, "applicationName" | "database" | "atMs">): Fired | undefined {
+    return this.fire("connect", info);
+  }
+
+  private fire(
+    phase: "statement" | "connect",
+    info: Partial<StatementInfo> & Pick<StatementInfo, "applicationName" | "database" | "atMs">,
+  ): Fired | undefined {
+    for (const rule of this.rules) {
+      if (rule.fault.phase !== phase || !this.holds(rule, info)) continue;
+      rule.matches++;
+      const { nth, every, probability } = rule.match;
+      if (nth !== undefined && rule.matches !== nth) continue;
+      if (every !== undefined && rule.matches % every !== 0) continue;
+      if (probability !== undefined && !(this.random.next() < probability)) continue;
+      const action = rule.fault.act(this.random);
+      return { rule: rule.name, fault: rule.fault, action };
+    }
+    return undefined;
+  }
+
+  private holds(
+    rule: ActiveRule,
+    info: Partial<StatementInfo> & Pick<StatementInfo, "applicationName" | "database" | "atMs">,
+  ): boolean {
+    const m = rule.match;
+    if (m.applicationName !== undefined && info.applicationName !== m.applicationName) return false;
+    if (m.database !== undefined && info.database !== m.database) return false;
+    if (m.afterMs !== undefined && info.atMs < m.afterMs) return false;
+    if (m.untilMs !== undefined && info.atMs > m.untilMs) return false;
+    if (info.sql === undefined) return true;
+    if (m.sql !== undefined && !info.sql.includes(m.sql)) return false;
+    if (rule.sqlRegex && !rule.sqlRegex.test(info.sql)) return false;
+    if (m.kind !== undefined && info.kind !== m.kind) return false;
+    if (m.inTransaction !== undefined && info.inTransaction !== m.inTransaction) return false;
+    return true;
+  }
+}

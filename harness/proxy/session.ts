@@ -1,0 +1,542 @@
+import { randomInt } from "node:crypto";
+import { connect, type Socket } from "node:net";
+import type { Random } from "../random/index.ts";
+import { type Frame, MessageReader, ProtocolError } from "./framing.ts";
+import {
+  backendKeyData,
+  CANCEL_REQUEST,
+  cancelRequest,
+  errorFields,
+  errorResponse,
+  GSSENC_REQUEST,
+  MSG,
+  parseBindExecute,
+  queryMessage,
+  readCString,
+  SSL_REQUEST,
+  startupParameters,
+} from "./protocol.ts";
+import type { Fired, RuleSet } from "./rules.ts";
+import { normaliseSql, type StatementInfo, statementKind } from "./statement.ts";
+import type { TraceEntry, TraceWriter } from "./trace.ts";
+
+/** A fault that fired, as the proxy reports it. */
+export interface FaultEvent {
+  conn: number;
+  rule: string;
+  fault: string;
+  sql: string | undefined;
+  at: Date;
+}
+
+/** What every session of one proxy shares. */
+export interface ProxyShared {
+  upstream: { host: string; port: number };
+  rules: RuleSet;
+  random: Random;
+  trace: TraceWriter | undefined;
+  startedAt: number;
+  /** BackendKeyData the clients saw → the real backend's key. */
+  cancelKeys: Map<string, { pid: number; secret: number }>;
+  sessions: Set<Session>;
+  nextId(): number;
+  onFault(event: FaultEvent): void;
+}
+
+type OpKind = "query" | "parse" | "bind" | "describe" | "execute" | "close" | "sync";
+
+/** A client message still waiting for the server's reply, in protocol order. */
+interface PendingOp {
+  kind: OpKind;
+  /** Replies to messages the proxy injected are not shown to the client. */
+  swallow?: boolean;
+  entry?: OpenEntry;
+  /** Hold the reply this long before the client sees it (latency "after"). */
+  delayReplyMs?: number;
+  /** Cut the connection when the reply arrives (resetConnection "after"). */
+  resetOnReply?: boolean;
+}
+
+interface OpenEntry {
+  trace: Omit<TraceEntry, "tx" | "durationMs" | "result"> & Partial<Pick<TraceEntry, "result">>;
+  started: number;
+  durationMs?: number;
+}
+
+/**
+ * Writes to one socket, in order, with a hold for latency faults and backpressure on the
+ * socket that feeds it.
+ */
+class Outbox {
+  private readonly queue: Buffer[] = [];
+  private held = false;
+  constructor(
+    private readonly socket: Socket,
+    private readonly source: () => Socket | undefined,
+  ) {}
+
+  write(buf: Buffer): void {
+    if (this.held || this.queue.length) this.queue.push(buf);
+    else this.raw(buf);
+  }
+
+  /** Queue everything written for the next `ms` milliseconds, then send it in order. */
+  hold(ms: number): void {
+    if (ms <= 0 || this.held) return;
+    this.held = true;
+    setTimeout(() => {
+      this.held = false;
+      if (this.socket.destroyed) return;
+      this.socket.cork();
+      for (const buf of this.queue.splice(0)) this.raw(buf);
+      this.socket.uncork();
+    }, ms).unref();
+  }
+
+  private raw(buf: Buffer): void {
+    if (this.socket.destroyed) return;
+    if (!this.socket.write(buf)) {
+      const source = this.source();
+      source?.pause();
+      this.socket.once("drain", () => source?.resume());
+    }
+  }
+}
+
+/** Coalesce frames that sit side by side in one read buffer into as few writes as possible. */
+class Batch {
+  private parts: Buffer[] = [];
+  add(buf: Buffer): void {
+    const last = this.parts.at(-1);
+    if (last && last.buffer === buf.buffer && last.byteOffset + last.length === buf.byteOffset) {
+      this.parts[this.parts.length - 1] = Buffer.from(
+        last.buffer,
+        last.byteOffset,
+        last.length + buf.length,
+      );
+    } else {
+      this.parts.push(buf);
+    }
+  }
+  flushTo(out: Outbox | undefined): void {
+    if (!out) {
+      this.parts = [];
+      return;
+    }
+    for (const part of this.parts) out.write(part);
+    this.parts = [];
+  }
+}
+
+/** One client connection through the proxy, and its upstream connection. */
+export class Session {
+  readonly id: number;
+  private readonly shared: ProxyShared;
+  private readonly client: Socket;
+  private server: Socket | undefined;
+  private toServer: Outbox | undefined;
+  private readonly toClient: Outbox;
+  private readonly clientReader = new MessageReader(true);
+  private readonly serverReader = new MessageReader(false);
+  private params: Record<string, string> = {};
+  private txStatus: "I" | "T" | "E" = "I";
+  private readonly prepared = new Map<string, string>();
+  private readonly portals = new Map<string, string>();
+  private pending: PendingOp[] = [];
+  private completed: OpenEntry[] = [];
+  private blackholed = false;
+  private closed = false;
+  private fakeKey: string | undefined;
+
+  constructor(client: Socket, shared: ProxyShared) {
+    this.id = shared.nextId();
+    this.shared = shared;
+    this.client = client;
+    client.setNoDelay(true);
+    this.toClient = new Outbox(client, () => this.server);
+    shared.sessions.add(this);
+    client.on("data", (chunk: Buffer) => this.guard(() => this.fromClient(chunk)));
+    client.on("error", () => this.close());
+    client.on("close", () => this.close());
+  }
+
+  /** End both connections: `abrupt` cuts them at once (a reset), else queued bytes go first. */
+  close(abrupt = false): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.flushTrace("?");
+    if (abrupt) {
+      this.client.destroy();
+      this.server?.destroy();
+    } else {
+      this.client.end();
+      this.server?.end();
+      // A peer that never closes its side must not keep the sockets alive.
+      setTimeout(() => {
+        this.client.destroy();
+        this.server?.destroy();
+      }, 1000).unref();
+    }
+    if (this.fakeKey) this.shared.cancelKeys.delete(this.fakeKey);
+    this.shared.sessions.delete(this);
+  }
+
+  // Whatever a peer sends, a bad message closes this session only.
+  private guard(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      if (error instanceof ProtocolError && !this.client.destroyed) {
+        this.client.write(errorResponse("FATAL", "08P01", `faultline proxy: ${error.message}`));
+      }
+      this.client.end();
+      this.server?.destroy();
+      setImmediate(() => this.close());
+    }
+  }
+
+  private fromClient(chunk: Buffer): void {
+    if (this.closed) return;
+    this.clientReader.push(chunk);
+    const batch = new Batch();
+    for (let frame = this.clientReader.next(); frame; frame = this.clientReader.next()) {
+      if (this.blackholed || this.closed) continue;
+      if (frame.type === 0) {
+        this.startupPacket(frame);
+        continue;
+      }
+      this.clientMessage(frame, batch);
+    }
+    batch.flushTo(this.toServer);
+  }
+
+  private startupPacket(frame: Frame): void {
+    const code = frame.body.readInt32BE(0);
+    if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+      // No TLS or GSS through the proxy: the client goes on in plain text.
+      this.client.write("N");
+      return;
+    }
+    if (code === CANCEL_REQUEST) {
+      if (frame.body.length >= 12)
+        this.forwardCancel(frame.body.readInt32BE(4), frame.body.readInt32BE(8));
+      this.client.end();
+      this.close();
+      return;
+    }
+    if (code >> 16 !== 3)
+      throw new ProtocolError(`unsupported protocol version ${code >> 16}.${code & 0xffff}`);
+    this.params = startupParameters(frame.body);
+    const fired = this.shared.rules.onConnect({
+      applicationName: this.params.application_name ?? "",
+      database: this.params.database ?? this.params.user ?? "",
+      atMs: Date.now() - this.shared.startedAt,
+    });
+    if (fired?.action.action === "refuse") {
+      this.report(fired, undefined);
+      this.client.end(errorResponse("FATAL", fired.action.sqlstate, fired.action.message));
+      this.close();
+      return;
+    }
+    this.clientReader.startup = false;
+    const server = connect(this.shared.upstream.port, this.shared.upstream.host);
+    server.setNoDelay(true);
+    this.server = server;
+    this.toServer = new Outbox(server, () => this.client);
+    server.on("data", (chunk: Buffer) => this.guard(() => this.fromServer(chunk)));
+    server.on("error", (error) => {
+      if (!this.client.destroyed && this.txStatus === "I" && this.pending.length === 0) {
+        this.client.write(
+          errorResponse("FATAL", "08006", `faultline proxy: upstream ${error.message}`),
+        );
+      }
+      this.close();
+    });
+    server.on("close", () => {
+      // Let the client read what the server said last (a FATAL, say) before it sees the close.
+      this.client.end();
+      setImmediate(() => this.close());
+    });
+    server.write(frame.bytes);
+  }
+
+  private forwardCancel(pid: number, secret: number): void {
+    const real = this.shared.cancelKeys.get(`${pid}:${secret}`);
+    if (!real) return; // Postgres, too, ignores a cancel with an unknown key.
+    const upstream = connect(this.shared.upstream.port, this.shared.upstream.host);
+    upstream.on("error", () => upstream.destroy());
+    upstream.end(cancelRequest(real.pid, real.secret));
+  }
+
+  private statementInfo(sql: string): StatementInfo {
+    return {
+      sql,
+      kind: statementKind(sql),
+      inTransaction: this.txStatus !== "I",
+      applicationName: this.params.application_name ?? "",
+      database: this.params.database ?? this.params.user ?? "",
+      atMs: Date.now() - this.shared.startedAt,
+    };
+  }
+
+  private openEntry(info: StatementInfo, fired: Fired | undefined): OpenEntry {
+    return {
+      started: performance.now(),
+      trace: {
+        conn: this.id,
+        at: new Date().toISOString(),
+        sql: normaliseSql(info.sql),
+        kind: info.kind,
+        ...(fired ? { rule: fired.rule } : {}),
+        database: info.database,
+        applicationName: info.applicationName,
+      },
+    };
+  }
+
+  private report(fired: Fired, sql: string | undefined): void {
+    this.shared.onFault({
+      conn: this.id,
+      rule: fired.rule,
+      fault: fired.fault.describe(),
+      sql,
+      at: new Date(),
+    });
+  }
+
+  private clientMessage(frame: Frame, batch: Batch): void {
+    switch (frame.type) {
+      case MSG.query: {
+        const [sql] = readCString(frame.body, 0);
+        this.statement(sql, "query", frame, batch);
+        return;
+      }
+      case MSG.parse: {
+        const [name, next] = readCString(frame.body, 0);
+        const [sql] = readCString(frame.body, next);
+        this.prepared.set(name, sql);
+        this.pending.push({ kind: "parse" });
+        break;
+      }
+      case MSG.bind: {
+        const [portal, next] = readCString(frame.body, 0);
+        const [statement] = readCString(frame.body, next);
+        this.portals.set(portal, this.prepared.get(statement) ?? "");
+        this.pending.push({ kind: "bind" });
+        break;
+      }
+      case MSG.describe:
+        this.pending.push({ kind: "describe" });
+        break;
+      case MSG.execute: {
+        const [portal] = readCString(frame.body, 0);
+        this.statement(this.portals.get(portal) ?? "", "execute", frame, batch);
+        return;
+      }
+      case MSG.close: {
+        const [name] = readCString(frame.body, 1);
+        if (frame.body[0] === "S".charCodeAt(0)) this.prepared.delete(name);
+        else this.portals.delete(name);
+        this.pending.push({ kind: "close" });
+        break;
+      }
+      case MSG.sync:
+        this.pending.push({ kind: "sync" });
+        break;
+    }
+    batch.add(frame.bytes);
+  }
+
+  /** A Query or Execute: match the rules, then forward, replace, delay or cut. */
+  private statement(sql: string, kind: "query" | "execute", frame: Frame, batch: Batch): void {
+    const info = this.statementInfo(sql);
+    const fired = this.shared.rules.size ? this.shared.rules.onStatement(info) : undefined;
+    const op: PendingOp = { kind, entry: this.openEntry(info, fired) };
+    if (!fired || fired.action.action === "refuse") {
+      this.pending.push(op);
+      batch.add(frame.bytes);
+      return;
+    }
+    this.report(fired, info.sql);
+    const action = fired.action;
+    switch (action.action) {
+      case "replace":
+        if (kind === "query") {
+          this.pending.push(op);
+          batch.add(queryMessage(action.sql));
+        } else {
+          // The injected Parse and Bind answer ParseComplete and BindComplete, which the client
+          // never asked for; the Execute's reply stands for the client's Execute.
+          this.pending.push({ kind: "parse", swallow: true }, { kind: "bind", swallow: true }, op);
+          batch.add(parseBindExecute(action.sql));
+        }
+        return;
+      case "delay":
+        this.pending.push(op);
+        if (action.when === "before") {
+          batch.flushTo(this.toServer);
+          this.toServer?.hold(action.ms);
+        } else {
+          op.delayReplyMs = action.ms;
+        }
+        batch.add(frame.bytes);
+        return;
+      case "reset":
+        if (action.when === "before") {
+          this.recordLost(op);
+          batch.flushTo(undefined);
+          this.close(true);
+        } else {
+          op.resetOnReply = true;
+          this.pending.push(op);
+          batch.add(frame.bytes);
+        }
+        return;
+      case "blackhole":
+        this.blackholed = true;
+        batch.flushTo(undefined);
+        return;
+    }
+  }
+
+  private recordLost(op: PendingOp): void {
+    if (!op.entry) return;
+    op.entry.trace.result = { lost: true };
+    this.finish(op.entry);
+  }
+
+  private finish(entry: OpenEntry): void {
+    entry.durationMs ??= performance.now() - entry.started;
+    this.completed.push(entry);
+  }
+
+  private flushTrace(tx: TraceEntry["tx"]): void {
+    const trace = this.shared.trace;
+    for (const entry of this.completed.splice(0)) {
+      if (!trace || !entry.trace.result) continue;
+      trace.write({
+        ...entry.trace,
+        result: entry.trace.result,
+        durationMs: Math.round((entry.durationMs ?? 0) * 1000) / 1000,
+        tx,
+      });
+    }
+  }
+
+  private fromServer(chunk: Buffer): void {
+    if (this.closed) return;
+    this.serverReader.push(chunk);
+    const batch = new Batch();
+    for (let frame = this.serverReader.next(); frame; frame = this.serverReader.next()) {
+      if (this.closed) return;
+      if (this.blackholed) continue;
+      const { forward, done } = this.serverMessage(frame);
+      if (done?.resetOnReply) {
+        // The server did the work; the client never hears of it.
+        batch.flushTo(undefined);
+        this.flushTrace(this.txStatus);
+        this.close(true);
+        return;
+      }
+      if (done?.delayReplyMs) {
+        batch.flushTo(this.toClient);
+        this.toClient.hold(done.delayReplyMs);
+        done.delayReplyMs = 0;
+      }
+      if (forward) batch.add(forward);
+    }
+    batch.flushTo(this.toClient);
+  }
+
+  /**
+   * Follow one server message: what to forward (the frame, a replacement, or nothing) and the
+   * op whose reply it completes, if any.
+   */
+  private serverMessage(frame: Frame): { forward: Buffer | undefined; done?: PendingOp } {
+    const head = this.pending[0];
+    switch (frame.type) {
+      case MSG.parseComplete:
+      case MSG.bindComplete:
+      case MSG.closeComplete:
+        this.pending.shift();
+        return { forward: head?.swallow ? undefined : frame.bytes };
+      case MSG.rowDescription:
+      case MSG.noData:
+        if (head?.kind === "describe") this.pending.shift();
+        return { forward: frame.bytes };
+      case MSG.commandComplete:
+      case MSG.emptyQuery:
+      case MSG.portalSuspended: {
+        const entry = head?.entry;
+        if (entry && !entry.trace.result) {
+          const tag = frame.type === MSG.commandComplete ? readCString(frame.body, 0)[0] : "";
+          const rows = /\s(\d+)$/.exec(tag)?.[1];
+          entry.trace.result = { tag, rows: rows === undefined ? null : Number(rows) };
+          entry.durationMs = performance.now() - entry.started;
+        }
+        if (head?.kind === "execute") {
+          this.pending.shift();
+          if (entry) this.completed.push(entry);
+          return { forward: frame.bytes, done: head };
+        }
+        // A simple query may hold several statements; it completes at ReadyForQuery.
+        return {
+          forward: frame.bytes,
+          done: head?.kind === "query" && head.delayReplyMs ? head : undefined,
+        };
+      }
+      case MSG.errorResponse: {
+        const fields = errorFields(frame.body);
+        // The error belongs to the statement being run: the head op if it is a query, else the
+        // batch's next Execute (a Parse or Bind error fails it before it runs).
+        const syncAt = this.pending.findIndex((op) => op.kind === "sync" || op.kind === "query");
+        const batchOps = this.pending.slice(0, syncAt === -1 ? undefined : syncAt);
+        const target = head?.kind === "query" ? head : batchOps.find((op) => op.kind === "execute");
+        if (
+          target?.entry &&
+          !(target.entry.trace.result && "sqlstate" in target.entry.trace.result)
+        ) {
+          target.entry.trace.result = { sqlstate: fields.C ?? "", message: fields.M ?? "" };
+          target.entry.durationMs = performance.now() - target.entry.started;
+          if (target.kind === "execute") this.completed.push(target.entry);
+        }
+        // The server skips the rest of an extended batch up to its Sync.
+        if (head && head.kind !== "query")
+          this.pending = syncAt === -1 ? [] : this.pending.slice(syncAt);
+        return { forward: frame.bytes, done: target };
+      }
+      case MSG.readyForQuery: {
+        this.txStatus = String.fromCharCode(frame.body[0] ?? 73) as "I" | "T" | "E";
+        let done: PendingOp | undefined;
+        // Ops the server skipped after an error end here too.
+        while (this.pending.length) {
+          const op = this.pending.shift() as PendingOp;
+          if (op.kind === "query") {
+            done = op;
+            if (op.entry?.trace.result) {
+              op.entry.durationMs ??= performance.now() - op.entry.started;
+              this.completed.push(op.entry);
+            }
+          }
+          if (op.kind === "sync" || op.kind === "query") break;
+        }
+        this.flushTrace(this.txStatus);
+        return {
+          forward: frame.bytes,
+          done: done?.resetOnReply || done?.delayReplyMs ? done : undefined,
+        };
+      }
+      case MSG.backendKeyData: {
+        if (frame.body.length !== 8) return { forward: frame.bytes };
+        const real = { pid: frame.body.readInt32BE(0), secret: frame.body.readInt32BE(4) };
+        // The client sees a key of the proxy's; a cancel with it is forwarded with the real one.
+        const fake = { pid: randomInt(1, 2 ** 31 - 1), secret: randomInt(0, 2 ** 31 - 1) };
+        this.fakeKey = `${fake.pid}:${fake.secret}`;
+        this.shared.cancelKeys.set(this.fakeKey, real);
+        return { forward: backendKeyData(fake.pid, fake.secret) };
+      }
+      default:
+        return { forward: frame.bytes };
+    }
+  }
+}
