@@ -10,6 +10,7 @@ import type { Reporter } from "./report/index.ts";
 const BUNDLED_SERVICES = ["payments:fixed", "payments:broken"];
 
 const USAGE = `Usage: faultline run [files or folders…] [options]
+       faultline proxy --upstream <postgres://host:port> [options]
 
 Runs scenarios (*.scenario.ts) against a service under test, each on its own database cloned
 from a migrated template on an embedded Postgres. With no files, runs scenarios/ in the
@@ -23,10 +24,20 @@ Options:
   --junit <file>            write JUnit XML
   --seed <n>                seed for ids and random choices (default: each scenario's randomSeed)
   --ready-timeout <ms>      how long the service may take to answer GET /healthz (default 15000)
+  --trace-dir <dir>         keep each scenario's proxy trace there as <scenario>.ndjson
   -h, --help                show this help
 
 Exit codes: 0 all passed, 1 an invariant failed, 2 bad usage or bad scenario,
             3 infrastructure failed (Postgres or the service did not start)
+
+faultline proxy: a fault-injecting Postgres proxy in front of any Postgres, until Ctrl-C.
+  --upstream <url>          the real server, postgres://host:port (user and database come
+                            from each client)
+  --listen <host:port>      where to listen (default 127.0.0.1:6543)
+  --rules <file.json>       { "seed": 7, "rules": [{ "name", "match": {…}, "fault": {…} }] }
+  --trace <file.ndjson>     append every statement of every connection
+  --seed <n>                seed for probabilistic rules (overrides the file's)
+  --allow-remote-upstream   allow an upstream that is not on this machine's loopback
 `;
 
 function parseRun(args: string[]) {
@@ -41,6 +52,7 @@ function parseRun(args: string[]) {
         junit: { type: "string" },
         seed: { type: "string" },
         "ready-timeout": { type: "string" },
+        "trace-dir": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -79,7 +91,7 @@ function abortOnSignals(controller: AbortController): () => void {
       runExitHooksNow();
       process.exit(signal === "SIGTERM" ? 143 : 130);
     }
-    process.stderr.write(`\nfaultline: ${signal}: stopping the service and Postgres…\n`);
+    process.stderr.write(`\nfaultline: ${signal}: stopping…\n`);
     controller.abort(new InterruptedError(signal));
     setTimeout(() => {
       runExitHooksNow();
@@ -143,6 +155,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
       service: (await servicePromise).spec,
       seed,
       readyTimeoutMs,
+      traceDir: values["trace-dir"] ? path.resolve(values["trace-dir"]) : undefined,
       signal,
       onRunStart: async (info) => {
         for (const r of reporters) await r.onRunStart?.({ ...info, seed });
@@ -160,6 +173,108 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
       servicePromise.then((s) => s.dispose()),
     ]);
   }
+}
+
+function parseHostPort(
+  value: string,
+  flag: string,
+  defaultPort?: number,
+): { host: string; port: number } {
+  let host: string;
+  let port: string | undefined;
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new BadUsageError(`${flag}: not a valid URL: ${JSON.stringify(value)}`);
+    }
+    host = url.hostname.replace(/^\[|\]$/g, "");
+    port = url.port || "5432";
+  } else {
+    const match = /^(.*?)(?::(\d+))?$/.exec(value);
+    host = match?.[1] || "127.0.0.1";
+    port = match?.[2] ?? (defaultPort === undefined ? undefined : String(defaultPort));
+  }
+  const portNumber = Number(port);
+  if (!port || !Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
+    throw new BadUsageError(
+      `${flag}: expected host:port or postgres://host:port, got ${JSON.stringify(value)}`,
+    );
+  }
+  return { host, port: portNumber };
+}
+
+async function proxy(args: string[], signal: AbortSignal): Promise<number> {
+  let parsed: ReturnType<typeof parseProxyArgs>;
+  try {
+    parsed = parseProxyArgs(args);
+  } catch (error) {
+    throw new BadUsageError(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!values.upstream)
+    throw new BadUsageError(
+      `--upstream is required (postgres://host:port of the real server)\n\n${USAGE}`,
+    );
+  const upstream = parseHostPort(values.upstream, "--upstream");
+  const { isLoopback } = await import("./postgres/index.ts");
+  if (!isLoopback(upstream.host) && !values["allow-remote-upstream"]) {
+    throw new BadUsageError(
+      `--upstream ${upstream.host} is not on loopback; pass --allow-remote-upstream if you mean it`,
+    );
+  }
+  const listen = parseHostPort(values.listen ?? "127.0.0.1:6543", "--listen", 6543);
+  const { loadRulesFile, startProxy } = await import("./proxy/index.ts");
+  const file = values.rules ? await loadRulesFile(values.rules) : { rules: [], seed: undefined };
+  const seed = parseSeed(values.seed) ?? file.seed ?? 0;
+  let started: Awaited<ReturnType<typeof startProxy>>;
+  try {
+    started = await startProxy({
+      upstream,
+      listen,
+      rules: file.rules,
+      seed,
+      tracePath: values.trace,
+      onFault: (e) =>
+        process.stdout.write(
+          `fault: rule ${JSON.stringify(e.rule)} (${e.fault}) on connection ${e.conn}${e.sql ? `: ${e.sql.replace(/\s+/g, " ").slice(0, 200)}` : ""}\n`,
+        ),
+    });
+  } catch (error) {
+    throw new BadUsageError(`--listen ${listen.host}:${listen.port}: ${(error as Error).message}`);
+  }
+  process.stdout.write(
+    `faultline proxy: listening on ${started.host}:${started.port} → ${upstream.host}:${upstream.port}; ${file.rules.length} rule(s), seed ${seed}${values.trace ? `, trace ${values.trace}` : ""}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await started.stop();
+  process.stdout.write("faultline proxy: stopped\n");
+  return 0;
+}
+
+function parseProxyArgs(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: false,
+    strict: true,
+    options: {
+      upstream: { type: "string" },
+      listen: { type: "string" },
+      rules: { type: "string" },
+      trace: { type: "string" },
+      seed: { type: "string" },
+      "allow-remote-upstream": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
 }
 
 function version(): string {
@@ -183,11 +298,15 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${version()}\n`);
       return 0;
     }
+    if (command === "proxy") return await proxy(rest, controller.signal);
     if (command !== "run")
       throw new BadUsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return await run(rest, controller.signal);
   } catch (error) {
     const reason = controller.signal.aborted ? controller.signal.reason : error;
+    if (reason instanceof InterruptedError && command === "proxy") {
+      return 0;
+    }
     if (reason instanceof InterruptedError) {
       process.stderr.write(`faultline: ${reason.message}; the service and Postgres were stopped\n`);
     } else {

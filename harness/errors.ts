@@ -5,6 +5,7 @@
 export type ErrorCode =
   | "FL_BAD_USAGE"
   | "FL_BAD_SCENARIO"
+  | "FL_BAD_RULES"
   | "FL_SCENARIO_NOT_FOUND"
   | "FL_POSTGRES_FAILED"
   | "FL_SERVICE_FAILED"
@@ -35,6 +36,13 @@ export class BadScenarioError extends FaultlineError {
   constructor(file: string, message: string, options?: { cause?: unknown }) {
     super("FL_BAD_SCENARIO", `${file}: ${message}`, options);
     this.file = file;
+  }
+}
+
+/** A proxy rules file (or a scenario's rules) is invalid; the message names the rule and field. */
+export class BadRulesError extends FaultlineError {
+  constructor(where: string, message: string) {
+    super("FL_BAD_RULES", `${where}: ${message}`);
   }
 }
 
@@ -86,6 +94,7 @@ export const EXIT = { pass: 0, invariantFailed: 1, badInput: 2, infrastructure: 
 const exitCodeByError: Record<ErrorCode, number> = {
   FL_BAD_USAGE: EXIT.badInput,
   FL_BAD_SCENARIO: EXIT.badInput,
+  FL_BAD_RULES: EXIT.badInput,
   FL_SCENARIO_NOT_FOUND: EXIT.badInput,
   FL_UNSAFE_DATABASE: EXIT.badInput,
   FL_POSTGRES_FAILED: EXIT.infrastructure,

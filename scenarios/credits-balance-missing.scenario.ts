@@ -14,6 +14,7 @@ import {
   noCascade,
   processingContinues,
   redeliver,
+  rollsBackAfterError,
   sql,
   userResolved,
   webhook,
@@ -69,6 +70,7 @@ export default defineScenario({
     creditsPending(),
     idempotent(),
     noAbortedIdleConnections(),
+    rollsBackAfterError(),
     sql({
       name: "every event recorded once",
       query: "SELECT event_id FROM webhook_events",

@@ -11,6 +11,8 @@ export { type Frame, MessageReader, ProtocolError } from "./framing.ts";
 export {
   describeRuleIssues,
   type Fired,
+  loadRulesFile,
+  parseRulesFile,
   RuleSet,
   type RuleSpec,
   type RulesFile,

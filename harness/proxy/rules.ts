@@ -1,4 +1,6 @@
+import { readFile } from "node:fs/promises";
 import { z } from "zod";
+import { BadRulesError } from "../errors.ts";
 import type { Random } from "../random/index.ts";
 import { createFault, type Fault, type FaultAction, faultSpecSchema } from "./faults/index.ts";
 import { STATEMENT_KINDS, type StatementInfo } from "./statement.ts";
@@ -67,6 +69,40 @@ interface ActiveRule {
   fault: Fault;
   matches: number;
   sqlRegex: RegExp | undefined;
+}
+
+/** Validate a rules value (a parsed rules file); throws BadRulesError naming rule and field. */
+export function parseRulesFile(value: unknown, where: string): z.output<typeof rulesFileSchema> {
+  const parsed = rulesFileSchema.safeParse(value);
+  if (!parsed.success)
+    throw new BadRulesError(where, describeRuleIssues(value, parsed.error.issues));
+  const names = new Set<string>();
+  for (const [index, rule] of parsed.data.rules.entries()) {
+    if (names.has(rule.name))
+      throw new BadRulesError(
+        where,
+        `rule ${JSON.stringify(rule.name)} (rules[${index}]) field "name": used twice`,
+      );
+    names.add(rule.name);
+  }
+  return parsed.data;
+}
+
+/** Read and validate a JSON rules file. */
+export async function loadRulesFile(file: string): Promise<z.output<typeof rulesFileSchema>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new BadRulesError(file, `cannot be read: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new BadRulesError(file, `is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseRulesFile(value, file);
 }
 
 /** Errors in a rules value, each naming the rule and the field. */

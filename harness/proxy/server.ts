@@ -28,6 +28,8 @@ export interface StartedProxy extends AsyncDisposable {
   readonly tracePath: string | undefined;
   /** Client connections open now. */
   connections(): number;
+  /** Resolve once every trace line of statements completed so far is on disk. */
+  flushTrace(): Promise<void>;
   /** Stop listening, cut every connection, close the trace. */
   stop(): Promise<void>;
 }
@@ -82,6 +84,9 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
     rules,
     tracePath: options.tracePath,
     connections: () => shared.sessions.size,
+    flushTrace: async () => {
+      await trace?.flush();
+    },
     stop,
     [Symbol.asyncDispose]: stop,
   };

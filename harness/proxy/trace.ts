@@ -50,6 +50,14 @@ export class TraceWriter {
     this.stream.write(`${JSON.stringify(entry)}\n`);
   }
 
+  /** Resolve once everything written so far is in the file. */
+  flush(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.stream.closed || this.stream.destroyed) return resolve();
+      this.stream.write("", () => resolve());
+    });
+  }
+
   /** Flush and close the file. */
   close(): Promise<void> {
     return new Promise((resolve) => {

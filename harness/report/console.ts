@@ -10,12 +10,22 @@ function seconds(ms: number): string {
 /** The line for one scenario, then its violations' evidence indented beneath it. */
 export function formatScenarioResult(result: ScenarioResult): string {
   const verdict = result.verdict.toUpperCase().padEnd(5);
-  const head = `${verdict} ${result.name}  ${seconds(result.durationMs)}  [${result.service}${result.drift.length ? `; ${result.drift.join(", ")}` : ""}; seed ${result.seed}]`;
+  const context = [
+    result.service,
+    ...result.drift,
+    ...(result.faults.length ? [`${result.faults.length} fault(s) injected`] : []),
+    `seed ${result.seed}`,
+  ];
+  const head = `${verdict} ${result.name}  ${seconds(result.durationMs)}  [${context.join("; ")}]`;
   if (result.verdict === "pass") return head;
   if (result.error)
     return `${head}  ${result.error.message.split("\n")[0]}${indentRest(result.error.message)}`;
   const violated = result.invariants.filter((r) => !r.passed);
   const lines = [`${head}  violated: ${violated.map((r) => r.name).join(", ")}`];
+  if (result.serviceExit) {
+    lines.push(`    ! the service ${result.serviceExit.how} during the scenario; its last lines:`);
+    for (const l of result.serviceExit.output.slice(-EVIDENCE_LINES)) lines.push(`        ${l}`);
+  }
   for (const r of violated) {
     lines.push(`    ✗ ${r.name}: expected ${r.expected}; seen ${r.seen}`);
     for (const e of r.evidence.slice(0, EVIDENCE_LINES)) lines.push(`        ${e}`);

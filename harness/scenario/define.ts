@@ -1,4 +1,5 @@
 import type { DriftStep } from "../postgres/index.ts";
+import type { RuleSpec } from "../proxy/index.ts";
 import type { TemplateValue } from "../webhooks/index.ts";
 import type { InvariantSpec } from "./invariants/index.ts";
 import type { ScenarioInput } from "./schema.ts";
@@ -29,6 +30,11 @@ export const webhook = (fixture: string, values?: Record<string, TemplateValue>,
 /** The earlier webhook named `as`, sent again byte for byte. */
 export const redeliver = (as: string) => ({ redeliver: as });
 
+/** From this step on, the proxy injects this rule's fault. */
+export const addRule = (rule: RuleSpec) => ({ addRule: rule });
+/** From this step on, the named rule no longer fires. */
+export const removeRule = (name: string) => ({ removeRule: name });
+
 /** No 25P02: nothing ran inside an aborted transaction. */
 export const noCascade = (): InvariantSpec => ({ invariant: "noCascade" });
 /** Webhooks after a failed one still succeed. */
@@ -47,6 +53,8 @@ export const emergencyCreated = (email: string): InvariantSpec => ({
 export const creditsApplied = (): InvariantSpec => ({ invariant: "creditsApplied" });
 /** Without users.credits_balance: every payment recorded as pending. */
 export const creditsPending = (): InvariantSpec => ({ invariant: "creditsPending" });
+/** After an error inside a transaction, the connection's next statement was a ROLLBACK. */
+export const rollsBackAfterError = (): InvariantSpec => ({ invariant: "rollsBackAfterError" });
 /** Redelivered events were acknowledged and changed nothing. */
 export const idempotent = (): InvariantSpec => ({ invariant: "idempotent" });
 /** No connection left `idle in transaction (aborted)` at the end. */

@@ -1,3 +1,5 @@
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import path from "node:path";
 import pg from "pg";
 import {
   BadScenarioError,
@@ -6,7 +8,7 @@ import {
   FaultlineError,
   PostgresFailedError,
 } from "../errors.ts";
-import { throwIfAborted } from "../lifecycle/index.ts";
+import { defaultTmpRoot, throwIfAborted } from "../lifecycle/index.ts";
 import {
   type Databases,
   DriftFailedError,
@@ -16,6 +18,13 @@ import {
   type ScenarioDatabase,
   type StartedPostgres,
 } from "../postgres/index.ts";
+import {
+  type RuleSpec,
+  readTrace,
+  type StartedProxy,
+  startProxy,
+  type TraceEntry,
+} from "../proxy/index.ts";
 import { newSeed, seededRandom } from "../random/index.ts";
 import { type ServiceSpec, type StartedService, startService } from "../service/index.ts";
 import {
@@ -52,6 +61,10 @@ export interface ScenarioResult {
   invariants: InvariantResult[];
   /** Errors the server logged in the scenario's database (from the service's sessions). */
   serverErrorCount: number;
+  /** Set when the service died during the scenario: how, and its last lines of output. */
+  serviceExit?: { how: string; output: string[] };
+  /** Faults the proxy injected, in order. */
+  faults: { conn: number; rule: string; fault: string; sql: string | undefined; at: string }[];
   /** Set when the scenario could not be judged: bad scenario or broken infrastructure. */
   error?: { code: string; message: string; exitCode: number };
 }
@@ -73,6 +86,8 @@ export interface RunOptions {
   seed?: number;
   /** How long the service may take to answer GET /healthz, in milliseconds. */
   readyTimeoutMs?: number;
+  /** Keep each scenario's proxy trace here as <name>.ndjson (else a temp dir, removed). */
+  traceDir?: string;
   signal?: AbortSignal;
   /** The clock for signatures and template timestamps, in milliseconds. */
   now?: () => number;
@@ -139,9 +154,12 @@ async function runOne(
     deliveries: [],
     invariants: [],
     serverErrorCount: 0,
+    faults: [],
   };
   let db: ScenarioDatabase | undefined;
   let service: StartedService | undefined;
+  let proxy: StartedProxy | undefined;
+  let traceDir: string | undefined;
   try {
     db = await databases.create(scenario.name, scenario.drift).catch((error: unknown) => {
       if (error instanceof DriftFailedError)
@@ -165,25 +183,60 @@ async function runOne(
 
     const now = options.now ?? Date.now;
     const random = seededRandom(seed);
-    const webhooks = await prepareWebhooks(scenario, random, Math.floor(now() / 1000));
+    const steps = await prepareSteps(scenario, random, Math.floor(now() / 1000));
+    const webhooks = steps.flatMap((step) => ("webhook" in step ? [step.webhook] : []));
     const secret = scenario.webhookSecret ?? (webhookProviders.stripe?.newSecret(random) as string);
+
+    // Every scenario's service talks to Postgres through the proxy: the faults are injected
+    // there and every statement is traced, whatever language the service is written in.
+    if (options.traceDir) await mkdir(options.traceDir, { recursive: true });
+    traceDir = options.traceDir ?? (await mkdtemp(path.join(defaultTmpRoot(), "faultline-trace-")));
+    const tracePath = path.join(traceDir, `${scenario.name}.ndjson`);
+    await rm(tracePath, { force: true });
+    proxy = await startProxy({
+      upstream: { host: server.host, port: server.port },
+      rules: scenario.faults?.rules ?? [],
+      seed: scenario.faults?.seed ?? seed,
+      tracePath,
+      onFault: (event) => result.faults.push({ ...event, at: event.at.toISOString() }),
+    });
+    const serviceDatabaseUrl = `postgres://${server.user}@${proxy.host}:${proxy.port}/${encodeURIComponent(db.name)}`;
 
     service = await startService({
       spec: options.service,
-      env: { DATABASE_URL: db.url, PORT: String(await freePort()), STRIPE_WEBHOOK_SECRET: secret },
+      env: {
+        DATABASE_URL: serviceDatabaseUrl,
+        PORT: String(await freePort()),
+        STRIPE_WEBHOOK_SECRET: secret,
+      },
       readyTimeoutMs: options.readyTimeoutMs,
       signal: options.signal,
     });
 
     const redeliverySnapshots = new Map<number, { before: Snapshot; after: Snapshot }>();
-    for (const [index, webhook] of webhooks.entries()) {
+    for (const step of steps) {
       throwIfAborted(options.signal);
-      const before = webhook.redeliveryOf ? await snapshot(db) : undefined;
-      const delivery = await deliver(service.url, index, webhook, secret, now, {
+      if ("addRule" in step) {
+        proxy.rules.add(step.addRule);
+        continue;
+      }
+      if ("removeRule" in step) {
+        proxy.rules.remove(step.removeRule);
+        continue;
+      }
+      const index = result.deliveries.length;
+      const before = step.webhook.redeliveryOf ? await snapshot(db) : undefined;
+      const delivery = await deliver(service.url, index, step.webhook, secret, now, {
         signal: options.signal,
       });
       result.deliveries.push(delivery);
       if (before) redeliverySnapshots.set(index, { before, after: await snapshot(db) });
+    }
+
+    if (service.ended) {
+      // Let the pipes drain so the output shows why.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      result.serviceExit = { how: service.ended, output: service.output() };
     }
 
     const database = db;
@@ -194,12 +247,16 @@ async function runOne(
       .errors({ database: db.name })
       .filter((e) => e.applicationName !== "faultline");
     result.serverErrorCount = serverErrors.length;
+    await proxy.flushTrace();
+    const trace: TraceEntry[] = [];
+    for await (const entry of readTrace(tracePath)) trace.push(entry);
 
     const context: InvariantContext = {
       db,
       webhooks,
       deliveries: result.deliveries,
       serverErrors,
+      trace,
       redeliverySnapshots,
       prepared,
     };
@@ -217,6 +274,8 @@ async function runOne(
     result.error = { code: error.code, message: error.message, exitCode: exitCodeFor(error) };
   } finally {
     await service?.stop();
+    await proxy?.stop();
+    if (traceDir && !options.traceDir) await rm(traceDir, { recursive: true, force: true });
     if (db) await databases.drop(db.name).catch(() => {});
     // Time to verdict excludes the teardown; errors are timed up to here.
     if (result.verdict !== "pass" && result.verdict !== "fail")
@@ -244,20 +303,31 @@ async function seedRows(shown: string, db: ScenarioDatabase, scenario: Scenario)
   }
 }
 
-async function prepareWebhooks(
+/** One step of a scenario's timeline, ready to run. */
+type Step = { webhook: PreparedWebhook } | { addRule: RuleSpec } | { removeRule: string };
+
+async function prepareSteps(
   scenario: Scenario,
   random: ReturnType<typeof seededRandom>,
   nowSeconds: number,
-): Promise<PreparedWebhook[]> {
+): Promise<Step[]> {
   const byName = new Map<string, PreparedWebhook>();
-  const prepared: PreparedWebhook[] = [];
-  for (const [index, step] of scenario.webhooks.entries()) {
+  const steps: Step[] = [];
+  let webhookCount = 0;
+  for (const step of scenario.webhooks) {
+    if (step.addRule !== undefined) {
+      steps.push({ addRule: step.addRule });
+      continue;
+    }
+    if (step.removeRule !== undefined) {
+      steps.push({ removeRule: step.removeRule });
+      continue;
+    }
+    webhookCount++;
     if (step.redeliver !== undefined) {
       const original = byName.get(step.redeliver) as PreparedWebhook;
-      prepared.push({
-        ...original,
-        label: `${original.label} again`,
-        redeliveryOf: original.label,
+      steps.push({
+        webhook: { ...original, label: `${original.label} again`, redeliveryOf: original.label },
       });
       continue;
     }
@@ -273,16 +343,16 @@ async function prepareWebhooks(
     };
     // Stripe sends its events pretty-printed; the signature covers these exact bytes.
     const webhook: PreparedWebhook = {
-      label: step.as ?? `webhook ${index + 1}`,
+      label: step.as ?? `webhook ${webhookCount}`,
       provider,
       eventId: body.id,
       type: body.type,
       payload: JSON.stringify(body, null, 2),
     };
     if (step.as) byName.set(step.as, webhook);
-    prepared.push(webhook);
+    steps.push({ webhook });
   }
-  return prepared;
+  return steps;
 }
 
 /** Row count and a digest of every row, per table in the public schema. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { DriftStep } from "../postgres/index.ts";
+import { ruleSchema, rulesFileSchema } from "../proxy/index.ts";
 import { invariantSpecSchema } from "./invariants/index.ts";
 
 const identifierRef = z
@@ -51,14 +52,23 @@ const webhookStep = z
     with: z.record(z.string(), templateValue).optional(),
     /** Send an earlier webhook's exact bytes again (signed afresh), by its `as`. */
     redeliver: z.string().min(1).optional(),
+    /** Put a proxy rule in force from this point of the scenario on. */
+    addRule: ruleSchema.optional(),
+    /** Take a proxy rule (by name) out of force. */
+    removeRule: z.string().min(1).optional(),
   })
   .superRefine((step, ctx) => {
-    if ((step.fixture === undefined) === (step.redeliver === undefined)) {
+    const kinds = (["fixture", "redeliver", "addRule", "removeRule"] as const).filter(
+      (k) => step[k] !== undefined,
+    );
+    if (kinds.length !== 1) {
       ctx.addIssue({
         code: "custom",
-        message:
-          "expected exactly one of fixture (a new webhook) or redeliver (an earlier one's `as`)",
+        message: `expected exactly one of fixture (a new webhook), redeliver (an earlier one's \`as\`), addRule or removeRule; got ${kinds.join(", ") || "none"}`,
       });
+    }
+    if ((step.addRule || step.removeRule) && (step.with || step.provider || step.as)) {
+      ctx.addIssue({ code: "custom", message: "a rule step takes no with, provider or as" });
     }
     if (step.redeliver !== undefined && (step.with || step.provider || step.as)) {
       ctx.addIssue({
@@ -84,6 +94,8 @@ export const scenarioSchema = z
     /** Rows inserted after drift and before the service starts, table by table in key order. */
     seed: z.record(z.string(), z.array(row)).default({}),
     webhooks: z.array(webhookStep).min(1),
+    /** Faults injected by the proxy between the service and Postgres: the rules-file shape. */
+    faults: rulesFileSchema.optional(),
     invariants: z.array(invariantSpecSchema).min(1),
     /** Webhook signing secret handed to the service; random when absent. */
     webhookSecret: z.string().min(1).optional(),

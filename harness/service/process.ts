@@ -59,6 +59,13 @@ export class StartedService implements AsyncDisposable {
     return [...this.lines];
   }
 
+  /** How the process ended ("exited with code 1", "was killed by SIGKILL"), or undefined. */
+  get ended(): string | undefined {
+    if (this.child.exitCode !== null) return `exited with code ${this.child.exitCode}`;
+    if (this.child.signalCode !== null) return `was killed by ${this.child.signalCode}`;
+    return undefined;
+  }
+
   /** Whether the process is still running. */
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;

@@ -34,13 +34,10 @@ const presetSchema = z.strictObject({
 });
 
 /** A fault as data: one of the types above, or a named preset. */
-export const faultSpecSchema = z.union([
-  z.discriminatedUnion(
-    "type",
-    all.map((f) => f.schema) as unknown as [z.ZodObject, ...z.ZodObject[]],
-  ),
+export const faultSpecSchema = z.discriminatedUnion("type", [
+  ...(all.map((f) => f.schema) as unknown as z.ZodObject[]),
   presetSchema,
-]);
+] as unknown as [z.ZodObject, ...z.ZodObject[]]);
 
 /** A fault as a rule states it. */
 export type FaultSpec = { type: string; [key: string]: unknown };

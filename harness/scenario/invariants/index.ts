@@ -7,6 +7,7 @@ import type { Invariant } from "./invariant.ts";
 import { noAbortedIdleConnections } from "./no-aborted-idle-connections.ts";
 import { noCascade } from "./no-cascade.ts";
 import { processingContinues } from "./processing-continues.ts";
+import { rollsBackAfterError } from "./rolls-back-after-error.ts";
 import { sql } from "./sql.ts";
 import { userResolved } from "./user-resolved.ts";
 
@@ -21,6 +22,7 @@ const all = [
   creditsPending,
   idempotent,
   noAbortedIdleConnections,
+  rollsBackAfterError,
   sql,
 ] as const;
 

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { ScenarioDatabase, ServerError } from "../../postgres/index.ts";
+import type { TraceEntry } from "../../proxy/index.ts";
 import type { Delivery, PreparedWebhook } from "../../webhooks/index.ts";
 
 /** A database snapshot: a digest and row count per table. */
@@ -13,6 +14,8 @@ export interface InvariantContext {
   deliveries: Delivery[];
   /** Errors the server logged in this scenario's database, from any session but faultline's own. */
   serverErrors: ServerError[];
+  /** Every statement the service sent through the proxy, in order per connection. */
+  trace: TraceEntry[];
   /** Snapshots taken just before and after each redelivery, by delivery index. */
   redeliverySnapshots: Map<number, { before: Snapshot; after: Snapshot }>;
   /** What each invariant's `prepare` captured before the first webhook, by invariant position. */
