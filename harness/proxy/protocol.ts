@@ -81,13 +81,27 @@ export function queryMessage(sql: string): Buffer {
   return typed(MSG.query, cstrings(sql));
 }
 
-/** Parse (unnamed statement, no parameter types), Bind (unnamed portal, no parameters), Execute. */
-export function parseBindExecute(sql: string): Buffer {
-  const parse = typed(MSG.parse, Buffer.concat([cstrings("", sql), Buffer.from([0, 0])]));
-  // portal "", statement "", 0 parameter formats, 0 parameters, 0 result formats
-  const bind = typed(MSG.bind, Buffer.concat([cstrings("", ""), Buffer.from([0, 0, 0, 0, 0, 0])]));
+/** The statement name the proxy injects its own SQL under, so the client's unnamed one survives. */
+export const INJECTED_STATEMENT = "faultline_injected";
+
+/**
+ * Close + Parse + Bind + Execute of `sql` under the proxy's own statement name (unnamed portal,
+ * no parameters). The client's unnamed statement is left as it was; the Close first makes the
+ * Parse succeed even when an earlier injection left the name in use.
+ */
+export function closeParseBindExecute(sql: string): Buffer {
+  const close = typed(MSG.close, Buffer.concat([Buffer.from("S"), cstrings(INJECTED_STATEMENT)]));
+  const parse = typed(
+    MSG.parse,
+    Buffer.concat([cstrings(INJECTED_STATEMENT, sql), Buffer.from([0, 0])]),
+  );
+  // portal "", our statement, 0 parameter formats, 0 parameters, 0 result formats
+  const bind = typed(
+    MSG.bind,
+    Buffer.concat([cstrings("", INJECTED_STATEMENT), Buffer.from([0, 0, 0, 0, 0, 0])]),
+  );
   const execute = typed(MSG.execute, Buffer.concat([cstrings(""), Buffer.from([0, 0, 0, 0])]));
-  return Buffer.concat([parse, bind, execute]);
+  return Buffer.concat([close, parse, bind, execute]);
 }
 
 /** An ErrorResponse with severity, SQLSTATE and message. */

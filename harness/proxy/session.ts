@@ -6,11 +6,11 @@ import {
   backendKeyData,
   CANCEL_REQUEST,
   cancelRequest,
+  closeParseBindExecute,
   errorFields,
   errorResponse,
   GSSENC_REQUEST,
   MSG,
-  parseBindExecute,
   queryMessage,
   readCString,
   SSL_REQUEST,
@@ -103,28 +103,40 @@ class Outbox {
   }
 }
 
-/** Coalesce frames that sit side by side in one read buffer into as few writes as possible. */
+/**
+ * Coalesce frames that sit side by side in one read buffer, so a read's worth of messages
+ * leaves in one write (one TCP segment) and costs one small allocation, not one per message.
+ */
 class Batch {
-  private parts: Buffer[] = [];
+  private readonly parts: Buffer[] = [];
+  private run: Buffer | undefined;
+  private runLength = 0;
+
   add(buf: Buffer): void {
-    const last = this.parts.at(-1);
-    if (last && last.buffer === buf.buffer && last.byteOffset + last.length === buf.byteOffset) {
-      this.parts[this.parts.length - 1] = Buffer.from(
-        last.buffer,
-        last.byteOffset,
-        last.length + buf.length,
-      );
-    } else {
-      this.parts.push(buf);
-    }
-  }
-  flushTo(out: Outbox | undefined): void {
-    if (!out) {
-      this.parts = [];
+    const run = this.run;
+    if (run && buf.buffer === run.buffer && buf.byteOffset === run.byteOffset + this.runLength) {
+      this.runLength += buf.length;
       return;
     }
-    for (const part of this.parts) out.write(part);
-    this.parts = [];
+    this.endRun();
+    this.run = buf;
+    this.runLength = buf.length;
+  }
+
+  private endRun(): void {
+    const run = this.run;
+    if (!run) return;
+    this.parts.push(
+      this.runLength === run.length ? run : Buffer.from(run.buffer, run.byteOffset, this.runLength),
+    );
+    this.run = undefined;
+  }
+
+  /** Write what was gathered (or drop it, with no outbox) and start empty. */
+  flushTo(out: Outbox | undefined): void {
+    this.endRun();
+    if (out) for (const part of this.parts) out.write(part);
+    this.parts.length = 0;
   }
 }
 
@@ -164,6 +176,12 @@ export class Session {
   close(abrupt = false): void {
     if (this.closed) return;
     this.closed = true;
+    // Statements the connection ended under: traced with what they got, or as lost.
+    for (const op of this.pending.splice(0)) {
+      if (!op.entry || this.completed.includes(op.entry)) continue;
+      op.entry.trace.result ??= { lost: true };
+      this.finish(op.entry);
+    }
     this.flushTrace("?");
     if (abrupt) {
       this.client.destroy();
@@ -279,7 +297,9 @@ export class Session {
     };
   }
 
-  private openEntry(info: StatementInfo, fired: Fired | undefined): OpenEntry {
+  private openEntry(info: StatementInfo, fired: Fired | undefined): OpenEntry | undefined {
+    // Without a trace nothing reads entries: skip the work on the hot path.
+    if (!this.shared.trace) return undefined;
     return {
       started: performance.now(),
       trace: {
@@ -365,10 +385,16 @@ export class Session {
           this.pending.push(op);
           batch.add(queryMessage(action.sql));
         } else {
-          // The injected Parse and Bind answer ParseComplete and BindComplete, which the client
-          // never asked for; the Execute's reply stands for the client's Execute.
-          this.pending.push({ kind: "parse", swallow: true }, { kind: "bind", swallow: true }, op);
-          batch.add(parseBindExecute(action.sql));
+          // The injected Close, Parse and Bind answer CloseComplete, ParseComplete and
+          // BindComplete, which the client never asked for; the Execute's reply stands for the
+          // client's Execute.
+          this.pending.push(
+            { kind: "close", swallow: true },
+            { kind: "parse", swallow: true },
+            { kind: "bind", swallow: true },
+            op,
+          );
+          batch.add(closeParseBindExecute(action.sql));
         }
         return;
       case "delay":
@@ -394,6 +420,8 @@ export class Session {
         return;
       case "blackhole":
         this.blackholed = true;
+        // Never answered: traced as lost when the connection ends.
+        this.pending.push(op);
         batch.flushTo(undefined);
         return;
     }
