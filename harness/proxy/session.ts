@@ -326,11 +326,9 @@ export class Session {
 
   private clientMessage(frame: Frame, batch: Batch): void {
     switch (frame.type) {
-      case MSG.query: {
-        const [sql] = readCString(frame.body, 0);
-        this.statement(sql, "query", frame, batch);
+      case MSG.query:
+        this.statement(() => readCString(frame.body, 0)[0], "query", frame, batch);
         return;
-      }
       case MSG.parse: {
         const [name, next] = readCString(frame.body, 0);
         const [sql] = readCString(frame.body, next);
@@ -348,11 +346,14 @@ export class Session {
       case MSG.describe:
         this.pending.push({ kind: "describe" });
         break;
-      case MSG.execute: {
-        const [portal] = readCString(frame.body, 0);
-        this.statement(this.portals.get(portal) ?? "", "execute", frame, batch);
+      case MSG.execute:
+        this.statement(
+          () => this.portals.get(readCString(frame.body, 0)[0]) ?? "",
+          "execute",
+          frame,
+          batch,
+        );
         return;
-      }
       case MSG.close: {
         const [name] = readCString(frame.body, 1);
         if (frame.body[0] === "S".charCodeAt(0)) this.prepared.delete(name);
@@ -368,8 +369,19 @@ export class Session {
   }
 
   /** A Query or Execute: match the rules, then forward, replace, delay or cut. */
-  private statement(sql: string, kind: "query" | "execute", frame: Frame, batch: Batch): void {
-    const info = this.statementInfo(sql);
+  private statement(
+    sqlOf: () => string,
+    kind: "query" | "execute",
+    frame: Frame,
+    batch: Batch,
+  ): void {
+    if (!this.shared.rules.size && !this.shared.trace) {
+      // No rule can fire and nothing is traced: only the reply order needs following.
+      this.pending.push({ kind });
+      batch.add(frame.bytes);
+      return;
+    }
+    const info = this.statementInfo(sqlOf());
     const fired = this.shared.rules.size ? this.shared.rules.onStatement(info) : undefined;
     const op: PendingOp = { kind, entry: this.openEntry(info, fired) };
     if (!fired || fired.action.action === "refuse") {
