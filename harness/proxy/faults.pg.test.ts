@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { ScenarioDatabase } from "../postgres/index.ts";
+import { freePort, type ScenarioDatabase } from "../postgres/index.ts";
 import {
   type FaultEvent,
   type RuleSpec,
@@ -20,6 +20,7 @@ import {
   fieldsOf,
   parse,
   RawClient,
+  run,
   startTestPostgres,
   startupMessage,
   sync,
@@ -169,9 +170,9 @@ describe("sqlError", () => {
     const client = await connectTo(h.proxy);
     await client.query("BEGIN");
     await client.query("INSERT INTO items VALUES (1, 'in aborted tx')");
-    expect((await failure(client.query("SELECT id AS credits FROM items WHERE id = $1", [1]))).code).toBe(
-      "42703",
-    );
+    expect(
+      (await failure(client.query("SELECT id AS credits FROM items WHERE id = $1", [1]))).code,
+    ).toBe("42703");
     expect((await failure(client.query("SELECT 1"))).code).toBe("25P02");
     expect((await failure(client.query("SELECT $1::int", [1]))).code).toBe("25P02");
     await client.query("ROLLBACK");
@@ -443,6 +444,80 @@ describe("refuseConnections", () => {
   });
 });
 
+describe("refuseConnections with libpq", () => {
+  it("psql sees the FATAL message, and count refusals are per connection attempt", async () => {
+    const h = await proxyWith([{ name: "full", fault: { type: "refuseConnections", count: 1 } }]);
+    const psql = () =>
+      run("/usr/bin/psql", [
+        "-X",
+        "-w",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(h.proxy.port),
+        "-U",
+        "postgres",
+        "-d",
+        db.name,
+        "-Atc",
+        "SELECT 1",
+      ]);
+    const first = await psql();
+    expect(first.code).toBe(2);
+    expect(first.stderr).toContain("FATAL:  sorry, too many clients already");
+    const second = await psql();
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toBe("1\n");
+  });
+});
+
+describe("proxy lifecycle", () => {
+  it("stop() cuts open connections at once, ends their server sessions, and frees the port", async () => {
+    const h = await proxyWith([]);
+    const client = await connectTo(h.proxy, { application_name: "stopped-under" });
+    const sleeping = client.query("SELECT pg_sleep(2)").then(
+      () => "finished",
+      (e: Error) => e.message,
+    );
+    const backendActive = async () =>
+      ((await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'stopped-under'"))
+        .rowCount ?? 0) > 0;
+    expect(await eventually(backendActive)).toBe(true);
+    const [, ms] = await timed(() => h.proxy.stop());
+    expect(ms).toBeLessThan(1000);
+    expect(await sleeping).toMatch(/terminated|ECONNRESET|closed/i);
+    expect(h.proxy.connections()).toBe(0);
+    // The backend notices the cut once pg_sleep returns and it writes: then it must be gone.
+    expect(await eventually(async () => !(await backendActive()), 8000, 100)).toBe(true);
+    const refused = newClient(h.proxy.port, { connectionTimeoutMillis: 1000 });
+    await failure(refused.connect());
+  });
+
+  it("with its upstream down, a client is refused at once with FATAL 08006", async () => {
+    const proxy = await startProxy({ upstream: { host: "127.0.0.1", port: await freePort() } });
+    proxies.push(proxy);
+    const [error, ms] = await timed(() => failure(newClient(proxy.port).connect()));
+    expect(error.code).toBe("08006");
+    expect(error.message).toMatch(/upstream/);
+    expect(ms).toBeLessThan(2000);
+    expect(await eventually(() => proxy.connections() === 0, 2000)).toBe(true);
+  });
+
+  it("is disposable with await using", async () => {
+    let port = 0;
+    {
+      await using proxy = await startProxy({
+        upstream: { host: pgTest.env.server.host, port: pgTest.env.server.port },
+      });
+      port = proxy.port;
+      const client = newClient(port);
+      await client.connect();
+      expect((await client.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+    }
+    await failure(newClient(port, { connectionTimeoutMillis: 1000 }).connect());
+  });
+});
+
 describe("presets", () => {
   it.each([
     ["undefined_column", "42703"],
@@ -613,19 +688,23 @@ describe("trace", () => {
   });
 
   it.each([
-    ["simple", [] as unknown[] | undefined],
-    ["extended", [1]],
-  ])("writes a line naming the rule for a statement a terminateBackend fault ended (%s protocol)", async (_protocol, values) => {
-    const h = await proxyWith([{ name: "kill", match: { sql: "'kill me'" }, fault: { type: "terminateBackend" } }]);
-    const client = await connectTo(h.proxy, { application_name: "tracer" });
-    const sql = values?.length ? "SELECT 'kill me', $1::int" : "SELECT 'kill me'";
-    expect((await failure(client.query(sql, values?.length ? values : undefined))).code).toBe("57P01");
-    expect(await eventually(() => h.proxy.connections() === 0, 3000)).toBe(true);
-    const trace = await h.trace();
-    const killed = trace.find((e) => e.rule === "kill");
-    expect(killed, JSON.stringify(trace)).toBeDefined();
-    expect(killed?.result).toMatchObject({ sqlstate: "57P01" });
-  });
+    ["simple", "SELECT 'kill me'", undefined],
+    ["extended", "SELECT 'kill me', $1::int", [1]],
+  ])(
+    "writes a line naming the rule for a statement a terminateBackend fault ended (%s protocol)",
+    async (_protocol, sql, values) => {
+      const h = await proxyWith([
+        { name: "kill", match: { sql: "'kill me'" }, fault: { type: "terminateBackend" } },
+      ]);
+      const client = await connectTo(h.proxy, { application_name: "tracer" });
+      expect((await failure(client.query(sql, values))).code).toBe("57P01");
+      expect(await eventually(() => h.proxy.connections() === 0, 3000)).toBe(true);
+      const trace = await h.trace();
+      const killed = trace.find((e) => e.rule === "kill");
+      expect(killed, JSON.stringify(trace)).toBeDefined();
+      expect(killed?.result).toMatchObject({ sqlstate: "57P01" });
+    },
+  );
 
   it("writes a line naming the rule for a blackholed statement once its connection ends", async () => {
     const h = await proxyWith([

@@ -7,6 +7,8 @@
 /** One framed message. `type` is 0 for the untyped startup-phase packets. */
 export interface Frame {
   type: number;
+  /** Whether this is an untyped startup-phase packet (a typed message may have type byte 0 too). */
+  startup: boolean;
   /** The whole message: type byte (if any), length and body. A view, valid until the next push. */
   bytes: Buffer;
   /** The body after the length field. */
@@ -59,7 +61,7 @@ export class MessageReader {
       if (available < length) return undefined;
       const bytes = this.buffer.subarray(this.offset, this.offset + length);
       this.offset += length;
-      return { type: 0, bytes, body: bytes.subarray(4) };
+      return { type: 0, startup: true, bytes, body: bytes.subarray(4) };
     }
     if (available < 5) return undefined;
     const type = this.buffer[this.offset] as number;
@@ -72,6 +74,6 @@ export class MessageReader {
     if (available < length + 1) return undefined;
     const bytes = this.buffer.subarray(this.offset, this.offset + length + 1);
     this.offset += length + 1;
-    return { type, bytes, body: bytes.subarray(5) };
+    return { type, startup: false, bytes, body: bytes.subarray(5) };
   }
 }

@@ -47,10 +47,24 @@ export const ruleSchema = z.strictObject({
 });
 
 /** A rules file, and a scenario's `faults` field. */
-export const rulesFileSchema = z.strictObject({
-  seed: z.number().int().nonnegative().optional(),
-  rules: z.array(ruleSchema),
-});
+export const rulesFileSchema = z
+  .strictObject({
+    seed: z.number().int().nonnegative().optional(),
+    rules: z.array(ruleSchema),
+  })
+  .superRefine((file, ctx) => {
+    const names = new Set<string>();
+    file.rules.forEach((rule, index) => {
+      if (names.has(rule.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", index, "name"],
+          message: `${JSON.stringify(rule.name)} is used by an earlier rule`,
+        });
+      }
+      names.add(rule.name);
+    });
+  });
 
 export type RuleSpec = z.input<typeof ruleSchema>;
 export type RulesFile = z.input<typeof rulesFileSchema>;
@@ -76,15 +90,6 @@ export function parseRulesFile(value: unknown, where: string): z.output<typeof r
   const parsed = rulesFileSchema.safeParse(value);
   if (!parsed.success)
     throw new BadRulesError(where, describeRuleIssues(value, parsed.error.issues));
-  const names = new Set<string>();
-  for (const [index, rule] of parsed.data.rules.entries()) {
-    if (names.has(rule.name))
-      throw new BadRulesError(
-        where,
-        `rule ${JSON.stringify(rule.name)} (rules[${index}]) field "name": used twice`,
-      );
-    names.add(rule.name);
-  }
   return parsed.data;
 }
 

@@ -43,6 +43,9 @@ export interface ProxyShared {
   onFault(event: FaultEvent): void;
 }
 
+/** How long a client may take to send its startup packet, as Postgres's default 60 s. */
+const STARTUP_TIMEOUT_MS = 60_000;
+
 type OpKind = "query" | "parse" | "bind" | "describe" | "execute" | "close" | "sync";
 
 /** A client message still waiting for the server's reply, in protocol order. */
@@ -167,6 +170,17 @@ export class Session {
     client.setNoDelay(true);
     this.toClient = new Outbox(client, () => this.server);
     shared.sessions.add(this);
+    // As Postgres does (authentication_timeout), drop a client that never finishes its startup.
+    const startupTimer = setTimeout(() => {
+      if (this.clientReader.startup && !this.closed) {
+        this.client.end(
+          errorResponse("FATAL", "08P01", "faultline proxy: startup packet not received in time"),
+        );
+        this.close();
+      }
+    }, STARTUP_TIMEOUT_MS);
+    startupTimer.unref();
+    client.once("close", () => clearTimeout(startupTimer));
     client.on("data", (chunk: Buffer) => this.guard(() => this.fromClient(chunk)));
     client.on("error", () => this.close());
     client.on("close", () => this.close());
@@ -219,7 +233,7 @@ export class Session {
     const batch = new Batch();
     for (let frame = this.clientReader.next(); frame; frame = this.clientReader.next()) {
       if (this.blackholed || this.closed) continue;
-      if (frame.type === 0) {
+      if (frame.startup) {
         this.startupPacket(frame);
         continue;
       }

@@ -16,7 +16,7 @@ import { CANCEL_REQUEST, GSSENC_REQUEST, PROTOCOL_3_0, SSL_REQUEST } from "./pro
 // Byte builders
 
 /** A NUL-terminated UTF-8 string. */
-export function cstring(text: string): Buffer {
+function cstring(text: string): Buffer {
   return Buffer.from(`${text}\0`, "utf8");
 }
 
@@ -107,19 +107,9 @@ export function execute(portal = "", maxRows = 0): Buffer {
   return typedMessage("E", cstring(portal), int32(maxRows));
 }
 
-/** Close a statement (`S`) or a portal (`P`). */
-export function closeMessage(what: "S" | "P", name: string): Buffer {
-  return typedMessage("C", Buffer.from(what), cstring(name));
-}
-
 /** Sync. */
 export function sync(): Buffer {
   return typedMessage("S");
-}
-
-/** Flush. */
-export function flush(): Buffer {
-  return typedMessage("H");
 }
 
 /** Terminate. */
@@ -130,16 +120,6 @@ export function terminate(): Buffer {
 /** CopyData. */
 export function copyData(data: Buffer | string): Buffer {
   return typedMessage("d", Buffer.isBuffer(data) ? data : Buffer.from(data, "utf8"));
-}
-
-/** CopyDone. */
-export function copyDone(): Buffer {
-  return typedMessage("c");
-}
-
-/** PasswordMessage (cleartext or md5 hash). */
-export function passwordMessage(password: string): Buffer {
-  return typedMessage("p", cstring(password));
 }
 
 /** Backend ReadyForQuery with this transaction status. */
