@@ -102,6 +102,8 @@ describe("the credits_balance incident, end to end", () => {
     expect(run.stdout).toContain("against payments:fixed");
     expect(run.stdout).toContain("PASS  credits-balance-missing");
     expect(run.stdout).toContain("PASS  credits-balance-present");
+    expect(run.stdout).toContain("PASS  commit-connection-lost");
+    expect(run.stdout).toMatch(/6 passed, 0 failed, 0 errored/);
   });
 
   it("runs a service given as a shell command line, with VAR=value before the program", async () => {
