@@ -30,7 +30,8 @@ async function runBoth(
   const junit = path.join(dir, `${service.replace(":", "-")}.xml`);
   const run = await runCli([
     "run",
-    "scenarios",
+    "scenarios/credits-balance-missing.scenario.ts",
+    "scenarios/credits-balance-present.scenario.ts",
     "--service",
     service,
     "--json",
