@@ -56,6 +56,9 @@ function serverSettings(port: number): string[] {
     synchronous_commit: "off",
     full_page_writes: "off",
     max_connections: "200",
+    // Shared-memory segments as files in the data dir, so they go with it even when the server
+    // is killed (POSIX segments would stay behind in /dev/shm).
+    dynamic_shared_memory_type: "mmap",
     logging_collector: "on",
     log_destination: "jsonlog",
     log_directory: "log",

@@ -17,7 +17,7 @@ import {
   startupParameters,
 } from "./protocol.ts";
 import type { Fired, RuleSet } from "./rules.ts";
-import { normaliseSql, type StatementInfo, statementKind } from "./statement.ts";
+import { type StatementInfo, statementKind } from "./statement.ts";
 import type { TraceEntry, TraceWriter } from "./trace.ts";
 
 /** A fault that fired, as the proxy reports it. */
@@ -61,7 +61,10 @@ interface PendingOp {
 }
 
 interface OpenEntry {
-  trace: Omit<TraceEntry, "tx" | "durationMs" | "result"> & Partial<Pick<TraceEntry, "result">>;
+  // `sql` raw and `at` in epoch milliseconds until the trace writer formats them.
+  trace: Omit<TraceEntry, "tx" | "durationMs" | "result" | "at"> & { at: number } & Partial<
+      Pick<TraceEntry, "result">
+    >;
   started: number;
   durationMs?: number;
 }
@@ -318,8 +321,8 @@ export class Session {
       started: performance.now(),
       trace: {
         conn: this.id,
-        at: new Date().toISOString(),
-        sql: normaliseSql(info.sql),
+        at: Date.now(),
+        sql: info.sql,
         kind: info.kind,
         ...(fired ? { rule: fired.rule } : {}),
         database: info.database,

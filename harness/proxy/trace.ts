@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { createInterface } from "node:readline";
+import { normaliseSql } from "./statement.ts";
 
 /** One statement on one connection, as the trace records it (one NDJSON line). */
 export interface TraceEntry {
@@ -32,13 +33,21 @@ export function isError(
   return "sqlstate" in entry.result;
 }
 
+/** Trace lines are written in batches of this many entries… */
+const FLUSH_ENTRIES = 2000;
+/** …or after this many milliseconds, whichever comes first. */
+const FLUSH_MS = 50;
+
 /**
  * Streams trace entries to an NDJSON file as they complete, so memory stays flat however long
- * the run.
+ * the run. Lines are gathered and written in batches: a file write per statement would cost
+ * the proxy a thread-pool round trip per statement.
  */
 export class TraceWriter {
   readonly path: string;
   private readonly stream: WriteStream;
+  private entries: (Omit<TraceEntry, "at"> & { at: string | number })[] = [];
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(path: string) {
     this.path = path;
@@ -46,12 +55,35 @@ export class TraceWriter {
     this.stream.on("error", () => {});
   }
 
-  write(entry: TraceEntry): void {
-    this.stream.write(`${JSON.stringify(entry)}\n`);
+  /**
+   * Queue an entry. `sql` may still be raw and `at` a number of milliseconds: normalising and
+   * serialising happen at the batched write, off the path of the statement being proxied.
+   */
+  write(entry: Omit<TraceEntry, "at"> & { at: string | number }): void {
+    this.entries.push(entry);
+    if (this.entries.length >= FLUSH_ENTRIES) this.writeOut();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.writeOut(), FLUSH_MS);
+      this.timer.unref();
+    }
+  }
+
+  private writeOut(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.entries.length === 0 || this.stream.destroyed) return;
+    let text = "";
+    for (const entry of this.entries) {
+      const at = typeof entry.at === "number" ? new Date(entry.at).toISOString() : entry.at;
+      text += `${JSON.stringify({ ...entry, at, sql: normaliseSql(entry.sql) })}\n`;
+    }
+    this.stream.write(text);
+    this.entries = [];
   }
 
   /** Resolve once everything written so far is in the file. */
   flush(): Promise<void> {
+    this.writeOut();
     return new Promise((resolve) => {
       if (this.stream.closed || this.stream.destroyed) return resolve();
       this.stream.write("", () => resolve());
@@ -60,6 +92,7 @@ export class TraceWriter {
 
   /** Flush and close the file. */
   close(): Promise<void> {
+    this.writeOut();
     return new Promise((resolve) => {
       if (this.stream.closed || this.stream.destroyed) return resolve();
       this.stream.end(() => resolve());
