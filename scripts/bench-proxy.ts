@@ -3,7 +3,8 @@
  * What the faultline proxy costs, measured against a real Postgres with pgbench, beside
  * pgbouncer as the reference middleman:
  *  - throughput: `pgbench -n -S -c 8 -j 2 -T <seconds>` in each of `-M simple|extended|prepared`
- *    on four paths: direct to Postgres, through pgbouncer (session mode), through the proxy with
+ *    on five paths: direct to Postgres, through pgbouncer (session mode), through a bare Node
+ *    socket pipe (the floor for any Node proxy), through the proxy with
  *    no rules, through the proxy with 20 never-matching rules and the NDJSON trace on. Runs are
  *    interleaved (round-robin over paths, path order rotated each round) and the median of the
  *    rounds is reported, with its ratio to direct and to pgbouncer; beside it the host's CPU
@@ -45,14 +46,18 @@ import {
 } from "node:fs";
 import { chown, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { connect } from "node:net";
+import { connect, createServer as createNetServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { killQuietly, onExit, sleep } from "../harness/lifecycle/index.ts";
-import { freePort, type RunEnvironment, startEnvironment } from "../harness/postgres/index.ts";
-import { resolveRunAs } from "../harness/postgres/os-user.ts";
+import {
+  freePort,
+  type RunEnvironment,
+  resolveRunAs,
+  startEnvironment,
+} from "../harness/postgres/index.ts";
 import { type RuleSpec, type StartedProxy, startProxy } from "../harness/proxy/index.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -97,10 +102,11 @@ const idleTarget = positiveInt("--idle", argv.idle ?? env.BENCH_IDLE, 500);
 const SCALE = 10;
 const MODES = ["simple", "extended", "prepared"] as const;
 type Mode = (typeof MODES)[number];
-type PathKey = "direct" | "pgbouncer" | "proxy" | "proxyRules";
+type PathKey = "direct" | "pgbouncer" | "nodePipe" | "proxy" | "proxyRules";
 const LABELS: Record<PathKey, string> = {
   direct: "direct",
   pgbouncer: "pgbouncer (session)",
+  nodePipe: "bare Node pipe (floor)",
   proxy: "proxy, no rules",
   proxyRules: "proxy, 20 rules + trace",
 };
@@ -110,6 +116,33 @@ const GOAL_IDLE_MB = 50;
 const MB = 1e6;
 /** Without pgbouncer, idle connections go straight to Postgres (max_connections 200). */
 const DIRECT_IDLE_CAP = 150;
+
+/** A bare socket-to-socket pipe in this process: what Node itself costs a proxy. */
+async function startNodePipe(upstream: Target): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<import("node:net").Socket>();
+  const server = createNetServer({ noDelay: true }, (client) => {
+    const up = connect(upstream.port, upstream.host);
+    up.setNoDelay(true);
+    for (const s of [client, up]) {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.on("close", () => sockets.delete(s));
+    }
+    client.on("data", (d) => up.write(d));
+    up.on("data", (d) => client.write(d));
+    client.on("close", () => up.destroy());
+    up.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    close() {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Interruption and cleanup
@@ -642,6 +675,7 @@ interface Sample {
 let environment: RunEnvironment | undefined;
 let bouncer: Bouncer | undefined;
 const proxies: StartedProxy[] = [];
+const pipes: { close(): void }[] = [];
 let exitCode = 0;
 
 try {
@@ -663,7 +697,7 @@ try {
   const server: Target = { host: environment.server.host, port: environment.server.port };
   const pgbenchVersion = (await run("pgbench", ["--version"])).stdout.trim();
 
-  const paths: PathKey[] = ["direct", "pgbouncer", "proxy", "proxyRules"];
+  const paths: PathKey[] = ["direct", "pgbouncer", "nodePipe", "proxy", "proxyRules"];
   if (pgbouncerBinary) {
     bouncer = await startPgbouncer(pgbouncerBinary, server, db.name);
   } else {
@@ -682,8 +716,13 @@ try {
   });
   proxies.push(rulesProxy);
 
+  // The floor for any Node proxy: bytes piped socket to socket, no framing at all.
+  const pipe = await startNodePipe(server);
+  pipes.push(pipe);
+
   const targets: Record<PathKey, Target> = {
     direct: server,
+    nodePipe: { host: "127.0.0.1", port: pipe.port },
     pgbouncer: { host: "127.0.0.1", port: bouncer?.port ?? 0 },
     proxy: { host: plainProxy.host, port: plainProxy.port },
     proxyRules: { host: rulesProxy.host, port: rulesProxy.port },
@@ -691,6 +730,7 @@ try {
   const middleCpu: Record<PathKey, () => number> = {
     direct: () => Number.NaN,
     pgbouncer: () => processCpuSeconds(bouncer?.pid),
+    nodePipe: ownCpuSeconds,
     proxy: ownCpuSeconds,
     proxyRules: ownCpuSeconds,
   };
@@ -981,6 +1021,7 @@ try {
   }
 } finally {
   for (const child of children) killQuietly(child.pid, "SIGKILL");
+  for (const pipe of pipes) pipe.close();
   for (const proxy of proxies) await proxy.stop().catch(() => {});
   await bouncer?.stop().catch(() => {});
   await environment?.stop().catch(() => {});

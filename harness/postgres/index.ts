@@ -9,6 +9,7 @@ export {
   startEnvironment,
 } from "./environment.ts";
 export { loadMigrations, type Migration } from "./migrations.ts";
+export { type RunAs, resolveRunAs } from "./os-user.ts";
 export type { PostgresProvider, StartedPostgres, StartOptions } from "./provider.ts";
 export {
   formatServerError,
