@@ -29,6 +29,8 @@ const matchSchema = z.strictObject({
   nth: z.number().int().positive().optional(),
   /** Fire on every nth match. */
   every: z.number().int().positive().optional(),
+  /** Fire at most this many times (then the rule stays in force but quiet). */
+  times: z.number().int().positive().optional(),
   /** Fire with this probability, drawn from the seeded random. */
   probability: z.number().min(0).max(1).optional(),
   applicationName: z.string().optional(),
@@ -82,6 +84,8 @@ interface ActiveRule {
   match: Match;
   fault: Fault;
   matches: number;
+  /** How many times the rule has fired. */
+  fired: number;
   sqlRegex: RegExp | undefined;
 }
 
@@ -163,6 +167,7 @@ export class RuleSet {
       match: rule.match,
       fault: createFault(rule.fault as { type: string }),
       matches: 0,
+      fired: 0,
       sqlRegex: rule.match.sqlRegex ? new RegExp(rule.match.sqlRegex) : undefined,
     });
   }
@@ -204,6 +209,8 @@ export class RuleSet {
       if (nth !== undefined && rule.matches !== nth) continue;
       if (every !== undefined && rule.matches % every !== 0) continue;
       if (probability !== undefined && !(this.random.next() < probability)) continue;
+      if (rule.match.times !== undefined && rule.fired >= rule.match.times) continue;
+      rule.fired++;
       const action = rule.fault.act(this.random);
       return { rule: rule.name, fault: rule.fault, action };
     }
