@@ -92,14 +92,19 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
 
 // Fixtures and their variables are checked now, so a typo fails before Postgres starts.
 async function checkWebhooks(shown: string, scenario: Scenario): Promise<void> {
-  for (const [index, step] of scenario.webhooks.entries()) {
+  const steps = scenario.webhooks.flatMap((step, index) =>
+    step.batch
+      ? step.batch.map((inner, i) => ({ step: inner, where: `webhooks[${index}].batch[${i}]` }))
+      : [{ step, where: `webhooks[${index}]` }],
+  );
+  for (const { step, where } of steps) {
     if (step.fixture === undefined) continue;
     const providerName = step.provider ?? "stripe";
     const provider = webhookProviders[providerName];
     if (!provider) {
       throw new BadScenarioError(
         shown,
-        `field "webhooks[${index}].provider": unknown provider ${JSON.stringify(providerName)} (known: ${Object.keys(webhookProviders).join(", ")})`,
+        `field "${where}.provider": unknown provider ${JSON.stringify(providerName)} (known: ${Object.keys(webhookProviders).join(", ")})`,
       );
     }
     let template: unknown;
@@ -109,7 +114,7 @@ async function checkWebhooks(shown: string, scenario: Scenario): Promise<void> {
       const known = await fixtureNames(providerName);
       throw new BadScenarioError(
         shown,
-        `field "webhooks[${index}].fixture": ${JSON.stringify(step.fixture)} is not a recorded ${providerName} webhook (known: ${known.join(", ")})`,
+        `field "${where}.fixture": ${JSON.stringify(step.fixture)} is not a recorded ${providerName} webhook (known: ${known.join(", ")})`,
         { cause: error },
       );
     }
@@ -118,7 +123,7 @@ async function checkWebhooks(shown: string, scenario: Scenario): Promise<void> {
       if (!variables.has(key)) {
         throw new BadScenarioError(
           shown,
-          `field "webhooks[${index}].with.${key}": fixture ${providerName}/${step.fixture} has no variable ${key} (it has: ${[...variables].join(", ")})`,
+          `field "${where}.with.${key}": fixture ${providerName}/${step.fixture} has no variable ${key} (it has: ${[...variables].join(", ")})`,
         );
       }
     }

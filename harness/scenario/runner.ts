@@ -8,7 +8,7 @@ import {
   FaultlineError,
   PostgresFailedError,
 } from "../errors.ts";
-import { defaultTmpRoot, throwIfAborted } from "../lifecycle/index.ts";
+import { defaultTmpRoot, sleep, throwIfAborted } from "../lifecycle/index.ts";
 import {
   type Databases,
   DriftFailedError,
@@ -25,7 +25,7 @@ import {
   startProxy,
   type TraceEntry,
 } from "../proxy/index.ts";
-import { newSeed, seededRandom } from "../random/index.ts";
+import { newSeed, type Random, seededRandom } from "../random/index.ts";
 import { type ServiceSpec, type StartedService, startService } from "../service/index.ts";
 import {
   type Delivery,
@@ -33,6 +33,7 @@ import {
   fillTemplate,
   loadFixture,
   type PreparedWebhook,
+  succeeded,
   webhookProviders,
 } from "../webhooks/index.ts";
 import {
@@ -184,7 +185,9 @@ async function runOne(
     const now = options.now ?? Date.now;
     const random = seededRandom(seed);
     const steps = await prepareSteps(scenario, random, Math.floor(now() / 1000));
-    const webhooks = steps.flatMap((step) => ("webhook" in step ? [step.webhook] : []));
+    const webhooks = steps.flatMap((step) =>
+      "webhook" in step ? [step.webhook] : "batch" in step ? step.batch.map((p) => p.webhook) : [],
+    );
     const secret = scenario.webhookSecret ?? (webhookProviders.stripe?.newSecret(random) as string);
 
     // Every scenario's service talks to Postgres through the proxy: the faults are injected
@@ -214,6 +217,30 @@ async function runOne(
     });
 
     const redeliverySnapshots = new Map<number, { before: Snapshot; after: Snapshot }>();
+    const running = service;
+    let nextIndex = 0;
+    const sendOne = async (webhook: PreparedWebhook, attempt: number, duplicateOf?: string) => {
+      const delivery = await deliver(running.url, nextIndex++, webhook, secret, now, {
+        signal: options.signal,
+        attempt,
+        duplicateOf,
+      });
+      result.deliveries.push(delivery);
+      return delivery;
+    };
+    // The first attempt, then provider-style retries while it is not acknowledged.
+    const sendWithRetries = async ({ webhook, policy }: Planned, duplicateOf?: string) => {
+      let delivery = await sendOne(webhook, 1, duplicateOf);
+      if (!policy.retry) return;
+      const delays = retrySchedule(policy.retry.like, policy.retry.maxAttempts);
+      for (let attempt = 2; !succeeded(delivery) && attempt - 2 < delays.length; attempt++) {
+        await sleep(
+          (delays[attempt - 2] as number) * 1000 * policy.retry.timeScale,
+          options.signal,
+        );
+        delivery = await sendOne(webhook, attempt, duplicateOf);
+      }
+    };
     for (const step of steps) {
       throwIfAborted(options.signal);
       if ("addRule" in step) {
@@ -224,14 +251,35 @@ async function runOne(
         proxy.rules.remove(step.removeRule);
         continue;
       }
-      const index = result.deliveries.length;
+      if ("batch" in step) {
+        const planned = step.order === "shuffled" ? shuffle(step.batch, random) : step.batch;
+        if (step.order === "concurrent") {
+          // Everything at once, duplicates included: the same event twice at the same instant.
+          await Promise.all(
+            planned.flatMap((p) => [
+              sendWithRetries(p),
+              ...Array.from({ length: p.policy.duplicates ?? 0 }, () =>
+                sendWithRetries(p, p.webhook.label),
+              ),
+            ]),
+          );
+        } else {
+          for (const p of planned) {
+            await sendWithRetries(p);
+            for (let i = 0; i < (p.policy.duplicates ?? 0); i++)
+              await sendWithRetries(p, p.webhook.label);
+          }
+        }
+        continue;
+      }
+      const index = nextIndex;
       const before = step.webhook.redeliveryOf ? await snapshot(db) : undefined;
-      const delivery = await deliver(service.url, index, step.webhook, secret, now, {
-        signal: options.signal,
-      });
-      result.deliveries.push(delivery);
+      await sendWithRetries(step);
       if (before) redeliverySnapshots.set(index, { before, after: await snapshot(db) });
+      for (let i = 0; i < (step.policy.duplicates ?? 0); i++)
+        await sendWithRetries(step, step.webhook.label);
     }
+    result.deliveries.sort((x, y) => x.index - y.index);
 
     if (service.ended) {
       // Let the pipes drain so the output shows why.
@@ -303,33 +351,72 @@ async function seedRows(shown: string, db: ScenarioDatabase, scenario: Scenario)
   }
 }
 
+/** How a webhook is delivered: extra copies and provider-style retries. */
+interface Policy {
+  duplicates?: number;
+  retry?: { like: "stripe"; timeScale: number; maxAttempts?: number };
+}
+
+/** A webhook with its delivery policy. */
+type Planned = { webhook: PreparedWebhook; policy: Policy };
+
 /** One step of a scenario's timeline, ready to run. */
-type Step = { webhook: PreparedWebhook } | { addRule: RuleSpec } | { removeRule: string };
+type Step =
+  | Planned
+  | { batch: Planned[]; order: "inOrder" | "shuffled" | "concurrent" }
+  | { addRule: RuleSpec }
+  | { removeRule: string };
+
+/**
+ * Stripe's retry delays in seconds: exponential back-off from a minute, each at most a day,
+ * until three days have passed — then Stripe gives up.
+ */
+export function retrySchedule(like: "stripe", maxAttempts?: number): number[] {
+  const delays: number[] = [];
+  let total = 0;
+  for (let delay = 60; ; delay = Math.min(delay * 2, 86_400)) {
+    if (total + delay > 3 * 86_400) break;
+    delays.push(delay);
+    total += delay;
+  }
+  void like;
+  return maxAttempts === undefined ? delays : delays.slice(0, Math.max(0, maxAttempts - 1));
+}
+
+/** A seeded Fisher–Yates shuffle: the same seed, the same order. */
+function shuffle<T>(items: T[], random: Random): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random.next() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+type WebhookStepInput = Scenario["webhooks"][number];
 
 async function prepareSteps(
   scenario: Scenario,
-  random: ReturnType<typeof seededRandom>,
+  random: Random,
   nowSeconds: number,
 ): Promise<Step[]> {
   const byName = new Map<string, PreparedWebhook>();
-  const steps: Step[] = [];
   let webhookCount = 0;
-  for (const step of scenario.webhooks) {
-    if (step.addRule !== undefined) {
-      steps.push({ addRule: step.addRule });
-      continue;
-    }
-    if (step.removeRule !== undefined) {
-      steps.push({ removeRule: step.removeRule });
-      continue;
-    }
+  const plan = async (step: WebhookStepInput): Promise<Planned> => {
     webhookCount++;
+    const policy: Policy = { duplicates: step.duplicates, retry: step.retry };
+    const signature = step.signature ? { signature: step.signature } : {};
     if (step.redeliver !== undefined) {
       const original = byName.get(step.redeliver) as PreparedWebhook;
-      steps.push({
-        webhook: { ...original, label: `${original.label} again`, redeliveryOf: original.label },
-      });
-      continue;
+      return {
+        webhook: {
+          ...original,
+          label: `${original.label} again`,
+          redeliveryOf: original.label,
+          ...signature,
+        },
+        policy,
+      };
     }
     const providerName = step.provider ?? "stripe";
     const provider = webhookProviders[providerName];
@@ -348,9 +435,20 @@ async function prepareSteps(
       eventId: body.id,
       type: body.type,
       payload: JSON.stringify(body, null, 2),
+      ...signature,
     };
     if (step.as) byName.set(step.as, webhook);
-    steps.push({ webhook });
+    return { webhook, policy };
+  };
+  const steps: Step[] = [];
+  for (const step of scenario.webhooks) {
+    if (step.addRule !== undefined) steps.push({ addRule: step.addRule });
+    else if (step.removeRule !== undefined) steps.push({ removeRule: step.removeRule });
+    else if (step.batch !== undefined) {
+      const batch: Planned[] = [];
+      for (const inner of step.batch) batch.push(await plan(inner as WebhookStepInput));
+      steps.push({ batch, order: step.order ?? "inOrder" });
+    } else steps.push(await plan(step));
   }
   return steps;
 }

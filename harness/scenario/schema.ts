@@ -41,41 +41,95 @@ const driftStep = z
 
 const templateValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
+/** How one webhook is delivered: copies, provider-style retries, a broken signature. */
+const deliveryPolicy = {
+  /** Send this many extra copies of the same event (at the same instant in a concurrent batch). */
+  duplicates: z.number().int().min(1).max(50).optional(),
+  /** On a non-2xx or a timeout, redeliver on the provider's schedule, compressed in time. */
+  retry: z
+    .strictObject({
+      like: z.enum(["stripe"]).default("stripe"),
+      /** Real delays are multiplied by this (1e-5 turns Stripe's three days into ~2.6 s). */
+      timeScale: z.number().positive().max(1).default(1e-5),
+      /** Give up after this many attempts even if the provider would go on. */
+      maxAttempts: z.number().int().min(1).max(100).optional(),
+    })
+    .optional(),
+  /** Sign it wrongly, to check the service rejects it. */
+  signature: z.enum(["wrongSecret", "stale", "tampered"]).optional(),
+};
+
+const singleWebhook = {
+  /** A name for this webhook, so a later step can redeliver it and reports can cite it. */
+  as: z.string().min(1).optional(),
+  provider: z.string().min(1).optional(),
+  /** A recorded payload: fixtures/webhooks/<provider>/<fixture>.json. */
+  fixture: z.string().min(1).optional(),
+  /** Values for the fixture's template variables. */
+  with: z.record(z.string(), templateValue).optional(),
+  /** Send an earlier webhook's exact bytes again (signed afresh), by its `as`. */
+  redeliver: z.string().min(1).optional(),
+  ...deliveryPolicy,
+};
+
+function checkWebhook(
+  step: { fixture?: string; redeliver?: string; with?: unknown; provider?: string; as?: string },
+  ctx: z.RefinementCtx,
+): void {
+  if ((step.fixture === undefined) === (step.redeliver === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "expected exactly one of fixture (a new webhook) or redeliver (an earlier one's `as`)",
+    });
+  }
+  if (step.redeliver !== undefined && (step.with || step.provider || step.as)) {
+    ctx.addIssue({
+      code: "custom",
+      message: "a redelivery sends the original bytes: it takes no with, provider or as",
+    });
+  }
+}
+
+const batchedWebhook = z.strictObject(singleWebhook).superRefine(checkWebhook);
+
 const webhookStep = z
   .strictObject({
-    /** A name for this webhook, so a later step can redeliver it and reports can cite it. */
-    as: z.string().min(1).optional(),
-    provider: z.string().min(1).optional(),
-    /** A recorded payload: fixtures/webhooks/<provider>/<fixture>.json. */
-    fixture: z.string().min(1).optional(),
-    /** Values for the fixture's template variables. */
-    with: z.record(z.string(), templateValue).optional(),
-    /** Send an earlier webhook's exact bytes again (signed afresh), by its `as`. */
-    redeliver: z.string().min(1).optional(),
+    ...singleWebhook,
     /** Put a proxy rule in force from this point of the scenario on. */
     addRule: ruleSchema.optional(),
     /** Take a proxy rule (by name) out of force. */
     removeRule: z.string().min(1).optional(),
+    /** Several webhooks delivered together, in the order `order` says. */
+    batch: z.array(batchedWebhook).min(1).optional(),
+    /** inOrder (the default), shuffled (by the run's seed), or concurrent (all at once). */
+    order: z.enum(["inOrder", "shuffled", "concurrent"]).optional(),
   })
   .superRefine((step, ctx) => {
-    const kinds = (["fixture", "redeliver", "addRule", "removeRule"] as const).filter(
+    const kinds = (["fixture", "redeliver", "addRule", "removeRule", "batch"] as const).filter(
       (k) => step[k] !== undefined,
     );
     if (kinds.length !== 1) {
       ctx.addIssue({
         code: "custom",
-        message: `expected exactly one of fixture (a new webhook), redeliver (an earlier one's \`as\`), addRule or removeRule; got ${kinds.join(", ") || "none"}`,
+        message: `expected exactly one of fixture (a new webhook), redeliver (an earlier one's \`as\`), addRule, removeRule or batch; got ${kinds.join(", ") || "none"}`,
       });
+      return;
     }
-    if ((step.addRule || step.removeRule) && (step.with || step.provider || step.as)) {
-      ctx.addIssue({ code: "custom", message: "a rule step takes no with, provider or as" });
-    }
-    if (step.redeliver !== undefined && (step.with || step.provider || step.as)) {
+    if (step.order !== undefined && step.batch === undefined)
+      ctx.addIssue({ code: "custom", path: ["order"], message: "order goes with batch" });
+    const policy =
+      step.duplicates !== undefined || step.retry !== undefined || step.signature !== undefined;
+    if (
+      (step.addRule || step.removeRule || step.batch) &&
+      (step.with || step.provider || step.as || policy)
+    ) {
       ctx.addIssue({
         code: "custom",
-        message: "a redelivery sends the original bytes: it takes no with, provider or as",
+        message: "a rule or batch step takes no with, provider, as, duplicates, retry or signature",
       });
     }
+    if (step.fixture !== undefined || step.redeliver !== undefined) checkWebhook(step, ctx);
   });
 
 const row = z.record(z.string(), z.unknown());
@@ -102,11 +156,16 @@ export const scenarioSchema = z
   })
   .superRefine((scenario, ctx) => {
     const named = new Set<string>();
-    scenario.webhooks.forEach((step, index) => {
+    const flat = scenario.webhooks.flatMap((step, index) =>
+      step.batch
+        ? step.batch.map((inner, i) => ({ step: inner, path: ["webhooks", index, "batch", i] }))
+        : [{ step, path: ["webhooks", index] }],
+    );
+    flat.forEach(({ step, path }) => {
       if (step.redeliver !== undefined && !named.has(step.redeliver)) {
         ctx.addIssue({
           code: "custom",
-          path: ["webhooks", index, "redeliver"],
+          path: [...path, "redeliver"],
           message: `no earlier webhook has as: ${JSON.stringify(step.redeliver)}`,
         });
       }
@@ -114,7 +173,7 @@ export const scenarioSchema = z
         if (named.has(step.as))
           ctx.addIssue({
             code: "custom",
-            path: ["webhooks", index, "as"],
+            path: [...path, "as"],
             message: `${JSON.stringify(step.as)} is used twice`,
           });
         named.add(step.as);

@@ -11,7 +11,15 @@ export interface PreparedWebhook {
   payload: string;
   /** Set when this is a redelivery of an earlier webhook (same bytes, new signature). */
   redeliveryOf?: string;
+  /** Send it with a broken signature, to check that the service rejects it. */
+  signature?: SignatureFault;
 }
+
+/**
+ * Ways a delivery's signature can be wrong: signed with another secret, signed an hour ago
+ * (outside every provider's tolerance), or a body changed after it was signed.
+ */
+export type SignatureFault = "wrongSecret" | "stale" | "tampered";
 
 /** What happened when one webhook was sent. */
 export interface Delivery {
@@ -20,6 +28,12 @@ export interface Delivery {
   eventId: string;
   type: string;
   redeliveryOf?: string;
+  /** 1 for the first attempt, 2… for the provider-style retries of the same delivery. */
+  attempt: number;
+  /** Set on the extra copies a `duplicates` policy sends. */
+  duplicateOf?: string;
+  /** The broken signature it was sent with, if any. */
+  signature?: SignatureFault;
   /** HTTP status, or 0 when no response came back. */
   status: number;
   responseBody: string;
@@ -41,27 +55,47 @@ export async function deliver(
   webhook: PreparedWebhook,
   secret: string,
   now: () => number,
-  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  options: {
+    timeoutMs?: number;
+    signal?: AbortSignal;
+    attempt?: number;
+    duplicateOf?: string;
+  } = {},
 ): Promise<Delivery> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const startedAt = new Date(now());
+  const fault = webhook.signature;
+  // Another secret of the same shape (still valid base64 for providers that decode it).
+  const signingSecret =
+    fault === "wrongSecret"
+      ? `${secret.slice(0, -2)}${secret.endsWith("AA") ? "BB" : "AA"}`
+      : secret;
+  const signedAt = Math.floor(startedAt.getTime() / 1000) - (fault === "stale" ? 3600 : 0);
   const headers = {
     "content-type": "application/json; charset=utf-8",
     "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks) faultline",
-    ...webhook.provider.sign(webhook.payload, secret, Math.floor(startedAt.getTime() / 1000)),
+    ...webhook.provider.sign(webhook.payload, signingSecret, signedAt),
   };
+  // A tampered body: one digit changed after signing (an amount or an id, say).
+  const body =
+    fault === "tampered"
+      ? webhook.payload.replace(/\d/, (d) => String((Number(d) + 1) % 10))
+      : webhook.payload;
   const base = {
     index,
     label: webhook.label,
     eventId: webhook.eventId,
     type: webhook.type,
     redeliveryOf: webhook.redeliveryOf,
+    attempt: options.attempt ?? 1,
+    ...(options.duplicateOf ? { duplicateOf: options.duplicateOf } : {}),
+    ...(fault ? { signature: fault } : {}),
   };
   try {
     const response = await request(`${baseUrl}${webhook.provider.path}`, {
       method: "POST",
       headers,
-      body: webhook.payload,
+      body,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: options.signal,
@@ -89,7 +123,12 @@ export async function deliver(
 
 /** One-line rendering of a delivery for evidence. */
 export function formatDelivery(d: Delivery): string {
-  const what = d.redeliveryOf ? `${d.label} (redelivery of ${d.redeliveryOf})` : d.label;
+  const what = [
+    d.redeliveryOf ? `${d.label} (redelivery of ${d.redeliveryOf})` : d.label,
+    ...(d.duplicateOf ? [`(duplicate of ${d.duplicateOf})`] : []),
+    ...(d.attempt > 1 ? [`attempt ${d.attempt}`] : []),
+    ...(d.signature ? [`[${d.signature}]`] : []),
+  ].join(" ");
   const result =
     d.status === 0 ? `no response: ${d.error}` : `HTTP ${d.status} ${d.responseBody.slice(0, 160)}`;
   return `#${d.index + 1} ${what} ${d.type} ${d.eventId} → ${result}`;

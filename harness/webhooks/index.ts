@@ -4,6 +4,7 @@ export {
   deliver,
   formatDelivery,
   type PreparedWebhook,
+  type SignatureFault,
   succeeded,
 } from "./delivery.ts";
 export { FIXTURES_DIR, fixtureNames, loadFixture } from "./fixtures.ts";
