@@ -55,6 +55,15 @@ export const creditsApplied = (): InvariantSpec => ({ invariant: "creditsApplied
 export const creditsPending = (): InvariantSpec => ({ invariant: "creditsPending" });
 /** After an error inside a transaction, the connection's next statement was a ROLLBACK. */
 export const rollsBackAfterError = (): InvariantSpec => ({ invariant: "rollsBackAfterError" });
+/** Every acknowledged event has its durable effect; unacknowledged ones are listed. */
+export const noLostEvents = (): InvariantSpec => ({ invariant: "noLostEvents" });
+/** However often and in whatever order an event arrived, its effect is there once. */
+export const exactlyOnceEffect = (): InvariantSpec => ({ invariant: "exactlyOnceEffect" });
+/** Badly signed deliveries were answered `status` (400) and wrote nothing. */
+export const signaturesRejected = (status = 400): InvariantSpec => ({
+  invariant: "signaturesRejected",
+  status,
+});
 /** Redelivered events were acknowledged and changed nothing. */
 export const idempotent = (): InvariantSpec => ({ invariant: "idempotent" });
 /** No connection left `idle in transaction (aborted)` at the end. */

@@ -30,3 +30,14 @@ describe("exitCodeOf", () => {
     expect(exitCodeOf([result("error", 3), result("error", 2), result("fail")])).toBe(2);
   });
 });
+
+describe("retrySchedule", () => {
+  it("backs off exponentially from a minute, at most a day apart, for three days", async () => {
+    const { retrySchedule } = await import("./runner.ts");
+    const delays = retrySchedule("stripe");
+    expect(delays.slice(0, 3)).toEqual([60, 120, 240]);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(86_400);
+    expect(delays.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(3 * 86_400);
+    expect(retrySchedule("stripe", 3)).toEqual([60, 120]);
+  });
+});

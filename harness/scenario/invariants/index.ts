@@ -2,12 +2,15 @@
 import { z } from "zod";
 import { creditsApplied, creditsPending } from "./credits.ts";
 import { emergencyCreated } from "./emergency-created.ts";
+import { exactlyOnceEffect } from "./exactly-once-effect.ts";
 import { idempotent } from "./idempotent.ts";
 import type { Invariant } from "./invariant.ts";
 import { noAbortedIdleConnections } from "./no-aborted-idle-connections.ts";
 import { noCascade } from "./no-cascade.ts";
+import { noLostEvents } from "./no-lost-events.ts";
 import { processingContinues } from "./processing-continues.ts";
 import { rollsBackAfterError } from "./rolls-back-after-error.ts";
+import { signaturesRejected } from "./signatures-rejected.ts";
 import { sql } from "./sql.ts";
 import { userResolved } from "./user-resolved.ts";
 
@@ -23,6 +26,9 @@ const all = [
   idempotent,
   noAbortedIdleConnections,
   rollsBackAfterError,
+  noLostEvents,
+  exactlyOnceEffect,
+  signaturesRejected,
   sql,
 ] as const;
 

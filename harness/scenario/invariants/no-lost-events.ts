@@ -1,0 +1,54 @@
+import { z } from "zod";
+import { formatDelivery, succeeded } from "../../webhooks/index.ts";
+import { type Invariant, result } from "./invariant.ts";
+import { grantsByEvent } from "./payments.ts";
+
+const schema = z.strictObject({ invariant: z.literal("noLostEvents") });
+
+/**
+ * No payment lost: every event the service acknowledged (2xx on any attempt) has its durable
+ * effect — a webhook_events row and, for a payment, a credit_grants row. Events never
+ * acknowledged are reported as undelivered (the provider still holds them), not as lost.
+ */
+export const noLostEvents: Invariant<z.infer<typeof schema>> = {
+  name: "noLostEvents",
+  schema,
+  label: () => "noLostEvents",
+  async evaluate(_spec, context) {
+    const name = "noLostEvents";
+    const expected =
+      "every acknowledged event has a webhook_events row, and every acknowledged payment a credit_grants row";
+    const acknowledged = new Map<string, string>();
+    const attempted = new Map<string, string>();
+    for (const d of context.deliveries) {
+      if (d.signature) continue; // a deliberately broken signature is not the provider's delivery
+      attempted.set(d.eventId, d.type);
+      if (succeeded(d)) acknowledged.set(d.eventId, d.type);
+    }
+    const recorded = new Set(
+      (
+        await context.db
+          .query<{ event_id: string }>("SELECT event_id FROM webhook_events")
+          .catch(() => ({ rows: [] as { event_id: string }[] }))
+      ).rows.map((r) => r.event_id),
+    );
+    const grants = await grantsByEvent(context);
+    const lost: string[] = [];
+    for (const [eventId, type] of acknowledged) {
+      if (!recorded.has(eventId))
+        lost.push(`${eventId} (${type}): acknowledged, but no webhook_events row`);
+      else if (type === "checkout.session.completed" && !grants.has(eventId))
+        lost.push(`${eventId} (${type}): acknowledged, but no credit_grants row`);
+    }
+    const undelivered = [...attempted.keys()].filter((id) => !acknowledged.has(id));
+    const undeliveredLines = undelivered.map((id) => {
+      const last = context.deliveries.filter((d) => d.eventId === id).at(-1);
+      return `undelivered (never acknowledged): ${last ? formatDelivery(last) : id}`;
+    });
+    const seen = `${acknowledged.size} acknowledged, ${lost.length} of them without effect; ${undelivered.length} never acknowledged`;
+    return result(name, lost.length === 0, expected, seen, [
+      ...lost.map((l) => `lost: ${l}`),
+      ...undeliveredLines,
+    ]);
+  },
+};
