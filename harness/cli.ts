@@ -11,6 +11,10 @@ const BUNDLED_SERVICES = ["payments:fixed", "payments:broken"];
 
 const USAGE = `Usage: faultline run [files or folders…] [options]
        faultline proxy --upstream <postgres://host:port> [options]
+       faultline record --forward <http://service> --out <dir> [--listen host:port]
+       faultline import stripe-events <events.json> [--out <dir>]
+       faultline replay <dir> --to <http://service> --provider <name> --secret <secret>
+                        [--policy inOrder|shuffled|concurrent|duplicated] [--seed n]
 
 Runs scenarios (*.scenario.ts) against a service under test, each on its own database cloned
 from a migrated template on an embedded Postgres. With no files, runs scenarios/ in the
@@ -38,6 +42,14 @@ faultline proxy: a fault-injecting Postgres proxy in front of any Postgres, unti
   --trace <file.ndjson>     append every statement of every connection
   --seed <n>                seed for probabilistic rules (overrides the file's)
   --allow-remote-upstream   allow an upstream that is not on this machine's loopback
+
+faultline record: a reverse proxy in front of your service that saves each request's raw body
+  and headers as a fixture (emails, names, card fingerprints replaced by stable fakes; signature
+  headers dropped — replay re-signs), until Ctrl-C. --no-scrub keeps the data as it came.
+faultline import stripe-events: an exported Stripe event list ({ "object": "list", "data": […] })
+  into the same fixtures. faultline replay: send every fixture in a folder, re-signed as the
+  provider signs (stripe, standard, github, shopify, paddle, lemonsqueezy); exit 0 when every
+  delivery got a 2xx, 1 otherwise.
 `;
 
 function parseRun(args: string[]) {
@@ -260,6 +272,169 @@ async function proxy(args: string[], signal: AbortSignal): Promise<number> {
   return 0;
 }
 
+function parseFlags(
+  args: string[],
+  options: Record<string, { type: "string" | "boolean"; short?: string }>,
+  positionals = false,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      allowPositionals: positionals,
+      strict: true,
+    });
+    return {
+      values: parsed.values as Record<string, string | boolean | undefined>,
+      positionals: parsed.positionals,
+    };
+  } catch (error) {
+    throw new BadUsageError(`${(error as Error).message}\n\n${USAGE}`);
+  }
+}
+
+function required(value: string | boolean | undefined, flag: string): string {
+  if (typeof value !== "string" || value === "")
+    throw new BadUsageError(`${flag} is required\n\n${USAGE}`);
+  return value;
+}
+
+async function untilAborted(signal: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/** `faultline record`: a reverse proxy that saves every request as a fixture, until Ctrl-C. */
+async function record(args: string[], signal: AbortSignal): Promise<number> {
+  const { values } = parseFlags(args, {
+    listen: { type: "string" },
+    forward: { type: "string" },
+    out: { type: "string" },
+    "no-scrub": { type: "boolean" },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const listen = parseHostPort(
+    (values.listen as string | undefined) ?? "127.0.0.1:9000",
+    "--listen",
+    9000,
+  );
+  const forward = required(values.forward, "--forward");
+  if (!/^https?:\/\//.test(forward))
+    throw new BadUsageError(`--forward: expected an http:// URL, got ${JSON.stringify(forward)}`);
+  const outDir = path.resolve(required(values.out, "--out"));
+  const { startRecorder } = await import("./webhooks/index.ts");
+  const recorder = await startRecorder({ listen, forward, outDir, scrub: !values["no-scrub"] });
+  process.stdout.write(
+    `faultline record: listening on ${recorder.host}:${recorder.port} → ${forward}; fixtures in ${outDir}\n`,
+  );
+  await untilAborted(signal);
+  await recorder.stop();
+  process.stdout.write(`faultline record: ${recorder.recorded()} request(s) saved in ${outDir}\n`);
+  return 0;
+}
+
+/** `faultline import stripe-events FILE.json [--out DIR]`. */
+async function importCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    args,
+    { out: { type: "string" }, "no-scrub": { type: "boolean" } },
+    true,
+  );
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const [kind, file, ...extra] = positionals;
+  if (kind !== "stripe-events" || !file || extra.length) {
+    throw new BadUsageError(
+      `usage: faultline import stripe-events FILE.json [--out DIR]\n\n${USAGE}`,
+    );
+  }
+  const outDir = path.resolve(
+    (values.out as string | undefined) ??
+      path.join("faultline-fixtures", path.basename(file).replace(/\.json$/i, "")),
+  );
+  const { importStripeEvents } = await import("./webhooks/index.ts");
+  let count: number;
+  try {
+    count = await importStripeEvents(path.resolve(file), outDir, { scrub: !values["no-scrub"] });
+  } catch (error) {
+    throw new BadUsageError((error as Error).message);
+  }
+  process.stdout.write(`faultline import: ${count} Stripe event(s) from ${file} → ${outDir}\n`);
+  return 0;
+}
+
+/** `faultline replay DIR --to URL --provider NAME --secret SECRET [--policy P] [--seed N]`. */
+async function replayCommand(args: string[], signal: AbortSignal): Promise<number> {
+  const { values, positionals } = parseFlags(
+    args,
+    {
+      to: { type: "string" },
+      provider: { type: "string" },
+      secret: { type: "string" },
+      policy: { type: "string" },
+      seed: { type: "string" },
+    },
+    true,
+  );
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const [dir, ...extra] = positionals;
+  if (!dir || extra.length)
+    throw new BadUsageError(
+      `usage: faultline replay DIR --to URL --provider NAME --secret SECRET\n\n${USAGE}`,
+    );
+  const to = required(values.to, "--to").replace(/\/$/, "");
+  if (!/^https?:\/\//.test(to))
+    throw new BadUsageError(`--to: expected an http:// URL, got ${JSON.stringify(to)}`);
+  const providerName = required(values.provider, "--provider");
+  const secret = required(values.secret, "--secret");
+  const policy = (values.policy as string | undefined) ?? "inOrder";
+  const policies = ["inOrder", "shuffled", "concurrent", "duplicated"];
+  if (!policies.includes(policy))
+    throw new BadUsageError(
+      `--policy: expected one of ${policies.join(", ")}, got ${JSON.stringify(policy)}`,
+    );
+  const webhooks = await import("./webhooks/index.ts");
+  const provider = webhooks.webhookProviders[providerName];
+  if (!provider) {
+    throw new BadUsageError(
+      `--provider: unknown provider ${JSON.stringify(providerName)} (known: ${Object.keys(webhooks.webhookProviders).join(", ")})`,
+    );
+  }
+  let results: Awaited<ReturnType<typeof webhooks.replay>>;
+  try {
+    results = await webhooks.replay({
+      dir: path.resolve(dir),
+      to,
+      provider,
+      secret,
+      policy: policy as "inOrder" | "shuffled" | "concurrent" | "duplicated",
+      seed: parseSeed(values.seed as string | undefined),
+    });
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    throw new BadUsageError((error as Error).message);
+  }
+  for (const r of results) {
+    const outcome = r.status === 0 ? `no response (${r.error})` : `HTTP ${r.status}`;
+    process.stdout.write(
+      `${r.status >= 200 && r.status < 300 ? "ok  " : "FAIL"} ${path.basename(r.file)} ${r.type ?? ""} ${r.eventId ?? ""} → ${outcome}\n`,
+    );
+  }
+  const ok = results.filter((r) => r.status >= 200 && r.status < 300).length;
+  process.stdout.write(`${ok} passed, ${results.length - ok} failed\n`);
+  return ok === results.length ? 0 : 1;
+}
+
 function parseProxyArgs(args: string[]) {
   return parseArgs({
     args,
@@ -299,12 +474,15 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === "proxy") return await proxy(rest, controller.signal);
+    if (command === "record") return await record(rest, controller.signal);
+    if (command === "import") return await importCommand(rest);
+    if (command === "replay") return await replayCommand(rest, controller.signal);
     if (command !== "run")
       throw new BadUsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return await run(rest, controller.signal);
   } catch (error) {
     const reason = controller.signal.aborted ? controller.signal.reason : error;
-    if (reason instanceof InterruptedError && command === "proxy") {
+    if (reason instanceof InterruptedError && (command === "proxy" || command === "record")) {
       return 0;
     }
     if (reason instanceof InterruptedError) {

@@ -376,7 +376,11 @@ describe("rule validation messages", () => {
 describe("times", () => {
   it("fires at most that many times, then lets statements through", () => {
     const set = new RuleSet(seededRandom(1), [
-      { name: "twice", match: { sql: "INSERT", times: 2 }, fault: { type: "sqlError", sqlstate: "40001", message: "x" } },
+      {
+        name: "twice",
+        match: { sql: "INSERT", times: 2 },
+        fault: { type: "sqlError", sqlstate: "40001", message: "x" },
+      },
     ]);
     const fired = [1, 2, 3, 4].map(() => set.onStatement(stmt("INSERT INTO t VALUES (1)"))?.rule);
     expect(fired).toEqual(["twice", "twice", undefined, undefined]);

@@ -395,6 +395,25 @@ function shuffle<T>(items: T[], random: Random): T[] {
 
 type WebhookStepInput = Scenario["webhooks"][number];
 
+/** The fields providers put an event's id and type in (Stripe, Standard, Paddle, Lemon Squeezy). */
+type EventBody = {
+  id?: unknown;
+  event_id?: unknown;
+  type?: unknown;
+  event_type?: unknown;
+  meta?: { event_name?: unknown };
+};
+
+function eventIdOf(body: EventBody): string | undefined {
+  const id = body.id ?? body.event_id;
+  return typeof id === "string" || typeof id === "number" ? String(id) : undefined;
+}
+
+function eventTypeOf(body: EventBody): string | undefined {
+  const type = body.type ?? body.event_type ?? body.meta?.event_name;
+  return typeof type === "string" ? type : undefined;
+}
+
 async function prepareSteps(
   scenario: Scenario,
   random: Random,
@@ -424,16 +443,14 @@ async function prepareSteps(
     if (!provider) throw new Error(`unknown provider ${providerName}`);
     const template = await loadFixture(providerName, fixture);
     const values = { ...provider.defaults(fixture, random, nowSeconds), ...step.with };
-    const body = fillTemplate(template, values, `${providerName}/${fixture}`) as {
-      id: string;
-      type: string;
-    };
+    const body = fillTemplate(template, values, `${providerName}/${fixture}`) as EventBody;
     // Stripe sends its events pretty-printed; the signature covers these exact bytes.
     const webhook: PreparedWebhook = {
       label: step.as ?? `webhook ${webhookCount}`,
       provider,
-      eventId: body.id,
-      type: body.type,
+      eventId: eventIdOf(body) ?? `${fixture}#${webhookCount}`,
+      type: eventTypeOf(body) ?? fixture,
+      fixture,
       payload: JSON.stringify(body, null, 2),
       ...signature,
     };

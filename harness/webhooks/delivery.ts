@@ -9,6 +9,8 @@ export interface PreparedWebhook {
   eventId: string;
   type: string;
   payload: string;
+  /** The fixture the payload was rendered from, when known (some providers' headers name it). */
+  fixture?: string;
   /** Set when this is a redelivery of an earlier webhook (same bytes, new signature). */
   redeliveryOf?: string;
   /** Send it with a broken signature, to check that the service rejects it. */
@@ -74,7 +76,11 @@ export async function deliver(
   const headers = {
     "content-type": "application/json; charset=utf-8",
     "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks) faultline",
-    ...webhook.provider.sign(webhook.payload, signingSecret, signedAt),
+    ...(await webhook.provider.sign(webhook.payload, signingSecret, signedAt, {
+      fixture: webhook.fixture ?? webhook.type,
+      eventId: webhook.eventId,
+      type: webhook.type,
+    })),
   };
   // A tampered body: one digit changed after signing (an amount or an id, say).
   const body =

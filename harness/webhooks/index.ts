@@ -8,12 +8,48 @@ export {
   succeeded,
 } from "./delivery.ts";
 export { FIXTURES_DIR, fixtureNames, loadFixture } from "./fixtures.ts";
-export type { WebhookProvider } from "./provider.ts";
+export { githubProvider } from "./github-provider.ts";
+export { lemonsqueezyProvider } from "./lemonsqueezy-provider.ts";
+export { paddleProvider } from "./paddle-provider.ts";
+export type { SignContext, WebhookProvider } from "./provider.ts";
+export { shopifyProvider, shopifyTopic } from "./shopify-provider.ts";
+export { standardProvider } from "./standard-provider.ts";
 export { stripeProvider } from "./stripe-provider.ts";
 export { fillTemplate, type TemplateValue, templateVariables } from "./template.ts";
 
+import { githubProvider } from "./github-provider.ts";
+import { lemonsqueezyProvider } from "./lemonsqueezy-provider.ts";
+import { paddleProvider } from "./paddle-provider.ts";
 import type { WebhookProvider } from "./provider.ts";
+import { shopifyProvider } from "./shopify-provider.ts";
+import { standardProvider } from "./standard-provider.ts";
 import { stripeProvider } from "./stripe-provider.ts";
 
 /** Providers by the name scenarios use. */
-export const webhookProviders: Record<string, WebhookProvider> = { stripe: stripeProvider };
+export const webhookProviders: Record<string, WebhookProvider> = {
+  stripe: stripeProvider,
+  standard: standardProvider,
+  github: githubProvider,
+  shopify: shopifyProvider,
+  paddle: paddleProvider,
+  lemonsqueezy: lemonsqueezyProvider,
+};
+
+// Record and replay: fixtures saved from real traffic or a Stripe export, sent again re-signed.
+export {
+  type RecordedMetadata,
+  type RecorderOptions,
+  type StartedRecorder,
+  startRecorder,
+} from "./recorder.ts";
+export {
+  type FixtureMetadata,
+  loadRecordedFixtures,
+  type RecordedFixture,
+  type ReplayOptions,
+  type ReplayPolicy,
+  type ReplayResult,
+  replay,
+} from "./replay.ts";
+export { scrubText } from "./scrub.ts";
+export { importStripeEvents } from "./stripe-import.ts";
