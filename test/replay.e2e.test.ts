@@ -1,0 +1,168 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli, startCli } from "./cli.ts";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "faultline-replay-e2e-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const secret = "whsec_replay_e2e_secret";
+
+/** A real service that verifies Stripe's signature: 200 when valid, 400 otherwise. */
+async function stripeService(received: string[]): Promise<{ server: Server; url: string }> {
+  const stripe = new Stripe("sk_test_x");
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      try {
+        const event = stripe.webhooks.constructEvent(
+          body,
+          String(req.headers["stripe-signature"]),
+          secret,
+        );
+        received.push(event.id);
+        res.writeHead(200).end("{}");
+      } catch {
+        res.writeHead(400).end("bad signature");
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+}
+
+const event = (id: string, created: number, email: string) => ({
+  id,
+  object: "event",
+  api_version: "2025-06-30.basil",
+  created,
+  type: "checkout.session.completed",
+  data: {
+    object: {
+      id: `cs_test_${id}`,
+      object: "checkout.session",
+      customer_details: { email, name: "Jane Payer" },
+    },
+  },
+});
+
+describe("import, replay and record from the command line", () => {
+  it("imports a Stripe export, scrubbed, and replays it re-signed; exit 0 only when all got a 2xx", async () => {
+    const list = path.join(dir, "events.json");
+    await writeFile(
+      list,
+      JSON.stringify({
+        object: "list",
+        data: [event("evt_2", 200, "jane@corp.example"), event("evt_1", 100, "joe@corp.example")],
+      }),
+    );
+    const out = path.join(dir, "imported");
+    const imported = await runCli(["import", "stripe-events", list, "--out", out]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const files = await readdir(out);
+    expect(files.filter((f) => f.endsWith(".body"))).toHaveLength(2);
+    const bodies = await Promise.all(
+      files.filter((f) => f.endsWith(".body")).map((f) => readFile(path.join(out, f), "utf8")),
+    );
+    expect(bodies.join("")).not.toContain("@corp.example");
+
+    const received: string[] = [];
+    const { server, url } = await stripeService(received);
+    try {
+      const replayed = await runCli([
+        "replay",
+        out,
+        "--to",
+        url,
+        "--provider",
+        "stripe",
+        "--secret",
+        secret,
+      ]);
+      expect(replayed.code, replayed.stdout + replayed.stderr).toBe(0);
+      expect(received).toEqual(["evt_1", "evt_2"]); // oldest first
+      expect(replayed.stdout).toContain("2 passed, 0 failed");
+      const wrong = await runCli([
+        "replay",
+        out,
+        "--to",
+        url,
+        "--provider",
+        "stripe",
+        "--secret",
+        "whsec_not_it",
+      ]);
+      expect(wrong.code).toBe(1);
+      expect(wrong.stdout).toContain("HTTP 400");
+    } finally {
+      server.close();
+    }
+    expect(
+      (await runCli(["replay", out, "--to", url, "--provider", "stripey", "--secret", secret]))
+        .code,
+    ).toBe(2);
+    expect((await runCli(["import", "stripe-events", path.join(dir, "missing.json")])).code).toBe(
+      2,
+    );
+  });
+
+  it("records requests through to the service, saving scrubbed fixtures without signatures", async () => {
+    const received: string[] = [];
+    const { server, url } = await stripeService(received);
+    const out = path.join(dir, "recorded");
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const { child, done } = startCli([
+      "record",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--forward",
+      url,
+      "--out",
+      out,
+    ]);
+    let stdout = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!stdout.includes("listening on") && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 25));
+      const body = JSON.stringify(event("evt_rec", 300, "rec@corp.example"));
+      const header = new Stripe("sk_test_x").webhooks.generateTestHeaderString({
+        payload: body,
+        secret,
+      });
+      const response = await fetch(`http://127.0.0.1:${port}/webhooks/stripe`, {
+        method: "POST",
+        body,
+        headers: { "stripe-signature": header, "content-type": "application/json" },
+      });
+      expect(response.status).toBe(200);
+      expect(received).toEqual(["evt_rec"]);
+    } finally {
+      child.kill("SIGINT");
+      server.close();
+    }
+    expect((await done).code).toBe(0);
+    const files = await readdir(out);
+    const meta = JSON.parse(
+      await readFile(path.join(out, files.find((f) => f.endsWith(".json")) as string), "utf8"),
+    );
+    expect(meta.eventId).toBe("evt_rec");
+    expect(JSON.stringify(meta.headers)).not.toContain("stripe-signature");
+    expect(
+      await readFile(path.join(out, files.find((f) => f.endsWith(".body")) as string), "utf8"),
+    ).not.toContain("rec@corp.example");
+  });
+});
