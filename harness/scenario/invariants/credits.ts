@@ -1,6 +1,13 @@
 import { z } from "zod";
 import { type Invariant, result } from "./invariant.ts";
-import { grantsByEvent, hasCreditsBalance, type PaymentSent, paymentsSent } from "./payments.ts";
+import {
+  balanceProblems,
+  balancesByEmail,
+  grantsByEvent,
+  hasCreditsBalance,
+  type PaymentSent,
+  paymentsSent,
+} from "./payments.ts";
 
 const appliedSchema = z.strictObject({ invariant: z.literal("creditsApplied") });
 const pendingSchema = z.strictObject({ invariant: z.literal("creditsPending") });
@@ -35,12 +42,7 @@ export const creditsApplied: Invariant<z.infer<typeof appliedSchema>> = {
   name: "creditsApplied",
   schema: appliedSchema,
   label: () => "creditsApplied",
-  async prepare(_spec, db) {
-    const balances = await db
-      .query<{ email: string; credits_balance: number }>("SELECT email, credits_balance FROM users")
-      .catch(() => ({ rows: [] as { email: string; credits_balance: number }[] }));
-    return new Map(balances.rows.map((r) => [r.email, r.credits_balance]));
-  },
+  prepare: (_spec, db) => balancesByEmail(db),
   async evaluate(_spec, context, before) {
     const name = "creditsApplied";
     const expected =
@@ -55,23 +57,7 @@ export const creditsApplied: Invariant<z.infer<typeof appliedSchema>> = {
     }
     const payments = paymentsSent(context.webhooks);
     const problems = grantProblems(payments, await grantsByEvent(context), true);
-    const balances = await context.db.query<{
-      email: string;
-      credits_balance: number;
-      granted: number;
-    }>(
-      `SELECT u.email, u.credits_balance, coalesce(sum(g.credits) FILTER (WHERE g.applied), 0)::int AS granted
-         FROM users u LEFT JOIN credit_grants g ON g.user_id = u.id GROUP BY u.id ORDER BY u.id`,
-    );
-    const start = before as Map<string, number>;
-    for (const row of balances.rows) {
-      const expectedBalance = (start.get(row.email) ?? 0) + row.granted;
-      if (row.credits_balance !== expectedBalance) {
-        problems.push(
-          `user ${row.email}: credits_balance ${row.credits_balance}, expected ${start.get(row.email) ?? 0} + ${row.granted} granted = ${expectedBalance}`,
-        );
-      }
-    }
+    problems.push(...(await balanceProblems(context, before as Map<string, number>)));
     if (problems.length)
       return result(name, false, expected, `${problems.length} problem(s)`, problems);
     return result(name, true, expected, `${payments.length} payment(s) applied`);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type Invariant, result } from "./invariant.ts";
-import { paymentsSent } from "./payments.ts";
+import { balanceProblems, balancesByEmail, hasCreditsBalance, paymentsSent } from "./payments.ts";
 
 const schema = z.strictObject({ invariant: z.literal("exactlyOnceEffect") });
 
@@ -13,12 +13,7 @@ export const exactlyOnceEffect: Invariant<z.infer<typeof schema>> = {
   name: "exactlyOnceEffect",
   schema,
   label: () => "exactlyOnceEffect",
-  async prepare(_spec, db) {
-    const rows = await db
-      .query<{ email: string; credits_balance: number }>("SELECT email, credits_balance FROM users")
-      .catch(() => ({ rows: [] as { email: string; credits_balance: number }[] }));
-    return new Map(rows.rows.map((r) => [r.email, r.credits_balance]));
-  },
+  prepare: (_spec, db) => balancesByEmail(db),
   async evaluate(_spec, context, before) {
     const name = "exactlyOnceEffect";
     const expected =
@@ -30,29 +25,8 @@ export const exactlyOnceEffect: Invariant<z.infer<typeof schema>> = {
       )
       .catch(() => ({ rows: [] as { event_id: string; n: number }[] }));
     for (const g of grants.rows) problems.push(`event ${g.event_id}: ${g.n} credit_grants rows`);
-    const hasBalance = await context.db
-      .query(
-        "SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' AND column_name = 'credits_balance'",
-      )
-      .then((r) => r.rowCount === 1);
-    if (hasBalance) {
-      const balances = await context.db.query<{
-        email: string;
-        credits_balance: number;
-        granted: number;
-      }>(
-        `SELECT u.email, u.credits_balance, coalesce(sum(g.credits) FILTER (WHERE g.applied), 0)::int AS granted
-           FROM users u LEFT JOIN credit_grants g ON g.user_id = u.id GROUP BY u.id ORDER BY u.id`,
-      );
-      const start = before as Map<string, number>;
-      for (const row of balances.rows) {
-        const want = (start.get(row.email) ?? 0) + row.granted;
-        if (row.credits_balance !== want)
-          problems.push(
-            `user ${row.email}: credits_balance ${row.credits_balance}, expected ${want}`,
-          );
-      }
-    }
+    if (await hasCreditsBalance(context))
+      problems.push(...(await balanceProblems(context, before as Map<string, number>)));
     const deliveries = context.deliveries.filter((d) => !d.signature).length;
     const events = paymentsSent(context.webhooks).length;
     if (problems.length)

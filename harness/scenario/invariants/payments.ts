@@ -71,3 +71,36 @@ export async function usersWithEmail(context: Pick<InvariantContext, "db">, emai
     created_via: string;
   }>("SELECT id, email, stripe_customer_id, created_via FROM users WHERE email = $1", [email]);
 }
+
+/** Each user's credits_balance by email (empty when the column is missing): taken before the run. */
+export async function balancesByEmail(db: InvariantContext["db"]): Promise<Map<string, number>> {
+  const balances = await db
+    .query<{ email: string; credits_balance: number }>("SELECT email, credits_balance FROM users")
+    .catch(() => ({ rows: [] as { email: string; credits_balance: number }[] }));
+  return new Map(balances.rows.map((r) => [r.email, r.credits_balance]));
+}
+
+/** Users whose balance is not their starting balance plus their applied grants. */
+export async function balanceProblems(
+  context: Pick<InvariantContext, "db">,
+  start: Map<string, number>,
+): Promise<string[]> {
+  const balances = await context.db.query<{
+    email: string;
+    credits_balance: number;
+    granted: number;
+  }>(
+    `SELECT u.email, u.credits_balance, coalesce(sum(g.credits) FILTER (WHERE g.applied), 0)::int AS granted
+       FROM users u LEFT JOIN credit_grants g ON g.user_id = u.id GROUP BY u.id ORDER BY u.id`,
+  );
+  const problems: string[] = [];
+  for (const row of balances.rows) {
+    const was = start.get(row.email) ?? 0;
+    if (row.credits_balance !== was + row.granted) {
+      problems.push(
+        `user ${row.email}: credits_balance ${row.credits_balance}, expected ${was} + ${row.granted} granted = ${was + row.granted}`,
+      );
+    }
+  }
+  return problems;
+}

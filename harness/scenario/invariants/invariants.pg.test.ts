@@ -1,0 +1,166 @@
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type RunEnvironment,
+  type ScenarioDatabase,
+  startEnvironment,
+} from "../../postgres/index.ts";
+import { type Delivery, type PreparedWebhook, stripeProvider } from "../../webhooks/index.ts";
+import { exactlyOnceEffect } from "./exactly-once-effect.ts";
+import type { InvariantContext } from "./invariant.ts";
+import { noLostEvents } from "./no-lost-events.ts";
+import { signaturesRejected } from "./signatures-rejected.ts";
+
+// The delivery invariants judged against real rows: each must fail on the state it exists to catch.
+let root: string;
+let env: RunEnvironment;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(tmpdir(), "faultline-invariants-"));
+  await chmod(root, 0o755);
+  process.env.FAULTLINE_TMPDIR = root;
+  env = await startEnvironment();
+});
+afterAll(async () => {
+  await env?.stop();
+  delete process.env.FAULTLINE_TMPDIR;
+  await rm(root, { recursive: true, force: true });
+});
+
+function payment(eventId: string, credits: number): PreparedWebhook {
+  const payload = JSON.stringify({
+    id: eventId,
+    type: "checkout.session.completed",
+    data: {
+      object: {
+        customer: "cus_1",
+        customer_details: { email: "a@example.com" },
+        amount_total: credits * 10,
+        metadata: { credits: String(credits) },
+      },
+    },
+  });
+  return {
+    label: eventId,
+    provider: stripeProvider,
+    eventId,
+    type: "checkout.session.completed",
+    payload,
+  };
+}
+
+function delivery(eventId: string, status: number, extra: Partial<Delivery> = {}): Delivery {
+  const at = new Date();
+  return {
+    index: 0,
+    label: eventId,
+    eventId,
+    type: "checkout.session.completed",
+    attempt: 1,
+    status,
+    responseBody: "",
+    startedAt: at,
+    finishedAt: at,
+    ...extra,
+  };
+}
+
+async function context(
+  db: ScenarioDatabase,
+  webhooks: PreparedWebhook[],
+  deliveries: Delivery[],
+): Promise<InvariantContext> {
+  return {
+    db,
+    webhooks,
+    deliveries,
+    serverErrors: [],
+    trace: [],
+    redeliverySnapshots: new Map(),
+    prepared: new Map(),
+  };
+}
+
+async function userWithGrants(db: ScenarioDatabase, grants: [string, number][]): Promise<void> {
+  await db.query(
+    "INSERT INTO users (id, email, stripe_customer_id, credits_balance) VALUES (1, 'a@example.com', 'cus_1', 0)",
+  );
+  for (const [eventId, credits] of grants) {
+    await db.query(
+      "INSERT INTO webhook_events (event_id, type) VALUES ($1, 'checkout.session.completed') ON CONFLICT DO NOTHING",
+      [eventId],
+    );
+    await db.query(
+      "INSERT INTO credit_grants (event_id, user_id, credits, amount_cents, applied) VALUES ($1, 1, $2, $3, true)",
+      [eventId, credits, credits * 10],
+    );
+    await db.query("UPDATE users SET credits_balance = credits_balance + $1 WHERE id = 1", [
+      credits,
+    ]);
+  }
+}
+
+describe("delivery invariants on real rows", () => {
+  it("exactlyOnceEffect fails when a balance was credited twice for one event", async () => {
+    const db = await env.databases.create("twice", []);
+    const start = await exactlyOnceEffect.prepare?.({ invariant: "exactlyOnceEffect" }, db);
+    await userWithGrants(db, [["evt_1", 100]]);
+    const ctx = await context(
+      db,
+      [payment("evt_1", 100)],
+      [delivery("evt_1", 200), delivery("evt_1", 200)],
+    );
+    expect(
+      (await exactlyOnceEffect.evaluate({ invariant: "exactlyOnceEffect" }, ctx, start)).passed,
+    ).toBe(true);
+    await db.query("UPDATE users SET credits_balance = credits_balance + 100");
+    const twice = await exactlyOnceEffect.evaluate({ invariant: "exactlyOnceEffect" }, ctx, start);
+    expect(twice.passed).toBe(false);
+    expect(twice.evidence.join("\n")).toContain(
+      "credits_balance 200, expected 0 + 100 granted = 100",
+    );
+    await env.databases.drop(db.name);
+  });
+
+  it("noLostEvents fails for an acknowledged payment with no grant, and only lists unacknowledged ones", async () => {
+    const db = await env.databases.create("lost", []);
+    await userWithGrants(db, [["evt_kept", 50]]);
+    await db.query(
+      "INSERT INTO webhook_events (event_id, type) VALUES ('evt_lost', 'checkout.session.completed')",
+    );
+    const webhooks = [payment("evt_kept", 50), payment("evt_lost", 70), payment("evt_never", 90)];
+    const ctx = await context(db, webhooks, [
+      delivery("evt_kept", 200),
+      delivery("evt_lost", 200),
+      delivery("evt_never", 500),
+    ]);
+    const verdict = await noLostEvents.evaluate({ invariant: "noLostEvents" }, ctx, undefined);
+    expect(verdict.passed).toBe(false);
+    expect(verdict.evidence.join("\n")).toContain("lost: evt_lost");
+    expect(verdict.evidence.join("\n")).toContain("undelivered (never acknowledged)");
+    expect(verdict.evidence.join("\n")).not.toContain("lost: evt_never");
+    await env.databases.drop(db.name);
+  });
+
+  it("signaturesRejected fails when a badly signed delivery was accepted", async () => {
+    const db = await env.databases.create("signed", []);
+    await db.query(
+      "INSERT INTO webhook_events (event_id, type) VALUES ('evt_bad', 'checkout.session.completed')",
+    );
+    const ctx = await context(
+      db,
+      [payment("evt_bad", 10)],
+      [delivery("evt_bad", 200, { signature: "stale" })],
+    );
+    const verdict = await signaturesRejected.evaluate(
+      { invariant: "signaturesRejected", status: 400 },
+      ctx,
+      undefined,
+    );
+    expect(verdict.passed).toBe(false);
+    expect(verdict.evidence.join("\n")).toMatch(/answered 200[\s\S]*wrote a webhook_events row/);
+    await env.databases.drop(db.name);
+  });
+});
