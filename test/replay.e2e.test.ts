@@ -166,3 +166,82 @@ describe("import, replay and record from the command line", () => {
     ).not.toContain("rec@corp.example");
   });
 });
+
+describe("a recorded incident as a scenario", () => {
+  it("sends the recorded bytes, re-signed, to the service, and judges them like any webhook", async () => {
+    const base = path.join(dir, "incident-scenario");
+    const list = path.join(dir, "incident-events.json");
+    const session = (id: string, credits: number) => ({
+      id,
+      object: "event",
+      api_version: "2025-06-30.basil",
+      created: 1_790_000_000 + credits,
+      type: "checkout.session.completed",
+      data: {
+        object: {
+          id: `cs_test_${id}`,
+          object: "checkout.session",
+          customer: "cus_Incident0001",
+          customer_details: { email: "payer@corp.example", name: "Pat Payer" },
+          amount_total: credits * 10,
+          metadata: { credits: String(credits) },
+        },
+      },
+    });
+    await writeFile(
+      list,
+      JSON.stringify({
+        object: "list",
+        data: [session("evt_inc_2", 200), session("evt_inc_1", 100)],
+      }),
+    );
+    expect(
+      (await runCli(["import", "stripe-events", list, "--out", path.join(base, "incident")])).code,
+    ).toBe(0);
+    const names = (await readdir(path.join(base, "incident")))
+      .filter((f) => f.endsWith(".body"))
+      .map((f) => f.replace(/\.body$/, ""));
+    expect(names).toHaveLength(2);
+    const scenario = path.join(base, "incident.scenario.ts");
+    await writeFile(
+      scenario,
+      `export default ${JSON.stringify({
+        name: "recorded-incident",
+        webhooks: [
+          { recorded: `incident/${names[0]}`, as: "first" },
+          { recorded: `incident/${names[1]}` },
+          { redeliver: "first" },
+        ],
+        invariants: [
+          { invariant: "noLostEvents" },
+          { invariant: "exactlyOnceEffect" },
+          { invariant: "creditsApplied" },
+          { invariant: "idempotent" },
+        ],
+      })};\n`,
+    );
+    const json = path.join(dir, "incident.json");
+    const run = await runCli(["run", scenario, "--json", json]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const report = JSON.parse(await readFile(json, "utf8"));
+    expect(
+      report.scenarios[0].deliveries.map((d: { eventId: string; status: number }) => [
+        d.eventId,
+        d.status,
+      ]),
+    ).toEqual([
+      ["evt_inc_1", 200],
+      ["evt_inc_2", 200],
+      ["evt_inc_1", 200],
+    ]);
+
+    const wrong = path.join(base, "wrong.scenario.ts");
+    await writeFile(
+      wrong,
+      `export default ${JSON.stringify({ name: "wrong", webhooks: [{ recorded: "incident/999-nope" }], invariants: [{ invariant: "noCascade" }] })};\n`,
+    );
+    const bad = await runCli(["run", wrong]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('field "webhooks[0].recorded": no recorded fixture');
+  });
+});

@@ -5,6 +5,8 @@ import { seededRandom } from "../random/index.ts";
 import {
   fixtureNames,
   loadFixture,
+  loadRecordedFixtures,
+  type RecordedFixture,
   templateVariables,
   webhookProviders,
 } from "../webhooks/index.ts";
@@ -91,6 +93,18 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
   return { file, scenario };
 }
 
+/** A recorded fixture pair by its path without extension, relative to `baseDir`. */
+export async function findRecorded(baseDir: string, ref: string): Promise<RecordedFixture> {
+  const full = path.resolve(baseDir, ref.replace(/\.(body|json)$/, ""));
+  const fixtures = await loadRecordedFixtures(path.dirname(full));
+  const found = fixtures.find((f) => f.name === path.basename(full));
+  if (!found)
+    throw new Error(
+      `no recorded fixture ${full}.body / .json (that folder has: ${fixtures.map((f) => f.name).join(", ") || "none"})`,
+    );
+  return found;
+}
+
 // Fixtures and their variables are checked now, so a typo fails before Postgres starts.
 async function checkWebhooks(shown: string, scenario: Scenario): Promise<void> {
   const steps = scenario.webhooks.flatMap((step, index) =>
@@ -99,6 +113,12 @@ async function checkWebhooks(shown: string, scenario: Scenario): Promise<void> {
       : [{ step, where: `webhooks[${index}]` }],
   );
   for (const { step, where } of steps) {
+    if (step.recorded !== undefined) {
+      await findRecorded(path.dirname(path.resolve(shown)), step.recorded).catch((error: Error) => {
+        throw new BadScenarioError(shown, `field "${where}.recorded": ${error.message}`);
+      });
+      continue;
+    }
     if (step.fixture === undefined) continue;
     const providerName = step.provider ?? "stripe";
     const provider = webhookProviders[providerName];

@@ -42,7 +42,7 @@ import {
   invariants,
   type Snapshot,
 } from "./invariants/index.ts";
-import { displayPath, type LoadedScenario } from "./load.ts";
+import { displayPath, findRecorded, type LoadedScenario } from "./load.ts";
 import type { Scenario } from "./schema.ts";
 
 const { escapeIdentifier } = pg;
@@ -184,7 +184,12 @@ async function runOne(
 
     const now = options.now ?? Date.now;
     const random = seededRandom(seed);
-    const steps = await prepareSteps(scenario, random, Math.floor(now() / 1000));
+    const steps = await prepareSteps(
+      scenario,
+      path.dirname(path.resolve(file)),
+      random,
+      Math.floor(now() / 1000),
+    );
     const webhooks = steps.flatMap((step) =>
       "webhook" in step ? [step.webhook] : "batch" in step ? step.batch.map((p) => p.webhook) : [],
     );
@@ -416,6 +421,7 @@ function eventTypeOf(body: EventBody): string | undefined {
 
 async function prepareSteps(
   scenario: Scenario,
+  baseDir: string,
   random: Random,
   nowSeconds: number,
 ): Promise<Step[]> {
@@ -425,6 +431,29 @@ async function prepareSteps(
     webhookCount++;
     const policy: Policy = { duplicates: step.duplicates, retry: step.retry };
     const signature = step.signature ? { signature: step.signature } : {};
+    if (step.recorded !== undefined) {
+      // A recorded request goes out byte for byte, signed afresh as its provider signs.
+      const recorded = await findRecorded(baseDir, step.recorded);
+      const providerName = step.provider ?? recorded.metadata.provider ?? "stripe";
+      const provider = webhookProviders[providerName];
+      if (!provider)
+        throw new BadScenarioError(
+          displayPath(baseDir),
+          `recorded fixture ${recorded.name}: unknown provider ${providerName}`,
+        );
+      const type = recorded.metadata.type ?? recorded.name;
+      const webhook: PreparedWebhook = {
+        label: step.as ?? recorded.name,
+        provider,
+        eventId: recorded.metadata.eventId ?? recorded.name,
+        type,
+        fixture: type,
+        payload: recorded.body,
+        ...signature,
+      };
+      if (step.as) byName.set(step.as, webhook);
+      return { webhook, policy };
+    }
     if (step.redeliver !== undefined) {
       const original = byName.get(step.redeliver) as PreparedWebhook;
       return {

@@ -69,18 +69,37 @@ const singleWebhook = {
   with: z.record(z.string(), templateValue).optional(),
   /** Send an earlier webhook's exact bytes again (signed afresh), by its `as`. */
   redeliver: z.string().min(1).optional(),
+  /**
+   * Send a recorded request's exact bytes (from `faultline record` or `import`), re-signed: the
+   * fixture's path without extension, relative to the scenario file, e.g. "incident/003-checkout-session-completed".
+   */
+  recorded: z.string().min(1).optional(),
   ...deliveryPolicy,
 };
 
 function checkWebhook(
-  step: { fixture?: string; redeliver?: string; with?: unknown; provider?: string; as?: string },
+  step: {
+    fixture?: string;
+    redeliver?: string;
+    recorded?: string;
+    with?: unknown;
+    provider?: string;
+    as?: string;
+  },
   ctx: z.RefinementCtx,
 ): void {
-  if ((step.fixture === undefined) === (step.redeliver === undefined)) {
+  const sources = [step.fixture, step.redeliver, step.recorded].filter((x) => x !== undefined);
+  if (sources.length !== 1) {
     ctx.addIssue({
       code: "custom",
       message:
-        "expected exactly one of fixture (a new webhook) or redeliver (an earlier one's `as`)",
+        "expected exactly one of fixture (a new webhook), redeliver (an earlier one's `as`) or recorded (a recorded request)",
+    });
+  }
+  if (step.recorded !== undefined && step.with) {
+    ctx.addIssue({
+      code: "custom",
+      message: "a recorded request is sent byte for byte: it takes no with",
     });
   }
   if (step.redeliver !== undefined && (step.with || step.provider || step.as)) {
@@ -106,13 +125,13 @@ const webhookStep = z
     order: z.enum(["inOrder", "shuffled", "concurrent"]).optional(),
   })
   .superRefine((step, ctx) => {
-    const kinds = (["fixture", "redeliver", "addRule", "removeRule", "batch"] as const).filter(
-      (k) => step[k] !== undefined,
-    );
+    const kinds = (
+      ["fixture", "redeliver", "recorded", "addRule", "removeRule", "batch"] as const
+    ).filter((k) => step[k] !== undefined);
     if (kinds.length !== 1) {
       ctx.addIssue({
         code: "custom",
-        message: `expected exactly one of fixture (a new webhook), redeliver (an earlier one's \`as\`), addRule, removeRule or batch; got ${kinds.join(", ") || "none"}`,
+        message: `expected exactly one of fixture (a new webhook), redeliver (an earlier one's \`as\`), recorded, addRule, removeRule or batch; got ${kinds.join(", ") || "none"}`,
       });
       return;
     }
@@ -129,7 +148,8 @@ const webhookStep = z
         message: "a rule or batch step takes no with, provider, as, duplicates, retry or signature",
       });
     }
-    if (step.fixture !== undefined || step.redeliver !== undefined) checkWebhook(step, ctx);
+    if (step.fixture !== undefined || step.redeliver !== undefined || step.recorded !== undefined)
+      checkWebhook(step, ctx);
   });
 
 const row = z.record(z.string(), z.unknown());
