@@ -218,32 +218,38 @@ function parseHostPort(
 }
 
 async function proxy(args: string[], signal: AbortSignal): Promise<number> {
-  let parsed: ReturnType<typeof parseProxyArgs>;
-  try {
-    parsed = parseProxyArgs(args);
-  } catch (error) {
-    throw new BadUsageError(`${(error as Error).message}\n\n${USAGE}`);
-  }
-  const { values } = parsed;
+  const { values } = parseFlags(args, {
+    upstream: { type: "string" },
+    listen: { type: "string" },
+    rules: { type: "string" },
+    trace: { type: "string" },
+    seed: { type: "string" },
+    "allow-remote-upstream": { type: "boolean" },
+  });
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (!values.upstream)
-    throw new BadUsageError(
-      `--upstream is required (postgres://host:port of the real server)\n\n${USAGE}`,
-    );
-  const upstream = parseHostPort(values.upstream, "--upstream");
+  const upstream = parseHostPort(
+    required(values.upstream, "--upstream", "postgres://host:port of the real server"),
+    "--upstream",
+  );
   const { isLoopback } = await import("./postgres/index.ts");
   if (!isLoopback(upstream.host) && !values["allow-remote-upstream"]) {
     throw new BadUsageError(
       `--upstream ${upstream.host} is not on loopback; pass --allow-remote-upstream if you mean it`,
     );
   }
-  const listen = parseHostPort(values.listen ?? "127.0.0.1:6543", "--listen", 6543);
+  const listen = parseHostPort(
+    (values.listen as string | undefined) ?? "127.0.0.1:6543",
+    "--listen",
+    6543,
+  );
   const { loadRulesFile, startProxy } = await import("./proxy/index.ts");
-  const file = values.rules ? await loadRulesFile(values.rules) : { rules: [], seed: undefined };
-  const seed = parseSeed(values.seed) ?? file.seed ?? 0;
+  const rulesFile = values.rules as string | undefined;
+  const tracePath = values.trace as string | undefined;
+  const file = rulesFile ? await loadRulesFile(rulesFile) : { rules: [], seed: undefined };
+  const seed = parseSeed(values.seed as string | undefined) ?? file.seed ?? 0;
   let started: Awaited<ReturnType<typeof startProxy>>;
   try {
     started = await startProxy({
@@ -251,7 +257,7 @@ async function proxy(args: string[], signal: AbortSignal): Promise<number> {
       listen,
       rules: file.rules,
       seed,
-      tracePath: values.trace,
+      tracePath,
       onFault: (e) =>
         process.stdout.write(
           `fault: rule ${JSON.stringify(e.rule)} (${e.fault}) on connection ${e.conn}${e.sql ? `: ${e.sql.replace(/\s+/g, " ").slice(0, 200)}` : ""}\n`,
@@ -261,12 +267,9 @@ async function proxy(args: string[], signal: AbortSignal): Promise<number> {
     throw new BadUsageError(`--listen ${listen.host}:${listen.port}: ${(error as Error).message}`);
   }
   process.stdout.write(
-    `faultline proxy: listening on ${started.host}:${started.port} → ${upstream.host}:${upstream.port}; ${file.rules.length} rule(s), seed ${seed}${values.trace ? `, trace ${values.trace}` : ""}\n`,
+    `faultline proxy: listening on ${started.host}:${started.port} → ${upstream.host}:${upstream.port}; ${file.rules.length} rule(s), seed ${seed}${tracePath ? `, trace ${tracePath}` : ""}\n`,
   );
-  await new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    signal.addEventListener("abort", () => resolve(), { once: true });
-  });
+  await untilAborted(signal);
   await started.stop();
   process.stdout.write("faultline proxy: stopped\n");
   return 0;
@@ -293,9 +296,9 @@ function parseFlags(
   }
 }
 
-function required(value: string | boolean | undefined, flag: string): string {
+function required(value: string | boolean | undefined, flag: string, what = ""): string {
   if (typeof value !== "string" || value === "")
-    throw new BadUsageError(`${flag} is required\n\n${USAGE}`);
+    throw new BadUsageError(`${flag} is required${what ? ` (${what})` : ""}\n\n${USAGE}`);
   return value;
 }
 
@@ -433,23 +436,6 @@ async function replayCommand(args: string[], signal: AbortSignal): Promise<numbe
   const ok = results.filter((r) => r.status >= 200 && r.status < 300).length;
   process.stdout.write(`${ok} passed, ${results.length - ok} failed\n`);
   return ok === results.length ? 0 : 1;
-}
-
-function parseProxyArgs(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: false,
-    strict: true,
-    options: {
-      upstream: { type: "string" },
-      listen: { type: "string" },
-      rules: { type: "string" },
-      trace: { type: "string" },
-      seed: { type: "string" },
-      "allow-remote-upstream": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
 }
 
 function version(): string {

@@ -10,7 +10,6 @@ export type ErrorCode =
   | "FL_POSTGRES_FAILED"
   | "FL_SERVICE_FAILED"
   | "FL_UNSAFE_DATABASE"
-  | "FL_DELIVERY_FAILED"
   | "FL_INTERRUPTED";
 
 /** Base class of faultline's own errors. */
@@ -99,7 +98,6 @@ const exitCodeByError: Record<ErrorCode, number> = {
   FL_UNSAFE_DATABASE: EXIT.badInput,
   FL_POSTGRES_FAILED: EXIT.infrastructure,
   FL_SERVICE_FAILED: EXIT.infrastructure,
-  FL_DELIVERY_FAILED: EXIT.infrastructure,
   // 128 + signal number, as shells report a process killed by that signal.
   FL_INTERRUPTED: 130,
 };

@@ -43,7 +43,6 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
   const shared: ProxyShared = {
     upstream: options.upstream,
     rules,
-    random,
     trace,
     startedAt: Date.now(),
     cancelKeys: new Map(),

@@ -1,6 +1,5 @@
 import { randomInt } from "node:crypto";
 import { connect, type Socket } from "node:net";
-import type { Random } from "../random/index.ts";
 import { type Frame, MessageReader, ProtocolError } from "./framing.ts";
 import {
   backendKeyData,
@@ -33,7 +32,6 @@ export interface FaultEvent {
 export interface ProxyShared {
   upstream: { host: string; port: number };
   rules: RuleSet;
-  random: Random;
   trace: TraceWriter | undefined;
   startedAt: number;
   /** BackendKeyData the clients saw → the real backend's key. */

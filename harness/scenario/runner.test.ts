@@ -31,13 +31,13 @@ describe("exitCodeOf", () => {
   });
 });
 
-describe("retrySchedule", () => {
+describe("stripeRetrySchedule", () => {
   it("backs off exponentially from a minute, at most a day apart, for three days", async () => {
-    const { retrySchedule } = await import("./runner.ts");
-    const delays = retrySchedule("stripe");
+    const { stripeRetrySchedule } = await import("./runner.ts");
+    const delays = stripeRetrySchedule();
     expect(delays.slice(0, 3)).toEqual([60, 120, 240]);
     expect(Math.max(...delays)).toBeLessThanOrEqual(86_400);
     expect(delays.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(3 * 86_400);
-    expect(retrySchedule("stripe", 3)).toEqual([60, 120]);
+    expect(stripeRetrySchedule(3)).toEqual([60, 120]);
   });
 });

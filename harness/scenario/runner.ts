@@ -237,7 +237,8 @@ async function runOne(
     const sendWithRetries = async ({ webhook, policy }: Planned, duplicateOf?: string) => {
       let delivery = await sendOne(webhook, 1, duplicateOf);
       if (!policy.retry) return;
-      const delays = retrySchedule(policy.retry.like, policy.retry.maxAttempts);
+      // `like` has one value today; a second provider schedule would be chosen here.
+      const delays = stripeRetrySchedule(policy.retry.maxAttempts);
       for (let attempt = 2; !succeeded(delivery) && attempt - 2 < delays.length; attempt++) {
         await sleep(
           (delays[attempt - 2] as number) * 1000 * policy.retry.timeScale,
@@ -311,7 +312,6 @@ async function runOne(
       serverErrors,
       trace,
       redeliverySnapshots,
-      prepared,
     };
     for (const [index, spec] of scenario.invariants.entries()) {
       const invariant = invariants.get(spec.invariant);
@@ -376,7 +376,7 @@ type Step =
  * Stripe's retry delays in seconds: exponential back-off from a minute, each at most a day,
  * until three days have passed — then Stripe gives up.
  */
-export function retrySchedule(like: "stripe", maxAttempts?: number): number[] {
+export function stripeRetrySchedule(maxAttempts?: number): number[] {
   const delays: number[] = [];
   let total = 0;
   for (let delay = 60; ; delay = Math.min(delay * 2, 86_400)) {
@@ -384,7 +384,6 @@ export function retrySchedule(like: "stripe", maxAttempts?: number): number[] {
     delays.push(delay);
     total += delay;
   }
-  void like;
   return maxAttempts === undefined ? delays : delays.slice(0, Math.max(0, maxAttempts - 1));
 }
 

@@ -18,8 +18,6 @@ export interface InvariantContext {
   trace: TraceEntry[];
   /** Snapshots taken just before and after each redelivery, by delivery index. */
   redeliverySnapshots: Map<number, { before: Snapshot; after: Snapshot }>;
-  /** What each invariant's `prepare` captured before the first webhook, by invariant position. */
-  prepared: Map<number, unknown>;
 }
 
 /** The verdict of one invariant, with what was expected, what was seen, and the evidence. */

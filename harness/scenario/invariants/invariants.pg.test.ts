@@ -79,7 +79,6 @@ async function context(
     serverErrors: [],
     trace: [],
     redeliverySnapshots: new Map(),
-    prepared: new Map(),
   };
 }
 
