@@ -3,13 +3,13 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
 import { PACKAGE_ROOT, runExitHooksNow } from "./lifecycle/index.ts";
-import { startEnvironment } from "./postgres/index.ts";
+import { resolvePostgresProvider, startEnvironment } from "./postgres/index.ts";
 import type { Reporter } from "./report/index.ts";
 
 // The names --service accepts without a command line (kept here so --help needs no imports).
 const BUNDLED_SERVICES = ["payments:fixed", "payments:broken"];
 
-const USAGE = `Usage: faultline run [files or folders…] [options]
+const USAGE = `Usage: faultline run [files, folders or globs…] [options]
        faultline proxy --upstream <postgres://host:port> [options]
        faultline record --forward <http://service> --out <dir> [--listen host:port]
        faultline import stripe-events <events.json> [--out <dir>]
@@ -17,17 +17,24 @@ const USAGE = `Usage: faultline run [files or folders…] [options]
                         [--policy inOrder|shuffled|concurrent|duplicated] [--seed n]
 
 Runs scenarios (*.scenario.ts) against a service under test, each on its own database cloned
-from a migrated template on an embedded Postgres. With no files, runs scenarios/ in the
-current folder.
+from a migrated template on a Postgres faultline starts. The service, schema, Postgres and
+routes come from faultline.config.ts (.mjs, .js) in the current folder or a parent; with no
+config, the bundled payments example. With no files, runs the config's scenarios, else
+scenarios/ in the current folder.
 
 Options:
+  --config <file>           the config file (default: faultline.config.* here or in a parent)
   --service <name|command>  a bundled service (${BUNDLED_SERVICES.join(", ")}; default
-                            payments:fixed) or a shell command line that starts your service;
-                            it gets DATABASE_URL, PORT and STRIPE_WEBHOOK_SECRET
+                            payments:fixed) or a shell command line that starts your service
+                            (replaces service.command and keeps the rest of the config's
+                            service block); it gets DATABASE_URL, PORT and STRIPE_WEBHOOK_SECRET
+  --postgres <provider>     embedded (default), embedded:<major>, container[:image] or
+                            url:postgres://… (replaces database.postgres)
+  --allow-remote            allow a url: server that is not on this machine's loopback
   --json <file>             write the full results as JSON
   --junit <file>            write JUnit XML
   --seed <n>                seed for ids and random choices (default: each scenario's randomSeed)
-  --ready-timeout <ms>      how long the service may take to answer GET /healthz (default 15000)
+  --ready-timeout <ms>      how long the service may take to become ready (default 15000)
   --trace-dir <dir>         keep each scenario's proxy trace there as <scenario>.ndjson
   -h, --help                show this help
 
@@ -59,7 +66,10 @@ function parseRun(args: string[]) {
       allowPositionals: true,
       strict: true,
       options: {
+        config: { type: "string" },
         service: { type: "string" },
+        postgres: { type: "string" },
+        "allow-remote": { type: "boolean" },
         json: { type: "string" },
         junit: { type: "string" },
         seed: { type: "string" },
@@ -131,6 +141,17 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
       "--service: expected a bundled service name or a command line, got an empty string",
     );
   }
+  if (values.config !== undefined && values.config.trim() === "")
+    throw new BadUsageError("--config: expected a file, got an empty string");
+  if (values.postgres !== undefined && values.postgres.trim() === "")
+    throw new BadUsageError("--postgres: expected a provider, got an empty string");
+
+  const { findConfigFile, loadConfig } = await import("./config/index.ts");
+  const configFile = values.config ?? (await findConfigFile());
+  const config = configFile ? await loadConfig(configFile) : undefined;
+  if (config) process.stdout.write(`faultline: config ${path.relative(process.cwd(), config.file) || config.file}\n`);
+  const allowRemote = Boolean(values["allow-remote"]) || (config?.database.allowRemote ?? false);
+  const postgres = values.postgres ?? config?.database.postgres ?? "embedded";
 
   // Postgres starts first (initdb runs in its own process) while Node loads the heavier
   // modules, builds the service bundle and reads the scenarios: that overlap is most of a
@@ -138,9 +159,15 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
   const setup = new AbortController();
   const forward = () => setup.abort(signal.reason);
   signal.addEventListener("abort", forward, { once: true });
-  const environment = startEnvironment({ signal: setup.signal });
+  const environment = startEnvironment({
+    signal: setup.signal,
+    provider: resolvePostgresProvider(postgres, { allowRemote }),
+    allowNonLoopback: allowRemote,
+    ...(config?.database.schema ? { schema: config.database.schema } : {}),
+    onProgress: (line) => process.stdout.write(`faultline: ${line}\n`),
+  });
   const servicePromise = import("./service/index.ts").then(({ resolveService }) =>
-    resolveService(values.service),
+    resolveService(values.service ?? (config ? undefined : "payments:fixed"), config?.service),
   );
   // Failures surface where these are awaited; the handlers only stop Node calling them unhandled.
   environment.catch(() => {});
@@ -152,8 +179,8 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     ]);
     const scenarios = [];
     try {
-      for (const file of await findScenarioFiles(positionals))
-        scenarios.push(await loadScenario(file));
+      const targets = positionals.length ? positionals : (config?.scenarios ?? []);
+      for (const file of await findScenarioFiles(targets)) scenarios.push(await loadScenario(file));
     } catch (error) {
       setup.abort(error);
       throw error;
@@ -166,12 +193,14 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     const summary = await runScenarios(scenarios, await environment, {
       service: (await servicePromise).spec,
       seed,
-      readyTimeoutMs,
+      readyTimeoutMs: readyTimeoutMs ?? config?.service.readyTimeoutMs,
+      webhookPaths: config?.webhookPaths,
       traceDir: values["trace-dir"] ? path.resolve(values["trace-dir"]) : undefined,
       signal,
       onRunStart: async (info) => {
         for (const r of reporters) await r.onRunStart?.({ ...info, seed });
       },
+      onProgress: (line) => process.stdout.write(`faultline: ${line}\n`),
       onScenarioEnd: async (result) => {
         for (const r of reporters) await r.onScenarioResult?.(result);
       },

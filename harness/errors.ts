@@ -5,6 +5,7 @@
 export type ErrorCode =
   | "FL_BAD_USAGE"
   | "FL_BAD_SCENARIO"
+  | "FL_BAD_CONFIG"
   | "FL_BAD_RULES"
   | "FL_SCENARIO_NOT_FOUND"
   | "FL_POSTGRES_FAILED"
@@ -34,6 +35,15 @@ export class BadScenarioError extends FaultlineError {
   readonly file: string;
   constructor(file: string, message: string, options?: { cause?: unknown }) {
     super("FL_BAD_SCENARIO", `${file}: ${message}`, options);
+    this.file = file;
+  }
+}
+
+/** A faultline.config file is invalid; the message names the file and the field. */
+export class BadConfigError extends FaultlineError {
+  readonly file: string;
+  constructor(file: string, message: string, options?: { cause?: unknown }) {
+    super("FL_BAD_CONFIG", `${file}: ${message}`, options);
     this.file = file;
   }
 }
@@ -93,6 +103,7 @@ export const EXIT = { pass: 0, invariantFailed: 1, badInput: 2, infrastructure: 
 const exitCodeByError: Record<ErrorCode, number> = {
   FL_BAD_USAGE: EXIT.badInput,
   FL_BAD_SCENARIO: EXIT.badInput,
+  FL_BAD_CONFIG: EXIT.badInput,
   FL_BAD_RULES: EXIT.badInput,
   FL_SCENARIO_NOT_FOUND: EXIT.badInput,
   FL_UNSAFE_DATABASE: EXIT.badInput,

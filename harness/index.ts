@@ -1,4 +1,14 @@
 /** faultline's public API: define and run scenarios from TypeScript. */
+export {
+  type DatabaseConfig,
+  defineConfig,
+  type FaultlineConfig,
+  findConfigFile,
+  loadConfig,
+  type ResolvedConfig,
+  type ServiceConfig,
+  type ServiceEnvContext,
+} from "./config/index.ts";
 export * from "./errors.ts";
 export {
   DEFAULT_MIGRATIONS_DIR,

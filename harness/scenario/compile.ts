@@ -27,11 +27,11 @@ function formatMessage(m: Message): string {
 export class ScenarioCompileError extends Error {}
 
 /**
- * Compile a scenario file (TypeScript, ESM or not, with whatever relative imports it has) into
+ * Compile a scenario or config file (TypeScript, ESM or not, with whatever relative imports it has) into
  * one module and import it. esbuild takes ~10 ms per file, where a TypeScript loader would
  * re-load the whole harness behind the scenario's `import "faultline"`.
  */
-export async function importScenario(file: string): Promise<{ default?: unknown }> {
+export async function importModule(file: string): Promise<{ default?: unknown }> {
   let code: string;
   try {
     const result = await build({

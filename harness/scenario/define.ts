@@ -18,8 +18,8 @@ export const dropColumn = (ref: string): DriftStep => ({ dropColumn: ref });
 export const dropTable = (ref: string): DriftStep => ({ dropTable: ref });
 /** Drift: the column has another name. */
 export const renameColumn = (ref: string, to: string): DriftStep => ({ renameColumn: ref, to });
-/** Drift: only migrations 1..n ran. */
-export const stopAtMigration = (n: number): DriftStep => ({ stopAtMigration: n });
+/** Drift: only the first n migrations ran (NNN for numbered files), or up to a named one. */
+export const stopAtMigration = (n: number | string): DriftStep => ({ stopAtMigration: n } as DriftStep);
 
 /** A new webhook from a recorded fixture. */
 export const webhook = (fixture: string, values?: Record<string, TemplateValue>, as?: string) => ({
@@ -55,11 +55,23 @@ export const creditsApplied = (): InvariantSpec => ({ invariant: "creditsApplied
 export const creditsPending = (): InvariantSpec => ({ invariant: "creditsPending" });
 /** After an error inside a transaction, the connection's next statement was a ROLLBACK. */
 export const rollsBackAfterError = (): InvariantSpec => ({ invariant: "rollsBackAfterError" });
-/** Every acknowledged event has its durable effect; unacknowledged ones are listed. */
-export const noLostEvents = (): InvariantSpec => ({ invariant: "noLostEvents" });
-/** However often and in whatever order an event arrived, its effect is there once. */
+/**
+ * Every acknowledged event has its durable effect; unacknowledged ones are listed. With
+ * `query` (`:event_id`, `:event_type` and template variables bound), at least one row per event;
+ * without, the payments preset's tables.
+ */
+export const noLostEvents = (check: { query?: string } = {}): InvariantSpec => ({
+  invariant: "noLostEvents",
+  ...check,
+});
+/** For every acknowledged event, `query` (its values bound) returns exactly one row. */
+export const effectOnce = (check: { query: string }): InvariantSpec => ({
+  invariant: "effectOnce",
+  ...check,
+});
+/** Payments preset: however often and in whatever order an event arrived, its effect is there once. */
 export const exactlyOnceEffect = (): InvariantSpec => ({ invariant: "exactlyOnceEffect" });
-/** Badly signed deliveries were answered `status` (400) and wrote nothing. */
+/** Badly signed deliveries were answered `status` (400) and changed no table. */
 export const signaturesRejected = (status = 400): InvariantSpec => ({
   invariant: "signaturesRejected",
   status,

@@ -1,4 +1,5 @@
 /** Scenarios: the typed format, loading and validation, the runner, and the invariants. */
+export { importModule } from "./compile.ts";
 export * from "./define.ts";
 export {
   type Invariant,

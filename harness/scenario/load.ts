@@ -10,7 +10,7 @@ import {
   templateVariables,
   webhookProviders,
 } from "../webhooks/index.ts";
-import { importScenario } from "./compile.ts";
+import { importModule } from "./compile.ts";
 import { invariants } from "./invariants/index.ts";
 import { formatIssues, type Scenario, scenarioSchema } from "./schema.ts";
 
@@ -39,11 +39,29 @@ async function walk(dir: string): Promise<string[]> {
   return files;
 }
 
-/** Expand files and folders into scenario files; no argument means `scenarios/` in `cwd`. */
+const GLOB_CHARS = /[*?[\]{}]/;
+
+/**
+ * Expand files, folders and glob patterns into scenario files; no argument means `scenarios/`
+ * in `cwd`. A target that matches nothing is an error: a run must never pass on nothing.
+ */
 export async function findScenarioFiles(args: string[], cwd = process.cwd()): Promise<string[]> {
   const targets = args.length ? args : ["scenarios"];
   const files: string[] = [];
   for (const target of targets) {
+    if (GLOB_CHARS.test(target)) {
+      const { glob } = await import("tinyglobby");
+      const found = (
+        await glob(target, { cwd, absolute: true, ignore: ["**/node_modules/**"] })
+      ).sort();
+      const scenarios = found.filter((f) => f.endsWith(SCENARIO_SUFFIX));
+      if (scenarios.length === 0)
+        throw new ScenarioNotFoundError(
+          `${target}: the pattern matches no *${SCENARIO_SUFFIX} file${found.length ? ` (it matches ${found.length} other file(s))` : ""}`,
+        );
+      files.push(...scenarios);
+      continue;
+    }
     const full = path.resolve(cwd, target);
     const info = await stat(full).catch(() => undefined);
     if (!info)
@@ -67,7 +85,7 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
   const shown = displayPath(file);
   let module: { default?: unknown };
   try {
-    module = await importScenario(file);
+    module = await importModule(file);
   } catch (error) {
     throw new BadScenarioError(shown, `cannot be loaded: ${(error as Error).message}`, {
       cause: error,

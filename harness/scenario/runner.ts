@@ -13,25 +13,17 @@ import {
   type Databases,
   DriftFailedError,
   describeDrift,
-  freePort,
   type RunEnvironment,
   type ScenarioDatabase,
+  type ServerError,
   type StartedPostgres,
 } from "../postgres/index.ts";
-import {
-  type RuleSpec,
-  readTrace,
-  type StartedProxy,
-  startProxy,
-  type TraceEntry,
-} from "../proxy/index.ts";
+import { readTrace, type TraceEntry } from "../proxy/index.ts";
 import { newSeed, type Random, seededRandom } from "../random/index.ts";
-import { type ServiceSpec, type StartedService, startService } from "../service/index.ts";
+import { runBuild, type ServiceSpec } from "../service/index.ts";
 import {
   type Delivery,
   deliver,
-  fillTemplate,
-  loadFixture,
   type PreparedWebhook,
   succeeded,
   webhookProviders,
@@ -42,8 +34,12 @@ import {
   invariants,
   type Snapshot,
 } from "./invariants/index.ts";
-import { displayPath, findRecorded, type LoadedScenario } from "./load.ts";
+import { displayPath, type LoadedScenario } from "./load.ts";
 import type { Scenario } from "./schema.ts";
+import { type Attachment, perRunHost, perScenarioHost, type ServiceHost } from "./service-host.ts";
+import { type Planned, prepareSteps, type Step, shuffle, stripeRetrySchedule } from "./steps.ts";
+
+export { stripeRetrySchedule } from "./steps.ts";
 
 const { escapeIdentifier } = pg;
 
@@ -62,6 +58,8 @@ export interface ScenarioResult {
   invariants: InvariantResult[];
   /** Errors the server logged in the scenario's database (from the service's sessions). */
   serverErrorCount: number;
+  /** What the verdict's evidence comes from: the server's log and the proxy trace, or the trace alone. */
+  oracle?: string;
   /** Set when the service died during the scenario: how, and its last lines of output. */
   serviceExit?: { how: string; output: string[] };
   /** Faults the proxy injected, in order. */
@@ -85,14 +83,18 @@ export interface RunOptions {
   service: ServiceSpec;
   /** Overrides each scenario's randomSeed. */
   seed?: number;
-  /** How long the service may take to answer GET /healthz, in milliseconds. */
+  /** How long the service may take to become ready, in milliseconds. */
   readyTimeoutMs?: number;
+  /** Per webhook provider, the path the service receives it on (else the provider's default). */
+  webhookPaths?: Record<string, string>;
   /** Keep each scenario's proxy trace here as <name>.ndjson (else a temp dir, removed). */
   traceDir?: string;
   signal?: AbortSignal;
   /** The clock for signatures and template timestamps, in milliseconds. */
   now?: () => number;
   onRunStart?(info: { scenarios: number; service: string; postgres: string }): void | Promise<void>;
+  /** Told of steps of the run worth a line on the console (the build, a service restart). */
+  onProgress?(line: string): void;
   onScenarioEnd?(result: ScenarioResult): void | Promise<void>;
 }
 
@@ -104,6 +106,20 @@ export function exitCodeOf(results: ScenarioResult[]): number {
   for (const code of [EXIT.badInput, EXIT.infrastructure, EXIT.invariantFailed])
     if (codes.includes(code)) return code;
   return EXIT.pass;
+}
+
+/** The provider a scenario's webhooks come from (its first webhook's), for the secret's shape. */
+function mainProvider(scenario: Scenario): string {
+  for (const step of scenario.webhooks) {
+    const first = step.batch?.[0] ?? step;
+    if (first.provider) return first.provider;
+    if (first.fixture !== undefined || first.recorded !== undefined) break;
+  }
+  return "stripe";
+}
+
+function newSecret(provider: string, random: Random): string {
+  return (webhookProviders[provider] ?? webhookProviders.stripe)?.newSecret(random) as string;
 }
 
 /** Run each scenario against its own database cloned from the environment's template. */
@@ -119,11 +135,40 @@ export async function runScenarios(
     service: options.service.label,
     postgres: environment.postgres,
   });
-  for (const loaded of scenarios) {
-    throwIfAborted(options.signal);
-    const result = await runOne(loaded, environment.server, environment.databases, options);
-    results.push(result);
-    await options.onScenarioEnd?.(result);
+  if (options.service.build) {
+    options.onProgress?.(`building the service: ${options.service.build}`);
+    const { durationMs } = await runBuild({
+      command: options.service.build,
+      cwd: options.service.cwd ?? process.cwd(),
+      env: options.service.env,
+      signal: options.signal,
+    });
+    options.onProgress?.(`built in ${(durationMs / 1000).toFixed(1)}s`);
+  }
+  const hostOptions = {
+    server: environment.server,
+    spec: options.service,
+    readyTimeoutMs: options.readyTimeoutMs,
+    signal: options.signal,
+  };
+  let host: ServiceHost;
+  if (options.service.restart === "perRun") {
+    // One service for the run: one secret for the run, in the first scenario's provider's shape.
+    const first = scenarios[0]?.scenario;
+    const secret =
+      first?.webhookSecret ??
+      newSecret(first ? mainProvider(first) : "stripe", seededRandom(options.seed ?? newSeed()));
+    host = perRunHost({ ...hostOptions, secret });
+  } else host = perScenarioHost(hostOptions);
+  try {
+    for (const loaded of scenarios) {
+      throwIfAborted(options.signal);
+      const result = await runOne(loaded, environment.server, environment.databases, host, options);
+      results.push(result);
+      await options.onScenarioEnd?.(result);
+    }
+  } finally {
+    await host.close();
   }
   return {
     results,
@@ -133,10 +178,38 @@ export async function runScenarios(
   };
 }
 
+/** Clone the scenario's database, apply its drift and seed its rows. */
+async function provision(
+  shown: string,
+  scenario: Scenario,
+  databases: Databases,
+): Promise<ScenarioDatabase> {
+  const db = await databases.create(scenario.name, scenario.drift).catch((error: unknown) => {
+    if (error instanceof DriftFailedError)
+      throw new BadScenarioError(
+        shown,
+        `field "${error.message.replace(/^drift\[(\d+)\]: /, 'drift[$1]": ')}`,
+      );
+    if (error instanceof FaultlineError) throw error;
+    throw new PostgresFailedError(
+      `could not create the scenario database: ${(error as Error).message}`,
+      { cause: error },
+    );
+  });
+  try {
+    await seedRows(shown, db, scenario);
+  } catch (error) {
+    await databases.drop(db.name).catch(() => {});
+    throw error;
+  }
+  return db;
+}
+
 async function runOne(
   loaded: LoadedScenario,
   server: StartedPostgres,
   databases: Databases,
+  host: ServiceHost,
   options: RunOptions,
 ): Promise<ScenarioResult> {
   const { scenario, file } = loaded;
@@ -158,23 +231,11 @@ async function runOne(
     faults: [],
   };
   let db: ScenarioDatabase | undefined;
-  let service: StartedService | undefined;
-  let proxy: StartedProxy | undefined;
+  let attachment: Attachment | undefined;
   let traceDir: string | undefined;
   try {
-    db = await databases.create(scenario.name, scenario.drift).catch((error: unknown) => {
-      if (error instanceof DriftFailedError)
-        throw new BadScenarioError(
-          shown,
-          `field "${error.message.replace(/^drift\[(\d+)\]: /, 'drift[$1]": ')}`,
-        );
-      throw new PostgresFailedError(
-        `could not create the scenario database: ${(error as Error).message}`,
-        { cause: error },
-      );
-    });
+    db = await provision(shown, scenario, databases);
     result.database = db.name;
-    await seedRows(shown, db, scenario);
 
     const prepared = new Map<number, unknown>();
     for (const [index, spec] of scenario.invariants.entries()) {
@@ -189,11 +250,17 @@ async function runOne(
       path.dirname(path.resolve(file)),
       random,
       Math.floor(now() / 1000),
+      options.webhookPaths,
     );
     const webhooks = steps.flatMap((step) =>
       "webhook" in step ? [step.webhook] : "batch" in step ? step.batch.map((p) => p.webhook) : [],
     );
-    const secret = scenario.webhookSecret ?? (webhookProviders.stripe?.newSecret(random) as string);
+    const secret = host.runSecret ?? scenario.webhookSecret ?? newSecret(mainProvider(scenario), random);
+    if (host.runSecret && scenario.webhookSecret && scenario.webhookSecret !== host.runSecret)
+      throw new BadScenarioError(
+        shown,
+        'field "webhookSecret": with service.restart "perRun" the service is started once, so every scenario of the run must use the same webhookSecret (or none)',
+      );
 
     // Every scenario's service talks to Postgres through the proxy: the faults are injected
     // there and every statement is traced, whatever language the service is written in.
@@ -201,107 +268,31 @@ async function runOne(
     traceDir = options.traceDir ?? (await mkdtemp(path.join(defaultTmpRoot(), "faultline-trace-")));
     const tracePath = path.join(traceDir, `${scenario.name}.ndjson`);
     await rm(tracePath, { force: true });
-    proxy = await startProxy({
-      upstream: { host: server.host, port: server.port },
+    attachment = await host.attach({
+      db,
       rules: scenario.faults?.rules ?? [],
       seed: scenario.faults?.seed ?? seed,
       tracePath,
+      secret,
       onFault: (event) => result.faults.push({ ...event, at: event.at.toISOString() }),
     });
-    const serviceDatabaseUrl = `postgres://${server.user}@${proxy.host}:${proxy.port}/${encodeURIComponent(db.name)}`;
+    const outputBefore = attachment.service.output().length;
 
-    service = await startService({
-      spec: options.service,
-      env: {
-        DATABASE_URL: serviceDatabaseUrl,
-        PORT: String(await freePort()),
-        STRIPE_WEBHOOK_SECRET: secret,
-      },
-      readyTimeoutMs: options.readyTimeoutMs,
-      signal: options.signal,
-    });
+    const snapshots = await deliverAll(steps, attachment, db, secret, random, now, result, options);
 
-    const redeliverySnapshots = new Map<number, { before: Snapshot; after: Snapshot }>();
-    const running = service;
-    let nextIndex = 0;
-    const sendOne = async (webhook: PreparedWebhook, attempt: number, duplicateOf?: string) => {
-      const delivery = await deliver(running.url, nextIndex++, webhook, secret, now, {
-        signal: options.signal,
-        attempt,
-        duplicateOf,
-      });
-      result.deliveries.push(delivery);
-      return delivery;
-    };
-    // The first attempt, then provider-style retries while it is not acknowledged.
-    const sendWithRetries = async ({ webhook, policy }: Planned, duplicateOf?: string) => {
-      let delivery = await sendOne(webhook, 1, duplicateOf);
-      if (!policy.retry) return;
-      // `like` has one value today; a second provider schedule would be chosen here.
-      const delays = stripeRetrySchedule(policy.retry.maxAttempts);
-      for (let attempt = 2; !succeeded(delivery) && attempt - 2 < delays.length; attempt++) {
-        await sleep(
-          (delays[attempt - 2] as number) * 1000 * policy.retry.timeScale,
-          options.signal,
-        );
-        delivery = await sendOne(webhook, attempt, duplicateOf);
-      }
-    };
-    for (const step of steps) {
-      throwIfAborted(options.signal);
-      if ("addRule" in step) {
-        proxy.rules.add(step.addRule);
-        continue;
-      }
-      if ("removeRule" in step) {
-        proxy.rules.remove(step.removeRule);
-        continue;
-      }
-      if ("batch" in step) {
-        const planned = step.order === "shuffled" ? shuffle(step.batch, random) : step.batch;
-        if (step.order === "concurrent") {
-          // Everything at once, duplicates included: the same event twice at the same instant.
-          await Promise.all(
-            planned.flatMap((p) => [
-              sendWithRetries(p),
-              ...Array.from({ length: p.policy.duplicates ?? 0 }, () =>
-                sendWithRetries(p, p.webhook.label),
-              ),
-            ]),
-          );
-        } else {
-          for (const p of planned) {
-            await sendWithRetries(p);
-            for (let i = 0; i < (p.policy.duplicates ?? 0); i++)
-              await sendWithRetries(p, p.webhook.label);
-          }
-        }
-        continue;
-      }
-      const index = nextIndex;
-      const before = step.webhook.redeliveryOf ? await snapshot(db) : undefined;
-      await sendWithRetries(step);
-      if (before) redeliverySnapshots.set(index, { before, after: await snapshot(db) });
-      for (let i = 0; i < (step.policy.duplicates ?? 0); i++)
-        await sendWithRetries(step, step.webhook.label);
-    }
-    result.deliveries.sort((x, y) => x.index - y.index);
-
-    if (service.ended) {
+    if (attachment.service.ended) {
       // Let the pipes drain so the output shows why.
       await new Promise((resolve) => setTimeout(resolve, 50));
-      result.serviceExit = { how: service.ended, output: service.output() };
+      result.serviceExit = {
+        how: attachment.service.ended,
+        output: attachment.service.output().slice(Math.max(0, outputBefore - 20)),
+      };
     }
 
-    const database = db;
-    await server.serverLog.sync(async (marker) => {
-      await database.query(`DO $$BEGIN RAISE LOG '%', ${pg.escapeLiteral(marker)}; END$$`);
-    });
-    const serverErrors = server.serverLog
-      .errors({ database: db.name })
-      .filter((e) => e.applicationName !== "faultline");
+    const serverErrors = await serverErrorsIn(server, db);
     result.serverErrorCount = serverErrors.length;
-    await proxy.flushTrace();
+    result.oracle = serverErrors === NO_SERVER_LOG ? "proxy trace" : "server log and proxy trace";
+    await attachment.proxy.flushTrace();
     const trace: TraceEntry[] = [];
     for await (const entry of readTrace(tracePath)) trace.push(entry);
 
@@ -311,7 +302,7 @@ async function runOne(
       deliveries: result.deliveries,
       serverErrors,
       trace,
-      redeliverySnapshots,
+      deliverySnapshots: snapshots,
     };
     for (const [index, spec] of scenario.invariants.entries()) {
       const invariant = invariants.get(spec.invariant);
@@ -326,8 +317,7 @@ async function runOne(
     result.verdict = "error";
     result.error = { code: error.code, message: error.message, exitCode: exitCodeFor(error) };
   } finally {
-    await service?.stop();
-    await proxy?.stop();
+    if (attachment) await host.release(attachment);
     if (traceDir && !options.traceDir) await rm(traceDir, { recursive: true, force: true });
     if (db) await databases.drop(db.name).catch(() => {});
     // Time to verdict excludes the teardown; errors are timed up to here.
@@ -337,13 +327,106 @@ async function runOne(
   return result;
 }
 
+const NO_SERVER_LOG: ServerError[] = [];
+
+/** Errors the server logged in the scenario's database, or NO_SERVER_LOG where none is readable. */
+async function serverErrorsIn(server: StartedPostgres, db: ScenarioDatabase): Promise<ServerError[]> {
+  const log = server.serverLog as StartedPostgres["serverLog"] | undefined;
+  if (!log) return NO_SERVER_LOG;
+  await log.sync(async (marker) => {
+    await db.query(`DO $$BEGIN RAISE LOG '%', ${pg.escapeLiteral(marker)}; END$$`);
+  });
+  return log.errors({ database: db.name }).filter((e) => e.applicationName !== "faultline");
+}
+
+/**
+ * Send every step's webhooks as its policy says. Returns the database snapshots taken around
+ * each redelivery and each badly signed delivery, by delivery index, for the invariants that
+ * judge "changed nothing".
+ */
+async function deliverAll(
+  steps: Step[],
+  { service, proxy }: Attachment,
+  db: ScenarioDatabase,
+  secret: string,
+  random: Random,
+  now: () => number,
+  result: ScenarioResult,
+  options: RunOptions,
+): Promise<Map<number, { before: Snapshot; after: Snapshot }>> {
+  const snapshots = new Map<number, { before: Snapshot; after: Snapshot }>();
+  let nextIndex = 0;
+  const sendOne = async (webhook: PreparedWebhook, attempt: number, duplicateOf?: string) => {
+    const delivery = await deliver(service.url, nextIndex++, webhook, secret, now, {
+      signal: options.signal,
+      attempt,
+      duplicateOf,
+    });
+    result.deliveries.push(delivery);
+    return delivery;
+  };
+  // The first attempt, then provider-style retries while it is not acknowledged.
+  const sendWithRetries = async ({ webhook, policy }: Planned, duplicateOf?: string) => {
+    let delivery = await sendOne(webhook, 1, duplicateOf);
+    if (!policy.retry) return;
+    // `like` has one value today; a second provider schedule would be chosen here.
+    const delays = stripeRetrySchedule(policy.retry.maxAttempts);
+    for (let attempt = 2; !succeeded(delivery) && attempt - 2 < delays.length; attempt++) {
+      await sleep((delays[attempt - 2] as number) * 1000 * policy.retry.timeScale, options.signal);
+      delivery = await sendOne(webhook, attempt, duplicateOf);
+    }
+  };
+  for (const step of steps) {
+    throwIfAborted(options.signal);
+    if ("addRule" in step) {
+      proxy.rules.add(step.addRule);
+      continue;
+    }
+    if ("removeRule" in step) {
+      proxy.rules.remove(step.removeRule);
+      continue;
+    }
+    if ("batch" in step) {
+      const planned = step.order === "shuffled" ? shuffle(step.batch, random) : step.batch;
+      if (step.order === "concurrent") {
+        // Everything at once, duplicates included: the same event twice at the same instant.
+        await Promise.all(
+          planned.flatMap((p) => [
+            sendWithRetries(p),
+            ...Array.from({ length: p.policy.duplicates ?? 0 }, () =>
+              sendWithRetries(p, p.webhook.label),
+            ),
+          ]),
+        );
+      } else {
+        for (const p of planned) {
+          await sendWithRetries(p);
+          for (let i = 0; i < (p.policy.duplicates ?? 0); i++)
+            await sendWithRetries(p, p.webhook.label);
+        }
+      }
+      continue;
+    }
+    const index = nextIndex;
+    // "Changed nothing" is judged on every table: snapshot around the deliveries that must not write.
+    const watched = step.webhook.redeliveryOf !== undefined || step.webhook.signature !== undefined;
+    const before = watched ? await snapshot(db) : undefined;
+    await sendWithRetries(step);
+    if (before) snapshots.set(index, { before, after: await snapshot(db) });
+    for (let i = 0; i < (step.policy.duplicates ?? 0); i++)
+      await sendWithRetries(step, step.webhook.label);
+  }
+  result.deliveries.sort((x, y) => x.index - y.index);
+  return snapshots;
+}
+
 async function seedRows(shown: string, db: ScenarioDatabase, scenario: Scenario): Promise<void> {
   for (const [table, rows] of Object.entries(scenario.seed)) {
     for (const [index, row] of rows.entries()) {
       const columns = Object.keys(row);
       const sql = columns.length
-        ? `INSERT INTO ${escapeIdentifier(table)} (${columns.map(escapeIdentifier).join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})`
-        : `INSERT INTO ${escapeIdentifier(table)} DEFAULT VALUES`;
+        ? `INSERT INTO ${qualified(table)} (${columns.map(escapeIdentifier).join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})`
+        : `INSERT INTO ${qualified(table)} DEFAULT VALUES`;
       try {
         await db.query(sql, Object.values(row));
       } catch (error) {
@@ -356,159 +439,27 @@ async function seedRows(shown: string, db: ScenarioDatabase, scenario: Scenario)
   }
 }
 
-/** How a webhook is delivered: extra copies and provider-style retries. */
-interface Policy {
-  duplicates?: number;
-  retry?: { like: "stripe"; timeScale: number; maxAttempts?: number };
+/** A table name as SQL: `users` or `billing.invoices`, each part quoted. */
+function qualified(table: string): string {
+  return table.split(".").map(escapeIdentifier).join(".");
 }
 
-/** A webhook with its delivery policy. */
-type Planned = { webhook: PreparedWebhook; policy: Policy };
-
-/** One step of a scenario's timeline, ready to run. */
-type Step =
-  | Planned
-  | { batch: Planned[]; order: "inOrder" | "shuffled" | "concurrent" }
-  | { addRule: RuleSpec }
-  | { removeRule: string };
-
-/**
- * Stripe's retry delays in seconds: exponential back-off from a minute, each at most a day,
- * until three days have passed — then Stripe gives up.
- */
-export function stripeRetrySchedule(maxAttempts?: number): number[] {
-  const delays: number[] = [];
-  let total = 0;
-  for (let delay = 60; ; delay = Math.min(delay * 2, 86_400)) {
-    if (total + delay > 3 * 86_400) break;
-    delays.push(delay);
-    total += delay;
-  }
-  return maxAttempts === undefined ? delays : delays.slice(0, Math.max(0, maxAttempts - 1));
-}
-
-/** A seeded Fisher–Yates shuffle: the same seed, the same order. */
-function shuffle<T>(items: T[], random: Random): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random.next() * (i + 1));
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
-}
-
-type WebhookStepInput = Scenario["webhooks"][number];
-
-/** The fields providers put an event's id and type in (Stripe, Standard, Paddle, Lemon Squeezy). */
-type EventBody = {
-  id?: unknown;
-  event_id?: unknown;
-  type?: unknown;
-  event_type?: unknown;
-  meta?: { event_name?: unknown };
-};
-
-function eventIdOf(body: EventBody): string | undefined {
-  const id = body.id ?? body.event_id;
-  return typeof id === "string" || typeof id === "number" ? String(id) : undefined;
-}
-
-function eventTypeOf(body: EventBody): string | undefined {
-  const type = body.type ?? body.event_type ?? body.meta?.event_name;
-  return typeof type === "string" ? type : undefined;
-}
-
-async function prepareSteps(
-  scenario: Scenario,
-  baseDir: string,
-  random: Random,
-  nowSeconds: number,
-): Promise<Step[]> {
-  const byName = new Map<string, PreparedWebhook>();
-  let webhookCount = 0;
-  const plan = async (step: WebhookStepInput): Promise<Planned> => {
-    webhookCount++;
-    const policy: Policy = { duplicates: step.duplicates, retry: step.retry };
-    const signature = step.signature ? { signature: step.signature } : {};
-    if (step.recorded !== undefined) {
-      // A recorded request goes out byte for byte, signed afresh as its provider signs.
-      const recorded = await findRecorded(baseDir, step.recorded);
-      const providerName = step.provider ?? recorded.metadata.provider ?? "stripe";
-      const provider = webhookProviders[providerName];
-      if (!provider)
-        throw new BadScenarioError(
-          displayPath(baseDir),
-          `recorded fixture ${recorded.name}: unknown provider ${providerName}`,
-        );
-      const type = recorded.metadata.type ?? recorded.name;
-      const webhook: PreparedWebhook = {
-        label: step.as ?? recorded.name,
-        provider,
-        eventId: recorded.metadata.eventId ?? recorded.name,
-        type,
-        fixture: type,
-        payload: recorded.body,
-        ...signature,
-      };
-      if (step.as) byName.set(step.as, webhook);
-      return { webhook, policy };
-    }
-    if (step.redeliver !== undefined) {
-      const original = byName.get(step.redeliver) as PreparedWebhook;
-      return {
-        webhook: {
-          ...original,
-          label: `${original.label} again`,
-          redeliveryOf: original.label,
-          ...signature,
-        },
-        policy,
-      };
-    }
-    const providerName = step.provider ?? "stripe";
-    const provider = webhookProviders[providerName];
-    const fixture = step.fixture as string;
-    if (!provider) throw new Error(`unknown provider ${providerName}`);
-    const template = await loadFixture(providerName, fixture);
-    const values = { ...provider.defaults(fixture, random, nowSeconds), ...step.with };
-    const body = fillTemplate(template, values, `${providerName}/${fixture}`) as EventBody;
-    // Stripe sends its events pretty-printed; the signature covers these exact bytes.
-    const webhook: PreparedWebhook = {
-      label: step.as ?? `webhook ${webhookCount}`,
-      provider,
-      eventId: eventIdOf(body) ?? `${fixture}#${webhookCount}`,
-      type: eventTypeOf(body) ?? fixture,
-      fixture,
-      payload: JSON.stringify(body, null, 2),
-      ...signature,
-    };
-    if (step.as) byName.set(step.as, webhook);
-    return { webhook, policy };
-  };
-  const steps: Step[] = [];
-  for (const step of scenario.webhooks) {
-    if (step.addRule !== undefined) steps.push({ addRule: step.addRule });
-    else if (step.removeRule !== undefined) steps.push({ removeRule: step.removeRule });
-    else if (step.batch !== undefined) {
-      const batch: Planned[] = [];
-      for (const inner of step.batch) batch.push(await plan(inner as WebhookStepInput));
-      steps.push({ batch, order: step.order ?? "inOrder" });
-    } else steps.push(await plan(step));
-  }
-  return steps;
-}
-
-/** Row count and a digest of every row, per table in the public schema. */
+/** Row count and a digest of every row, per table in every schema the user owns. */
 async function snapshot(db: ScenarioDatabase): Promise<Snapshot> {
-  const tables = await db.query<{ tablename: string }>(
-    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+  const tables = await db.query<{ schemaname: string; tablename: string }>(
+    `SELECT schemaname, tablename FROM pg_tables
+      WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg\\_%'
+      ORDER BY schemaname, tablename`,
   );
   const out: Snapshot = {};
-  for (const { tablename } of tables.rows) {
+  for (const { schemaname, tablename } of tables.rows) {
     const digest = await db.query<{ rows: number; digest: string }>(
-      `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest FROM public.${escapeIdentifier(tablename)} t`,
+      `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest FROM ${escapeIdentifier(schemaname)}.${escapeIdentifier(tablename)} t`,
     );
-    out[tablename] = digest.rows[0] as { rows: number; digest: string };
+    out[schemaname === "public" ? tablename : `${schemaname}.${tablename}`] = digest.rows[0] as {
+      rows: number;
+      digest: string;
+    };
   }
   return out;
 }

@@ -16,7 +16,8 @@ const driftStep = z
     dropTable: identifierRef.optional(),
     renameColumn: identifierRef.optional(),
     to: z.string().min(1).optional(),
-    stopAtMigration: z.number().int().positive().optional(),
+    /** The first N migrations (NNN for plain folders), or a migration by name or version. */
+    stopAtMigration: z.union([z.number().int().positive(), z.string().min(1)]).optional(),
     sql: z.string().min(1).optional(),
   })
   .superRefine((step, ctx) => {
@@ -74,6 +75,8 @@ const singleWebhook = {
    * fixture's path without extension, relative to the scenario file, e.g. "incident/003-checkout-session-completed".
    */
   recorded: z.string().min(1).optional(),
+  /** The path to post it to, when not the config's (or the provider's) path for its provider. */
+  path: z.string().regex(/^\//, 'expected a path starting with "/"').optional(),
   ...deliveryPolicy,
 };
 
@@ -85,6 +88,7 @@ function checkWebhook(
     with?: unknown;
     provider?: string;
     as?: string;
+    path?: string;
   },
   ctx: z.RefinementCtx,
 ): void {
@@ -102,10 +106,10 @@ function checkWebhook(
       message: "a recorded request is sent byte for byte: it takes no with",
     });
   }
-  if (step.redeliver !== undefined && (step.with || step.provider || step.as)) {
+  if (step.redeliver !== undefined && (step.with || step.provider || step.as || step.path)) {
     ctx.addIssue({
       code: "custom",
-      message: "a redelivery sends the original bytes: it takes no with, provider or as",
+      message: "a redelivery sends the original bytes to the same path: it takes no with, provider, as or path",
     });
   }
 }
@@ -141,11 +145,12 @@ const webhookStep = z
       step.duplicates !== undefined || step.retry !== undefined || step.signature !== undefined;
     if (
       (step.addRule || step.removeRule || step.batch) &&
-      (step.with || step.provider || step.as || policy)
+      (step.with || step.provider || step.as || step.path || policy)
     ) {
       ctx.addIssue({
         code: "custom",
-        message: "a rule or batch step takes no with, provider, as, duplicates, retry or signature",
+        message:
+          "a rule or batch step takes no with, provider, as, path, duplicates, retry or signature",
       });
     }
     if (step.fixture !== undefined || step.redeliver !== undefined || step.recorded !== undefined)

@@ -3,7 +3,17 @@ import { mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { build } from "esbuild";
 import { defaultTmpRoot, onExit, PACKAGE_ROOT } from "../lifecycle/index.ts";
-import type { ServiceSpec } from "./process.ts";
+import type { ServiceEnvContext, ServiceSpec } from "./process.ts";
+
+/** The service block of a faultline.config file, resolved (paths absolute). */
+export interface ConfiguredService {
+  command: string;
+  cwd: string;
+  env(context: ServiceEnvContext): Record<string, string>;
+  ready: { path: string; status?: number };
+  build: string | undefined;
+  restart: "perScenario" | "perRun";
+}
 
 /** The reference payments service that ships with faultline. */
 const PAYMENTS_MAIN = path.join(PACKAGE_ROOT, "fixtures", "services", "payments", "main.ts");
@@ -21,14 +31,32 @@ export interface ResolvedService {
 }
 
 /**
- * The service `--service` means: a bundled name, or else a shell command line. A bundled
- * TypeScript service is compiled once per run into a single file with esbuild, because
- * starting it through a TypeScript loader costs ~1 s per scenario and a plain bundle ~0.25 s.
+ * The service `--service` means: a bundled name, or else a shell command line, which replaces
+ * the config's `service.command` and keeps the rest of its block. With neither, the config's
+ * service; with no config either, the bundled payments:fixed. A bundled TypeScript service is
+ * compiled once per run into a single file with esbuild, because starting it through a
+ * TypeScript loader costs ~1 s per scenario and a plain bundle ~0.25 s.
  */
-export async function resolveService(nameOrCommand: string | undefined): Promise<ResolvedService> {
-  const value = nameOrCommand?.trim() || "payments:fixed";
+export async function resolveService(
+  nameOrCommand: string | undefined,
+  configured?: ConfiguredService,
+): Promise<ResolvedService> {
+  const value = nameOrCommand?.trim() || (configured ? configured.command : "payments:fixed");
   const bundled = bundledServices[value];
-  if (!bundled) return { spec: { label: value, command: value }, dispose: async () => {} };
+  if (!bundled) {
+    const spec: ServiceSpec = configured
+      ? {
+          label: value,
+          command: value,
+          cwd: configured.cwd,
+          envFor: configured.env,
+          ready: configured.ready,
+          build: configured.build,
+          restart: configured.restart,
+        }
+      : { label: value, command: value };
+    return { spec, dispose: async () => {} };
+  }
 
   const dir = await mkdtemp(path.join(defaultTmpRoot(), "faultline-service-"));
   const unregister = onExit(() => rmSync(dir, { recursive: true, force: true }));

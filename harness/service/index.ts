@@ -1,7 +1,14 @@
-/** The service under test as a process: start, readiness, output, stop. */
-export { bundledServices, type ResolvedService, resolveService } from "./bundled.ts";
+/** The service under test as a process: build, start, readiness, output, stop. */
+export {
+  bundledServices,
+  type ConfiguredService,
+  type ResolvedService,
+  resolveService,
+} from "./bundled.ts";
+export { runBuild } from "./build.ts";
 export {
   type ServiceEnv,
+  type ServiceEnvContext,
   type ServiceSpec,
   StartedService,
   type StartServiceOptions,

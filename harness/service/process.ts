@@ -12,10 +12,31 @@ export interface ServiceSpec {
   cwd?: string;
   /** A short name for reports, e.g. `payments:fixed`. */
   label: string;
+  /**
+   * Readiness: GET `path` until it answers `status`, or any status below 500 when `status` is
+   * not given. Default: `/healthz` answering 200 (the payments contract).
+   */
+  ready?: { path: string; status?: number };
+  /** More environment made from the run's values (the config's `service.env`). */
+  envFor?(context: ServiceEnvContext): Record<string, string>;
+  /** A command run once per run before the first scenario, in `cwd` (the config's `service.build`). */
+  build?: string;
+  /** Start the service for every scenario (default), or once for the whole run. */
+  restart?: "perScenario" | "perRun";
 }
 
-/** What faultline hands every service: the contract's three variables. */
-export interface ServiceEnv {
+/** What faultline hands `envFor` so a service can name the variables its own way. */
+export interface ServiceEnvContext {
+  /** The scenario database, through the fault proxy (postgres://…). */
+  databaseUrl: string;
+  /** The port the service must listen on. */
+  port: number;
+  /** The webhook signing secret, in the shape the scenario's provider uses (`whsec_…` for Stripe). */
+  webhookSecret: string;
+}
+
+/** What faultline hands every service: the contract's three variables, plus the config's `env`. */
+export interface ServiceEnv extends Record<string, string> {
   DATABASE_URL: string;
   PORT: string;
   STRIPE_WEBHOOK_SECRET: string;
@@ -24,7 +45,7 @@ export interface ServiceEnv {
 export interface StartServiceOptions {
   spec: ServiceSpec;
   env: ServiceEnv;
-  /** How long to wait for `GET /healthz` to answer 200. */
+  /** How long to wait for the readiness probe, in milliseconds (default 15000). */
   readyTimeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -99,9 +120,9 @@ export class StartedService implements AsyncDisposable {
 }
 
 /**
- * Start the service in its own process group (so stopping it takes its children too) and wait
- * until `GET /healthz` answers 200. Fails with the last 20 lines of its output when it exits
- * or never becomes healthy.
+ * Start the service in its own process group (so stopping it takes its children too, past any
+ * `npx` or `sh` wrapper that would not pass SIGTERM on) and wait until its readiness probe
+ * answers. Fails with the last 20 lines of its output when it exits or never becomes ready.
  */
 export async function startService(options: StartServiceOptions): Promise<StartedService> {
   const { spec, env, signal } = options;
@@ -135,6 +156,9 @@ export async function startService(options: StartServiceOptions): Promise<Starte
   });
 
   const url = `http://127.0.0.1:${env.PORT}`;
+  const ready = spec.ready ?? { path: "/healthz", status: 200 };
+  const probe = `${url}${ready.path}`;
+  const wanted = ready.status === undefined ? "a status below 500" : String(ready.status);
   const name = spec.label === spec.command ? "the service" : `service ${spec.label}`;
   const service = new StartedService(child, url, spec.label, lines, unregister);
   const deadline = Date.now() + readyTimeoutMs;
@@ -157,10 +181,10 @@ export async function startService(options: StartServiceOptions): Promise<Starte
           service.output(),
         );
       }
-      if (await healthy(url)) return service;
+      if (await answers(probe, ready.status)) return service;
       if (Date.now() > deadline) {
         throw new ServiceFailedError(
-          `${name} did not answer 200 on GET ${url}/healthz within ${readyTimeoutMs} ms (command: ${spec.command})`,
+          `${name} did not answer ${wanted} on GET ${probe} within ${readyTimeoutMs} ms (command: ${spec.command}${spec.cwd ? `, in ${spec.cwd}` : ""})`,
           service.output(),
         );
       }
@@ -172,11 +196,11 @@ export async function startService(options: StartServiceOptions): Promise<Starte
   }
 }
 
-async function healthy(url: string): Promise<boolean> {
+async function answers(url: string, status: number | undefined): Promise<boolean> {
   try {
-    const response = await request(`${url}/healthz`, { headersTimeout: 1000, bodyTimeout: 1000 });
+    const response = await request(url, { headersTimeout: 1000, bodyTimeout: 1000 });
     await response.body.dump();
-    return response.statusCode === 200;
+    return status === undefined ? response.statusCode < 500 : response.statusCode === status;
   } catch {
     return false;
   }

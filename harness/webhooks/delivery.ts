@@ -15,6 +15,10 @@ export interface PreparedWebhook {
   redeliveryOf?: string;
   /** Send it with a broken signature, to check that the service rejects it. */
   signature?: SignatureFault;
+  /** The path on the service it is posted to, when not the provider's default. */
+  path?: string;
+  /** The template values it was rendered with (event_id, customer, …), for invariants' queries. */
+  values?: Record<string, string | number | boolean | null>;
 }
 
 /**
@@ -98,7 +102,7 @@ export async function deliver(
     ...(fault ? { signature: fault } : {}),
   };
   try {
-    const response = await request(`${baseUrl}${webhook.provider.path}`, {
+    const response = await request(`${baseUrl}${webhook.path ?? webhook.provider.path}`, {
       method: "POST",
       headers,
       body,

@@ -9,7 +9,7 @@ export const idempotent: Invariant<z.infer<typeof schema>> = {
   name: "idempotent",
   schema,
   label: () => "idempotent",
-  async evaluate(_spec, { deliveries, redeliverySnapshots }) {
+  async evaluate(_spec, { deliveries, deliverySnapshots }) {
     const name = "idempotent";
     const expected = "each redelivery answered 2xx and left every table unchanged";
     const redeliveries = deliveries.filter((d) => d.redeliveryOf !== undefined);
@@ -23,7 +23,7 @@ export const idempotent: Invariant<z.infer<typeof schema>> = {
     const problems: string[] = [];
     for (const d of redeliveries) {
       if (!succeeded(d)) problems.push(`not acknowledged: ${formatDelivery(d)}`);
-      const snapshot = redeliverySnapshots.get(d.index);
+      const snapshot = deliverySnapshots.get(d.index);
       if (!snapshot) continue;
       for (const [table, before] of Object.entries(snapshot.before)) {
         const after = snapshot.after[table];

@@ -1,6 +1,7 @@
 /** The built-in invariants, each a small value behind the `Invariant` interface. */
 import { z } from "zod";
 import { creditsApplied, creditsPending } from "./credits.ts";
+import { effectOnce } from "./effect-once.ts";
 import { emergencyCreated } from "./emergency-created.ts";
 import { exactlyOnceEffect } from "./exactly-once-effect.ts";
 import { idempotent } from "./idempotent.ts";
@@ -28,6 +29,7 @@ const all = [
   rollsBackAfterError,
   noLostEvents,
   exactlyOnceEffect,
+  effectOnce,
   signaturesRejected,
   sql,
 ] as const;

@@ -16,8 +16,8 @@ export interface InvariantContext {
   serverErrors: ServerError[];
   /** Every statement the service sent through the proxy, in order per connection. */
   trace: TraceEntry[];
-  /** Snapshots taken just before and after each redelivery, by delivery index. */
-  redeliverySnapshots: Map<number, { before: Snapshot; after: Snapshot }>;
+  /** Every table's digest just before and after each redelivery and each badly signed delivery, by delivery index. */
+  deliverySnapshots: Map<number, { before: Snapshot; after: Snapshot }>;
 }
 
 /** The verdict of one invariant, with what was expected, what was seen, and the evidence. */

@@ -78,7 +78,7 @@ async function context(
     deliveries,
     serverErrors: [],
     trace: [],
-    redeliverySnapshots: new Map(),
+    deliverySnapshots: new Map(),
   };
 }
 

@@ -1,20 +1,30 @@
 import { z } from "zod";
 import { formatDelivery, succeeded } from "../../webhooks/index.ts";
-import { type Invariant, result } from "./invariant.ts";
+import { eventsByOutcome, rowsPerEvent } from "./event-query.ts";
+import { type Invariant, type InvariantContext, result } from "./invariant.ts";
 import { grantsByEvent } from "./payments.ts";
 
-const schema = z.strictObject({ invariant: z.literal("noLostEvents") });
+const schema = z.strictObject({
+  invariant: z.literal("noLostEvents"),
+  /**
+   * SQL with `:event_id`, `:event_type` or any template variable bound per event: at least one
+   * row per acknowledged event. Without it, the payments preset's tables are read.
+   */
+  query: z.string().min(1).optional(),
+});
 
 /**
- * No payment lost: every event the service acknowledged (2xx on any attempt) has its durable
- * effect — a webhook_events row and, for a payment, a credit_grants row. Events never
- * acknowledged are reported as undelivered (the provider still holds them), not as lost.
+ * No event lost: every event the service acknowledged (2xx on any attempt) has its durable
+ * effect — rows from `query`, or (the payments preset) a webhook_events row and, for a payment,
+ * a credit_grants row. Events never acknowledged are reported as undelivered (the provider still
+ * holds them), not as lost.
  */
 export const noLostEvents: Invariant<z.infer<typeof schema>> = {
   name: "noLostEvents",
   schema,
   label: () => "noLostEvents",
-  async evaluate(_spec, context) {
+  async evaluate(spec, context) {
+    if (spec.query !== undefined) return byQuery(spec.query, context);
     const name = "noLostEvents";
     const expected =
       "every acknowledged event has a webhook_events row, and every acknowledged payment a credit_grants row";
@@ -52,3 +62,29 @@ export const noLostEvents: Invariant<z.infer<typeof schema>> = {
     ]);
   },
 };
+
+async function byQuery(query: string, context: InvariantContext) {
+  const name = "noLostEvents";
+  const expected = `at least one row per acknowledged event from: ${query}`;
+  const { acknowledged, unacknowledged } = eventsByOutcome(context);
+  const counts = await rowsPerEvent(context, query, acknowledged);
+  const lost = counts
+    .filter((c) => c.error !== undefined || c.rows === 0)
+    .map((c) =>
+      c.error !== undefined
+        ? `lost: ${c.event.eventId} (${c.event.type}): query failed: ${c.error}`
+        : `lost: ${c.event.eventId} (${c.event.type}): acknowledged, but no row`,
+    );
+  const undelivered = unacknowledged.map(
+    (u) => `undelivered (never acknowledged): ${formatDelivery(u.last)}`,
+  );
+  if (acknowledged.length === 0 && unacknowledged.length === 0)
+    return result(name, false, expected, "the scenario delivered no event: nothing to judge");
+  return result(
+    name,
+    lost.length === 0,
+    expected,
+    `${acknowledged.length} acknowledged, ${lost.length} of them without effect; ${unacknowledged.length} never acknowledged`,
+    [...lost, ...undelivered],
+  );
+}

@@ -1,0 +1,150 @@
+import { freePort, type ScenarioDatabase, type StartedPostgres } from "../postgres/index.ts";
+import { type FaultEvent, type RuleSpec, type StartedProxy, startProxy } from "../proxy/index.ts";
+import {
+  type ServiceEnv,
+  type ServiceSpec,
+  type StartedService,
+  startService,
+} from "../service/index.ts";
+
+/** What one scenario gets from its host: where to send webhooks, and the proxy in front of Postgres. */
+export interface Attachment {
+  service: StartedService;
+  proxy: StartedProxy;
+}
+
+/** What a scenario asks of its host. */
+export interface AttachRequest {
+  db: ScenarioDatabase;
+  rules: RuleSpec[];
+  seed: number;
+  tracePath: string;
+  secret: string;
+  onFault(event: FaultEvent): void;
+}
+
+/**
+ * Hosts the service under test for the scenarios of a run: either a fresh service and proxy per
+ * scenario, or one of each for the whole run. `release` returns only once the service holds no
+ * connection to the scenario's database, so the database can be dropped.
+ */
+export interface ServiceHost {
+  /** The secret every scenario must sign with, when the host fixes one for the run. */
+  readonly runSecret: string | undefined;
+  attach(request: AttachRequest): Promise<Attachment>;
+  release(attachment: Attachment): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The options every host needs. */
+export interface HostOptions {
+  server: StartedPostgres;
+  spec: ServiceSpec;
+  readyTimeoutMs: number | undefined;
+  signal: AbortSignal | undefined;
+}
+
+function serviceEnv(
+  spec: ServiceSpec,
+  databaseUrl: string,
+  port: number,
+  webhookSecret: string,
+): ServiceEnv {
+  const own = { DATABASE_URL: databaseUrl, PORT: String(port), STRIPE_WEBHOOK_SECRET: webhookSecret };
+  // The contract's three variables are always set; the config's env adds its own names to them.
+  return { ...spec.envFor?.({ databaseUrl, port, webhookSecret }), ...own };
+}
+
+/** A new proxy and a new service process for every scenario: nothing carries over. */
+export function perScenarioHost(options: HostOptions): ServiceHost {
+  const { server, spec } = options;
+  return {
+    runSecret: undefined,
+    async attach(request) {
+      const proxy = await startProxy({
+        upstream: { host: server.host, port: server.port },
+        rules: request.rules,
+        seed: request.seed,
+        tracePath: request.tracePath,
+        onFault: request.onFault,
+      });
+      try {
+        const databaseUrl = `postgres://${server.user}@${proxy.host}:${proxy.port}/${encodeURIComponent(request.db.name)}`;
+        const service = await startService({
+          spec,
+          env: serviceEnv(spec, databaseUrl, await freePort(), request.secret),
+          readyTimeoutMs: options.readyTimeoutMs,
+          signal: options.signal,
+        });
+        return { service, proxy };
+      } catch (error) {
+        await proxy.stop();
+        throw error;
+      }
+    },
+    async release({ service, proxy }) {
+      await service.stop();
+      await proxy.stop();
+    },
+    async close() {},
+  };
+}
+
+/** The database name a `perRun` service is given; the proxy routes it to each scenario's clone. */
+export const PER_RUN_DATABASE = "faultline";
+/** Where connections opened between two scenarios go: nowhere (the service sees 3D000). */
+const BETWEEN_SCENARIOS = "faultline_between_scenarios";
+
+/**
+ * One service process and one proxy for the whole run, for services slow to start. The service
+ * connects to `PER_RUN_DATABASE`; before each scenario the proxy ends every open connection and
+ * routes new ones to that scenario's clone, so the service's pool reconnects to fresh data.
+ * A service that died during a scenario is started again for the next one.
+ */
+export function perRunHost(options: HostOptions & { secret: string }): ServiceHost {
+  const { server, spec } = options;
+  let proxy: StartedProxy | undefined;
+  let service: StartedService | undefined;
+  let port: number | undefined;
+  const ensure = async (): Promise<{ proxy: StartedProxy; service: StartedService }> => {
+    proxy ??= await startProxy({
+      upstream: { host: server.host, port: server.port },
+      database: BETWEEN_SCENARIOS,
+    });
+    if (!service?.running) {
+      await service?.stop();
+      port ??= await freePort();
+      const databaseUrl = `postgres://${server.user}@${proxy.host}:${proxy.port}/${PER_RUN_DATABASE}`;
+      service = await startService({
+        spec,
+        env: serviceEnv(spec, databaseUrl, port, options.secret),
+        readyTimeoutMs: options.readyTimeoutMs,
+        signal: options.signal,
+      });
+    }
+    return { proxy, service };
+  };
+  return {
+    runSecret: options.secret,
+    async attach(request) {
+      // The proxy first: a service starting up may open connections at once.
+      const current = proxy ?? (await ensure()).proxy;
+      await current.beginScenario({
+        database: request.db.name,
+        rules: request.rules,
+        seed: request.seed,
+        tracePath: request.tracePath,
+        onFault: request.onFault,
+      });
+      return ensure();
+    },
+    async release(attachment) {
+      // End the scenario's connections so its clone can be dropped; the next attach reroutes.
+      await attachment.proxy.beginScenario({ database: BETWEEN_SCENARIOS, rules: [] });
+    },
+    async close() {
+      await service?.stop();
+      await proxy?.stop();
+    },
+  };
+}
