@@ -19,9 +19,10 @@ export interface CliRun {
 export function startCli(
   args: string[],
   env: Record<string, string> = {},
+  cwd = ROOT,
 ): { child: ChildProcess; done: Promise<CliRun> } {
   const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -39,9 +40,13 @@ export function startCli(
   return { child, done };
 }
 
-/** Run the CLI to completion. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return startCli(args, env).done;
+/** Run the CLI to completion (from the project root, or from `cwd`). */
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd = ROOT,
+): Promise<CliRun> {
+  return startCli(args, env, cwd).done;
 }
 
 /** Pids of live processes whose environment holds `NAME=value` (how tests tag what they start). */

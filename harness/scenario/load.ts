@@ -161,7 +161,7 @@ async function checkWebhooks(shown: string, scenario: Scenario): Promise<void> {
       if (!variables.has(key)) {
         throw new BadScenarioError(
           shown,
-          `field "${where}.with.${key}": fixture ${providerName}/${step.fixture} has no variable ${key} (it has: ${[...variables].join(", ")})`,
+          `field "${where}.with.${key}": fixture ${providerName}/${step.fixture} has no variable ${key} (it has: ${[...variables].join(", ")})${ownIdHint(step.fixture, key, variables)}`,
         );
       }
     }
@@ -175,4 +175,12 @@ async function checkWebhooks(shown: string, scenario: Scenario): Promise<void> {
       );
     }
   }
+}
+
+// `with: { subscription }` on customer.subscription.updated means the event's own object.
+function ownIdHint(fixture: string, key: string, variables: Set<string>): string {
+  const objectType = fixture.split(".").slice(0, -1).at(-1);
+  return key === objectType && variables.has("object_id")
+    ? `; the ${key}'s own id is object_id`
+    : "";
 }

@@ -1,0 +1,131 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { processesTagged, ROOT, runCli } from "./cli.ts";
+
+// A service shaped like nextjs/saas-starter: drizzle-kit migrations in lib/db/migrations, its
+// Stripe webhook at /api/stripe/webhook, its database URL in POSTGRES_URL, no /healthz.
+const PROJECT = path.join(ROOT, "fixtures", "projects", "saas-starter");
+const CONFIG = path.join(PROJECT, "faultline.config.ts");
+
+interface JsonReport {
+  exitCode: number;
+  scenarios: {
+    name: string;
+    verdict: string;
+    invariants: { name: string; passed: boolean; evidence: string[] }[];
+    deliveries: { status: number }[];
+  }[];
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "faultline-own-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("a team's own service, described by faultline.config.ts", () => {
+  it("runs the config's scenarios: the current schema passes, one migration behind fails", async () => {
+    const json = path.join(dir, "all.json");
+    const run = await runCli(["run", "--config", CONFIG, "--json", json]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(1);
+    const report = JSON.parse(await readFile(json, "utf8")) as JsonReport;
+    const byName = new Map(report.scenarios.map((s) => [s.name, s]));
+    expect([...byName.keys()].sort()).toEqual(["behind-on-migrations", "subscription-updated"]);
+    const updated = byName.get("subscription-updated");
+    expect(updated?.verdict).toBe("pass");
+    expect(updated?.invariants.map((i) => i.name)).toEqual([
+      "processingContinues",
+      "noCascade",
+      "noLostEvents",
+      "effectOnce",
+    ]);
+    const behind = byName.get("behind-on-migrations");
+    expect(behind?.verdict).toBe("fail");
+    expect(behind?.deliveries.map((d) => d.status)).toEqual([500, 500]);
+    const continues = behind?.invariants.find((i) => i.name === "processingContinues");
+    expect(continues?.passed).toBe(false);
+    // The oracle saw the real cause in the server's log.
+    expect(continues?.evidence.join("\n")).toContain("42703");
+  });
+
+  it("finds the config from the project's folder and runs one scenario", async () => {
+    const run = await runCli(["run", "faultline/subscription-updated.scenario.ts"], {}, PROJECT);
+    expect(run.stdout).toContain("faultline: config faultline.config.ts");
+    expect(run.stdout).toMatch(/PASS {2}subscription-updated/);
+    expect(run.code).toBe(0);
+  });
+
+  it("--service replaces the command and keeps the rest of the service block", async () => {
+    const run = await runCli(
+      [
+        "run",
+        "--config",
+        CONFIG,
+        "--service",
+        'STARTUP_DELAY_MS=300 exec node server.mjs --port "$PORT"',
+        path.join(PROJECT, "faultline", "subscription-updated.scenario.ts"),
+      ],
+      {},
+    );
+    expect(run.stdout).toMatch(/PASS {2}subscription-updated/);
+    expect(run.code).toBe(0);
+  });
+
+  it("a service that never becomes ready: exit 3 with its last output", async () => {
+    const run = await runCli([
+      "run",
+      "--config",
+      CONFIG,
+      "--ready-timeout",
+      "700",
+      "--service",
+      "echo 'booting the app server'; sleep 30",
+      path.join(PROJECT, "faultline", "subscription-updated.scenario.ts"),
+    ]);
+    expect(run.code).toBe(3);
+    expect(run.stdout).toMatch(/did not answer a status below 500 on GET http:\/\/127\.0\.0\.1:\d+\/ within 700 ms/);
+    expect(run.stdout).toContain("booting the app server");
+  });
+
+  it("stops the whole process group, past a shell that would not pass SIGTERM on", async () => {
+    const tag = `own-${process.pid}-${Date.now()}`;
+    const run = await runCli(
+      [
+        "run",
+        "--config",
+        CONFIG,
+        "--service",
+        // The shell waits on node instead of exec-ing it, as npm exec and npx do.
+        'node server.mjs --port "$PORT"; echo unreachable',
+        path.join(PROJECT, "faultline", "subscription-updated.scenario.ts"),
+      ],
+      { FAULTLINE_TEST_TAG: tag },
+    );
+    expect(run.code).toBe(0);
+    expect(processesTagged("FAULTLINE_TEST_TAG", tag)).toEqual([]);
+  });
+
+  it("a failing service.build: exit 3 with the build's output, before any scenario", async () => {
+    const config = path.join(dir, "faultline.config.ts");
+    await writeFile(
+      config,
+      `import { defineConfig } from "faultline";
+export default defineConfig({
+  service: { command: "exec node server.mjs", cwd: ${JSON.stringify(PROJECT)}, build: "echo 'Type error: x is not assignable'; exit 7" },
+  database: { migrations: ${JSON.stringify(path.join(PROJECT, "lib/db/migrations"))} },
+  scenarios: ${JSON.stringify(path.join(PROJECT, "faultline"))},
+});
+`,
+    );
+    const run = await runCli(["run", "--config", config]);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain("service.build exited with code 7");
+    expect(run.stderr).toContain("Type error: x is not assignable");
+    expect(run.stdout).not.toMatch(/PASS|FAIL/);
+  });
+});
