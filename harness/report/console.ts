@@ -14,6 +14,8 @@ export function formatScenarioResult(result: ScenarioResult): string {
     result.service,
     ...result.drift,
     ...(result.faults.length ? [`${result.faults.length} fault(s) injected`] : []),
+    // Where no server log is readable (an existing server), verdicts rest on the trace alone.
+    ...(result.oracle === "proxy trace" ? ["evidence: proxy trace only"] : []),
     `seed ${result.seed}`,
   ];
   const head = `${verdict} ${result.name}  ${seconds(result.durationMs)}  [${context.join("; ")}]`;
