@@ -110,6 +110,39 @@ describe("a team's own service, described by faultline.config.ts", () => {
     expect(processesTagged("FAULTLINE_TEST_TAG", tag)).toEqual([]);
   });
 
+  it("restart perRun: one service process for the run, each scenario on its own clone", async () => {
+    const config = path.join(dir, "per-run.config.ts");
+    const starts = path.join(dir, "starts.log");
+    await writeFile(
+      config,
+      `import { defineConfig } from "faultline";
+export default defineConfig({
+  service: {
+    command: 'exec node server.mjs --port "$PORT"',
+    cwd: ${JSON.stringify(PROJECT)},
+    env: ({ databaseUrl }) => ({ POSTGRES_URL: databaseUrl, START_LOG: ${JSON.stringify(starts)}, STARTUP_DELAY_MS: 500 }),
+    ready: { path: "/" },
+    restart: "perRun",
+  },
+  database: { migrations: ${JSON.stringify(path.join(PROJECT, "lib/db/migrations"))} },
+  webhooks: { stripe: { path: "/api/stripe/webhook" } },
+  scenarios: ${JSON.stringify(path.join(PROJECT, "faultline"))},
+});
+`,
+    );
+    const json = path.join(dir, "per-run.json");
+    const run = await runCli(["run", "--config", config, "--json", json]);
+    expect(run.code).toBe(1);
+    const report = JSON.parse(await readFile(json, "utf8")) as JsonReport;
+    expect(Object.fromEntries(report.scenarios.map((s) => [s.name, s.verdict]))).toEqual({
+      "behind-on-migrations": "fail",
+      "subscription-updated": "pass",
+    });
+    // The failing scenario ran first on its own clone; the next one still saw a fresh database.
+    const lines = (await readFile(starts, "utf8")).trim().split("\n");
+    expect(lines).toHaveLength(1);
+  });
+
   it("a failing service.build: exit 3 with the build's output, before any scenario", async () => {
     const config = path.join(dir, "faultline.config.ts");
     await writeFile(
