@@ -149,7 +149,10 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
   const { findConfigFile, loadConfig } = await import("./config/index.ts");
   const configFile = values.config ?? (await findConfigFile());
   const config = configFile ? await loadConfig(configFile) : undefined;
-  if (config) process.stdout.write(`faultline: config ${path.relative(process.cwd(), config.file) || config.file}\n`);
+  if (config)
+    process.stdout.write(
+      `faultline: config ${path.relative(process.cwd(), config.file) || config.file}\n`,
+    );
   const allowRemote = Boolean(values["allow-remote"]) || (config?.database.allowRemote ?? false);
   const postgres = values.postgres ?? config?.database.postgres ?? "embedded";
 

@@ -100,7 +100,9 @@ if (summary.results.some((r) => r.verdict !== "pass"))
 // A service that takes 2 s to start, started per scenario and once per run.
 const project = path.join(root, "fixtures", "projects", "saas-starter");
 const config = await loadConfig(path.join(project, "faultline.config.ts"));
-const slow = await loadScenario(path.join(project, "faultline", "subscription-updated.scenario.ts"));
+const slow = await loadScenario(
+  path.join(project, "faultline", "subscription-updated.scenario.ts"),
+);
 const slowRuns = Math.max(runs, 4);
 const schema = config.database.schema;
 if (!schema) throw new Error("the saas-starter config names no schema");

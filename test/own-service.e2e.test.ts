@@ -88,7 +88,9 @@ describe("a team's own service, described by faultline.config.ts", () => {
       path.join(PROJECT, "faultline", "subscription-updated.scenario.ts"),
     ]);
     expect(run.code).toBe(3);
-    expect(run.stdout).toMatch(/did not answer a status below 500 on GET http:\/\/127\.0\.0\.1:\d+\/ within 700 ms/);
+    expect(run.stdout).toMatch(
+      /did not answer a status below 500 on GET http:\/\/127\.0\.0\.1:\d+\/ within 700 ms/,
+    );
     expect(run.stdout).toContain("booting the app server");
   });
 

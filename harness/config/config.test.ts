@@ -107,7 +107,9 @@ describe("loadConfig", () => {
     expect(message).toContain('field "service.command": expected the command line');
     expect(message).toContain('field "service.ready.path": expected a path starting with "/"');
     expect(message).toContain('field "service.restrat": unknown field');
-    expect(message).toContain('field "database": expected at most one of migrations, migrate, schema');
+    expect(message).toContain(
+      'field "database": expected at most one of migrations, migrate, schema',
+    );
     expect(message).toContain('field "scenarios"');
   });
 

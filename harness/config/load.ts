@@ -15,7 +15,10 @@ export const CONFIG_FILE_NAMES = [
 ];
 
 /** Where the schema comes from, with absolute paths. */
-export type ConfiguredSchema = { migrations: string } | { migrate: string; cwd: string } | { schema: string };
+export type ConfiguredSchema =
+  | { migrations: string }
+  | { migrate: string; cwd: string }
+  | { schema: string };
 
 /** A config after validation, every path made absolute. */
 export interface ResolvedConfig {
@@ -30,13 +33,19 @@ export interface ResolvedConfig {
     build: string | undefined;
     restart: "perScenario" | "perRun";
   };
-  database: { schema: ConfiguredSchema | undefined; postgres: string | undefined; allowRemote: boolean };
+  database: {
+    schema: ConfiguredSchema | undefined;
+    postgres: string | undefined;
+    allowRemote: boolean;
+  };
   webhookPaths: Record<string, string>;
   /** Absolute folders, files or glob patterns; undefined when the config names none. */
   scenarios: string[] | undefined;
 }
 
-const urlPath = z.string().regex(/^\//, 'expected a path starting with "/", like "/api/stripe/webhook"');
+const urlPath = z
+  .string()
+  .regex(/^\//, 'expected a path starting with "/", like "/api/stripe/webhook"');
 const envValue = z.union([z.string(), z.number(), z.boolean()]);
 
 const configSchema = z.strictObject({
@@ -70,7 +79,9 @@ const configSchema = z.strictObject({
       allowRemote: z.boolean().optional(),
     })
     .superRefine((db, ctx) => {
-      const given = (["migrations", "migrate", "schema"] as const).filter((k) => db[k] !== undefined);
+      const given = (["migrations", "migrate", "schema"] as const).filter(
+        (k) => db[k] !== undefined,
+      );
       if (given.length > 1)
         ctx.addIssue({
           code: "custom",
@@ -88,7 +99,13 @@ export async function findConfigFile(from = process.cwd()): Promise<string | und
   for (;;) {
     for (const name of CONFIG_FILE_NAMES) {
       const candidate = path.join(dir, name);
-      if (await stat(candidate).then((s) => s.isFile(), () => false)) return candidate;
+      if (
+        await stat(candidate).then(
+          (s) => s.isFile(),
+          () => false,
+        )
+      )
+        return candidate;
     }
     const parent = path.dirname(dir);
     if (parent === dir) return undefined;
@@ -100,7 +117,12 @@ export async function findConfigFile(from = process.cwd()): Promise<string | und
 export async function loadConfig(file: string): Promise<ResolvedConfig> {
   const full = path.resolve(file);
   const shown = path.relative(process.cwd(), full) || full;
-  if (!(await stat(full).then((s) => s.isFile(), () => false)))
+  if (
+    !(await stat(full).then(
+      (s) => s.isFile(),
+      () => false,
+    ))
+  )
     throw new BadConfigError(shown, "no such file");
   let module: { default?: unknown };
   try {
@@ -177,7 +199,10 @@ function serviceEnv(
       throw new BadConfigError(shown, `field "service.env": threw ${(error as Error).message}`);
     }
     if (typeof values !== "object" || values === null || Array.isArray(values))
-      throw new BadConfigError(shown, 'field "service.env": expected it to return an object of variables');
+      throw new BadConfigError(
+        shown,
+        'field "service.env": expected it to return an object of variables',
+      );
     const out: Record<string, string> = {};
     for (const [key, value] of Object.entries(values)) {
       if (value === undefined) continue;

@@ -19,7 +19,8 @@ export const dropTable = (ref: string): DriftStep => ({ dropTable: ref });
 /** Drift: the column has another name. */
 export const renameColumn = (ref: string, to: string): DriftStep => ({ renameColumn: ref, to });
 /** Drift: only the first n migrations ran (NNN for numbered files), or up to a named one. */
-export const stopAtMigration = (n: number | string): DriftStep => ({ stopAtMigration: n } as DriftStep);
+export const stopAtMigration = (n: number | string): DriftStep =>
+  ({ stopAtMigration: n }) as DriftStep;
 
 /** A new webhook from a recorded fixture. */
 export const webhook = (fixture: string, values?: Record<string, TemplateValue>, as?: string) => ({

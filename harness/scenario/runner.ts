@@ -33,6 +33,7 @@ import {
   type InvariantResult,
   invariants,
   type Snapshot,
+  snapshotTables,
 } from "./invariants/index.ts";
 import { displayPath, type LoadedScenario } from "./load.ts";
 import type { Scenario } from "./schema.ts";
@@ -255,7 +256,8 @@ async function runOne(
     const webhooks = steps.flatMap((step) =>
       "webhook" in step ? [step.webhook] : "batch" in step ? step.batch.map((p) => p.webhook) : [],
     );
-    const secret = host.runSecret ?? scenario.webhookSecret ?? newSecret(mainProvider(scenario), random);
+    const secret =
+      host.runSecret ?? scenario.webhookSecret ?? newSecret(mainProvider(scenario), random);
     if (host.runSecret && scenario.webhookSecret && scenario.webhookSecret !== host.runSecret)
       throw new BadScenarioError(
         shown,
@@ -330,7 +332,10 @@ async function runOne(
 const NO_SERVER_LOG: ServerError[] = [];
 
 /** Errors the server logged in the scenario's database, or NO_SERVER_LOG where none is readable. */
-async function serverErrorsIn(server: StartedPostgres, db: ScenarioDatabase): Promise<ServerError[]> {
+async function serverErrorsIn(
+  server: StartedPostgres,
+  db: ScenarioDatabase,
+): Promise<ServerError[]> {
   const log = server.serverLog as StartedPostgres["serverLog"] | undefined;
   if (!log) return NO_SERVER_LOG;
   await log.sync(async (marker) => {
@@ -410,9 +415,9 @@ async function deliverAll(
     const index = nextIndex;
     // "Changed nothing" is judged on every table: snapshot around the deliveries that must not write.
     const watched = step.webhook.redeliveryOf !== undefined || step.webhook.signature !== undefined;
-    const before = watched ? await snapshot(db) : undefined;
+    const before = watched ? await snapshotTables(db) : undefined;
     await sendWithRetries(step);
-    if (before) snapshots.set(index, { before, after: await snapshot(db) });
+    if (before) snapshots.set(index, { before, after: await snapshotTables(db) });
     for (let i = 0; i < (step.policy.duplicates ?? 0); i++)
       await sendWithRetries(step, step.webhook.label);
   }
@@ -442,24 +447,4 @@ async function seedRows(shown: string, db: ScenarioDatabase, scenario: Scenario)
 /** A table name as SQL: `users` or `billing.invoices`, each part quoted. */
 function qualified(table: string): string {
   return table.split(".").map(escapeIdentifier).join(".");
-}
-
-/** Row count and a digest of every row, per table in every schema the user owns. */
-async function snapshot(db: ScenarioDatabase): Promise<Snapshot> {
-  const tables = await db.query<{ schemaname: string; tablename: string }>(
-    `SELECT schemaname, tablename FROM pg_tables
-      WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg\\_%'
-      ORDER BY schemaname, tablename`,
-  );
-  const out: Snapshot = {};
-  for (const { schemaname, tablename } of tables.rows) {
-    const digest = await db.query<{ rows: number; digest: string }>(
-      `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest FROM ${escapeIdentifier(schemaname)}.${escapeIdentifier(tablename)} t`,
-    );
-    out[schemaname === "public" ? tablename : `${schemaname}.${tablename}`] = digest.rows[0] as {
-      rows: number;
-      digest: string;
-    };
-  }
-  return out;
 }

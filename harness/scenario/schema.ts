@@ -109,7 +109,8 @@ function checkWebhook(
   if (step.redeliver !== undefined && (step.with || step.provider || step.as || step.path)) {
     ctx.addIssue({
       code: "custom",
-      message: "a redelivery sends the original bytes to the same path: it takes no with, provider, as or path",
+      message:
+        "a redelivery sends the original bytes to the same path: it takes no with, provider, as or path",
     });
   }
 }

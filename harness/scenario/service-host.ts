@@ -50,7 +50,11 @@ function serviceEnv(
   port: number,
   webhookSecret: string,
 ): ServiceEnv {
-  const own = { DATABASE_URL: databaseUrl, PORT: String(port), STRIPE_WEBHOOK_SECRET: webhookSecret };
+  const own = {
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    STRIPE_WEBHOOK_SECRET: webhookSecret,
+  };
   // The contract's three variables are always set; the config's env adds its own names to them.
   return { ...spec.envFor?.({ databaseUrl, port, webhookSecret }), ...own };
 }

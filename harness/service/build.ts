@@ -25,7 +25,12 @@ export async function runBuild(options: {
   });
   const unregister = onExit(() => killQuietly(child.pid, "SIGKILL", true));
   const keep = (chunk: Buffer) => {
-    lines.push(...chunk.toString("utf8").split("\n").filter((l) => l.trim()));
+    lines.push(
+      ...chunk
+        .toString("utf8")
+        .split("\n")
+        .filter((l) => l.trim()),
+    );
     if (lines.length > OUTPUT_LINES) lines.splice(0, lines.length - OUTPUT_LINES);
   };
   child.stdout?.on("data", keep);

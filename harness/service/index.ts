@@ -1,11 +1,12 @@
 /** The service under test as a process: build, start, readiness, output, stop. */
+
+export { runBuild } from "./build.ts";
 export {
   bundledServices,
   type ConfiguredService,
   type ResolvedService,
   resolveService,
 } from "./bundled.ts";
-export { runBuild } from "./build.ts";
 export {
   type ServiceEnv,
   type ServiceEnvContext,

@@ -8,7 +8,10 @@ describe("bindNamed", () => {
         event_id: "evt_1",
         customer: "cus_1",
       }),
-    ).toEqual({ text: "SELECT 1 FROM t WHERE a = $1 AND b = $2 OR c = $1", params: ["evt_1", "cus_1"] });
+    ).toEqual({
+      text: "SELECT 1 FROM t WHERE a = $1 AND b = $2 OR c = $1",
+      params: ["evt_1", "cus_1"],
+    });
   });
 
   it("leaves casts, strings, quoted names and comments alone", () => {

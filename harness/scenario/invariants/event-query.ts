@@ -19,7 +19,8 @@ export function eventsByOutcome(context: InvariantContext): {
   unacknowledged: { eventId: string; last: Delivery }[];
 } {
   const webhookByEvent = new Map<string, PreparedWebhook>();
-  for (const w of context.webhooks) if (!webhookByEvent.has(w.eventId)) webhookByEvent.set(w.eventId, w);
+  for (const w of context.webhooks)
+    if (!webhookByEvent.has(w.eventId)) webhookByEvent.set(w.eventId, w);
   const acknowledged = new Map<string, AcknowledgedEvent>();
   const last = new Map<string, Delivery>();
   for (const d of context.deliveries) {

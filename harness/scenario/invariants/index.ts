@@ -16,6 +16,7 @@ import { sql } from "./sql.ts";
 import { userResolved } from "./user-resolved.ts";
 
 export type { Invariant, InvariantContext, InvariantResult, Snapshot } from "./invariant.ts";
+export { snapshotTables } from "./snapshot.ts";
 
 const all = [
   noCascade,

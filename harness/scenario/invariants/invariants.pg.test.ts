@@ -8,10 +8,12 @@ import {
   startEnvironment,
 } from "../../postgres/index.ts";
 import { type Delivery, type PreparedWebhook, stripeProvider } from "../../webhooks/index.ts";
+import { effectOnce } from "./effect-once.ts";
 import { exactlyOnceEffect } from "./exactly-once-effect.ts";
 import type { InvariantContext } from "./invariant.ts";
 import { noLostEvents } from "./no-lost-events.ts";
 import { signaturesRejected } from "./signatures-rejected.ts";
+import { snapshotTables } from "./snapshot.ts";
 
 // The delivery invariants judged against real rows: each must fail on the state it exists to catch.
 let root: string;
@@ -143,23 +145,88 @@ describe("delivery invariants on real rows", () => {
     await env.databases.drop(db.name);
   });
 
-  it("signaturesRejected fails when a badly signed delivery was accepted", async () => {
+  it("signaturesRejected fails when a badly signed delivery was accepted and wrote", async () => {
     const db = await env.databases.create("signed", []);
-    await db.query(
-      "INSERT INTO webhook_events (event_id, type) VALUES ('evt_bad', 'checkout.session.completed')",
-    );
+    await db.query("CREATE SCHEMA billing");
+    await db.query("CREATE TABLE billing.processed_events (event_id text PRIMARY KEY)");
+    const before = await snapshotTables(db);
+    // What a service that skips verification does: it records the event in its own schema.
+    await db.query("INSERT INTO billing.processed_events VALUES ('evt_bad')");
+    const after = await snapshotTables(db);
     const ctx = await context(
       db,
       [payment("evt_bad", 10)],
       [delivery("evt_bad", 200, { signature: "stale" })],
     );
+    ctx.deliverySnapshots.set(0, { before, after });
     const verdict = await signaturesRejected.evaluate(
       { invariant: "signaturesRejected", status: 400 },
       ctx,
       undefined,
     );
     expect(verdict.passed).toBe(false);
-    expect(verdict.evidence.join("\n")).toMatch(/answered 200[\s\S]*wrote a webhook_events row/);
+    expect(verdict.evidence.join("\n")).toMatch(
+      /answered 200[\s\S]*table billing\.processed_events changed \(0 → 1 rows\)/,
+    );
+    ctx.deliverySnapshots.set(0, { before: after, after });
+    const rejected = await signaturesRejected.evaluate(
+      { invariant: "signaturesRejected", status: 200 },
+      ctx,
+      undefined,
+    );
+    expect(rejected.passed).toBe(true);
+    await env.databases.drop(db.name);
+  });
+
+  it("effectOnce and noLostEvents({ query }) judge any schema, one query per acknowledged event", async () => {
+    const db = await env.databases.create("generic", []);
+    await db.query(
+      "CREATE SCHEMA billing; CREATE TABLE billing.invoices (stripe_invoice_id text, customer text)",
+    );
+    // evt_1 landed twice (a duplicate effect), evt_2 once, evt_3 not at all.
+    await db.query(
+      "INSERT INTO billing.invoices VALUES ('in_1', 'cus_1'), ('in_1', 'cus_1'), ('in_2', 'cus_2')",
+    );
+    const invoice = (eventId: string, id: string, customer: string): PreparedWebhook => ({
+      ...payment(eventId, 1),
+      type: "invoice.paid",
+      values: { event_id: eventId, object_id: id, customer },
+    });
+    const webhooks = [
+      invoice("evt_1", "in_1", "cus_1"),
+      invoice("evt_2", "in_2", "cus_2"),
+      invoice("evt_3", "in_3", "cus_3"),
+    ];
+    const ctx = await context(db, webhooks, [
+      delivery("evt_1", 200),
+      delivery("evt_2", 200),
+      delivery("evt_3", 200),
+      delivery("evt_4", 500),
+    ]);
+    const query =
+      "SELECT 1 FROM billing.invoices WHERE stripe_invoice_id = :object_id AND customer = :customer";
+    const once = await effectOnce.evaluate({ invariant: "effectOnce", query }, ctx, undefined);
+    expect(once.passed).toBe(false);
+    expect(once.evidence).toEqual([
+      "evt_1 (checkout.session.completed): 2 rows",
+      "evt_3 (checkout.session.completed): 0 rows",
+    ]);
+    const lost = await noLostEvents.evaluate({ invariant: "noLostEvents", query }, ctx, undefined);
+    expect(lost.passed).toBe(false);
+    expect(lost.evidence.join("\n")).toContain("lost: evt_3");
+    expect(lost.evidence.join("\n")).not.toContain("lost: evt_1");
+    expect(lost.evidence.join("\n")).toContain("undelivered (never acknowledged): #1");
+    const typo = await effectOnce.evaluate(
+      {
+        invariant: "effectOnce",
+        query: "SELECT 1 FROM billing.invoices WHERE stripe_invoice_id = :subscription",
+      },
+      ctx,
+      undefined,
+    );
+    expect(typo.evidence[0]).toContain(
+      ":subscription is not a value of this event (it has: :event_id, :object_id, :customer, :event_type)",
+    );
     await env.databases.drop(db.name);
   });
 });
