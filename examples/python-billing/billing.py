@@ -12,7 +12,10 @@ migration added), and mark the account paid or past due.
   same connection, still inside the aborted transaction: every later webhook fails too.
 - `fixed` is the hotfix: any error rolls back; an UndefinedColumn from the tax write rolls back,
   opens a fresh transaction and redoes the event without the tax (remembered per connection);
-  the connection always goes back to the pool, rolled back.
+  the connection always goes back to the pool, rolled back. A pooled connection the server has
+  closed is discarded and the event redone once on a new one (so the service also survives a
+  Postgres restart, or faultline's `restart: "perRun"` moving it to the next scenario's
+  database).
 """
 
 import logging
@@ -203,7 +206,27 @@ def handle_broken(pool, event) -> dict:
 
 
 def handle_fixed(pool, event) -> dict:
-    conn = pool.getconn()
+    for attempt in (1, 2):
+        conn = pool.getconn()
+        lost = False
+        try:
+            return process_fixed(conn, event)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+            # A pooled connection the server closed meanwhile (a restart, a failover, an idle
+            # timeout) fails on first use: discard it and redo the event once on a new one.
+            # Safe: the transaction did not commit, or only the COMMIT's reply was lost and the
+            # redo finds the event id already processed.
+            lost = conn.closed != 0
+            if not lost or attempt == 2:
+                raise
+            log.warning("the pooled connection was closed (%s): redoing the event on a new one",
+                        str(error).strip().splitlines()[0])
+        finally:
+            pool.putconn(conn, close=lost or conn.closed != 0)
+    raise AssertionError("unreachable")
+
+
+def process_fixed(conn, event) -> dict:
     try:
         while True:
             with_tax = conn.has_tax_column is not False
@@ -233,10 +256,8 @@ def handle_fixed(pool, event) -> dict:
             try:
                 conn.rollback()
             except psycopg2.Error:
-                pass  # the connection is gone; the pool discards it
+                pass  # the connection broke while rolling back: the caller discards it
         raise
-    finally:
-        pool.putconn(conn)
 
 
 HANDLERS = {"broken": handle_broken, "fixed": handle_fixed}

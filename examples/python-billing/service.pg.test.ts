@@ -355,6 +355,22 @@ describe("python-billing, fixed, full schema", () => {
     expect(elsewhere.statusCode).toBe(404);
     await elsewhere.body.dump();
   });
+
+  it("replaces a pooled connection the server ended, and the webhook still lands", async () => {
+    const { url, db } = await database();
+    const service = await startBilling(url, "fixed");
+    const ended = await rows(
+      db,
+      "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = 'python-billing:fixed'",
+    );
+    expect(ended).toEqual([{ ended: true }]);
+    const paid = await event("invoice.paid");
+    expect(await send(service, paid.payload)).toEqual({ status: 200, body: { received: true } });
+    expect(service.output()).toContain("the pooled connection was closed");
+    expect(await rows(db, "SELECT count(*)::int AS n FROM billing.processed_events")).toEqual([
+      { n: 1 },
+    ]);
+  });
 });
 
 describe("with billing.invoices.tax_cents dropped", () => {
