@@ -15,7 +15,12 @@ export default defineConfig({
       {
         test: {
           name: "postgres",
-          include: ["harness/**/*.pg.test.ts", "fixtures/**/*.pg.test.ts", "test/**/*.e2e.test.ts"],
+          include: [
+            "harness/**/*.pg.test.ts",
+            "fixtures/**/*.pg.test.ts",
+            "examples/**/*.pg.test.ts",
+            "test/**/*.e2e.test.ts",
+          ],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,
