@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { hostname } from "node:os";
 import path from "node:path";
 import type { StartedPostgreSqlContainer } from "@testcontainers/postgresql";
 import pg from "pg";
@@ -17,6 +18,10 @@ export const DEFAULT_POSTGRES_IMAGE = "postgres:16";
 
 /** The label every container faultline starts carries; its value is unique per start. */
 export const CONTAINER_LABEL = "dev.faultline.postgres";
+
+/** Labels naming the process that started a container, to find ones a killed process left. */
+const OWNER_PID_LABEL = "dev.faultline.pid";
+const OWNER_HOST_LABEL = "dev.faultline.host";
 
 const SUPERUSER = "postgres";
 // testcontainers loads only when a container is asked for (type imports above are erased).
@@ -68,6 +73,34 @@ function removeContainersSync(value: string): void {
   spawnSync(process.execPath, ["-e", script], { stdio: "ignore", timeout: 30_000 });
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, owned by another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Exit hooks cannot run when a process is SIGKILLed: remove containers that a faultline
+ * process on this machine started and that outlived it. Others' containers are not touched.
+ */
+async function removeOrphans(client: ContainerRuntimeClient): Promise<void> {
+  const all = await client.container.list().catch(() => []);
+  for (const info of all) {
+    const labels = info.Labels ?? {};
+    const pid = Number(labels[OWNER_PID_LABEL]);
+    if (labels[CONTAINER_LABEL] === undefined || labels[OWNER_HOST_LABEL] !== hostname()) continue;
+    if (!Number.isInteger(pid) || pid <= 0 || isAlive(pid)) continue;
+    await client.container
+      .getById(info.Id)
+      .remove({ force: true, v: true })
+      .catch(() => {});
+  }
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -113,6 +146,7 @@ async function startContainer(image: string, options: StartOptions = {}): Promis
   }
   throwIfAborted(signal);
 
+  await removeOrphans(client);
   const id = randomBytes(6).toString("hex");
   const logDir = await mkdtemp(path.join(options.tmpRoot ?? defaultTmpRoot(), "faultline-pgc-"));
   // The server in the container writes here as its own uid (999 in the official image).
@@ -143,7 +177,11 @@ async function startContainer(image: string, options: StartOptions = {}): Promis
       .withUsername(SUPERUSER)
       .withPassword(password)
       .withDatabase("postgres")
-      .withLabels({ [CONTAINER_LABEL]: id })
+      .withLabels({
+        [CONTAINER_LABEL]: id,
+        [OWNER_PID_LABEL]: String(process.pid),
+        [OWNER_HOST_LABEL]: hostname(),
+      })
       .withBindMounts([{ source: logDir, target: LOG_DIR, mode: "rw" }])
       .withCommand(serverCommand())
       .withStartupTimeout(60_000)
@@ -163,9 +201,13 @@ async function startContainer(image: string, options: StartOptions = {}): Promis
     await cleanUp();
     if (signal?.aborted) throw signal.reason;
     if (error instanceof PostgresFailedError) throw error;
-    const ryuk = /ryuk/i.test(describe(error))
-      ? " (testcontainers' Ryuk helper image is not available: set TESTCONTAINERS_RYUK_DISABLED=true; faultline removes its containers itself)"
-      : "";
+    // The Postgres image is known to be here by now, so a registry error during start is
+    // testcontainers fetching its Ryuk reaper, which faultline does not need.
+    const ryuk =
+      process.env.TESTCONTAINERS_RYUK_DISABLED !== "true" &&
+      /ryuk|registry|pull/i.test(describe(error))
+        ? " (testcontainers starts its Ryuk reaper container first, and its image could not be fetched: set TESTCONTAINERS_RYUK_DISABLED=true; faultline removes its own containers)"
+        : "";
     throw new PostgresFailedError(
       `could not start Postgres from image ${image}: ${describe(error)}${ryuk}${logs ? `\n--- container output ---\n${logs}` : ""}`,
       { cause: error },

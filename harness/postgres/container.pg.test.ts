@@ -122,6 +122,37 @@ describe.runIf(engine.client)("container: Postgres through testcontainers", () =
     expect(await faultlineContainers()).toEqual(before);
   });
 
+  it("removes, at the next start, a container whose process was killed (SIGKILL)", async () => {
+    const before = await faultlineContainers();
+    const script = `
+      import { containerPostgres } from ${JSON.stringify(path.join(here, "index.ts"))};
+      const server = await containerPostgres().start();
+      console.log("started " + server.port);
+      setInterval(() => {}, 1000);`;
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e", script],
+      {
+        cwd: path.resolve(here, "..", ".."),
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (c: Buffer) => {
+        if (c.toString().includes("started")) resolve();
+      });
+      child.on("exit", (code) => reject(new Error(`child exited with ${code} before starting`)));
+    });
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.on("exit", resolve));
+    // No hook ran: the container outlived its process.
+    expect(await faultlineContainers()).toHaveLength(before.length + 1);
+    const server = await resolvePostgresProvider("container").start();
+    expect(await faultlineContainers()).toHaveLength(before.length + 1);
+    await server.stop();
+    expect(await faultlineContainers()).toEqual(before);
+  });
+
   it("names the build script when the image is missing (exit 3)", async () => {
     const error = await resolvePostgresProvider("container:faultline/no-such-image:0")
       .start()
