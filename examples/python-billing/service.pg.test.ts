@@ -195,10 +195,12 @@ async function everything(db: pg.Client) {
 
 /** Errors Postgres itself logged in one database, in order. */
 async function serverErrors(db: pg.Client, name: string) {
-  await server.serverLog.sync(async (marker) => {
+  const log = server.serverLog;
+  if (!log) throw new Error("the embedded server always has a log");
+  await log.sync(async (marker) => {
     await db.query(`DO $$BEGIN RAISE LOG '%', ${pg.escapeLiteral(marker)}; END$$`);
   });
-  return server.serverLog.errors({ database: name });
+  return log.errors({ database: name });
 }
 
 const DROP_TAX = "ALTER TABLE billing.invoices DROP COLUMN tax_cents CASCADE";
