@@ -80,13 +80,21 @@ function byFileName(
 }
 
 /** A migration tool whose migrations are code, found by its own files: the config runs it. */
-const TOOLS: { tool: string; file: RegExp; command: string; also?: RegExp }[] = [
+const TOOLS: {
+  tool: string;
+  file: RegExp;
+  command: string;
+  also?: RegExp;
+  /** The project folder, from the marker file's folder (bin/rails sits one level down). */
+  up?: number;
+}[] = [
   { tool: "Alembic", file: /(^|\/)alembic\.ini$/, command: "alembic upgrade head" },
   {
     tool: "Rails",
     file: /^bin\/rails$/,
     also: /^db\/migrate\/[^/]+\.rb$/,
     command: "bin/rails db:migrate",
+    up: 1,
   },
   { tool: "Django", file: /(^|\/)manage\.py$/, command: "python manage.py migrate" },
   { tool: "Knex", file: /(^|\/)knexfile\.[cm]?[jt]s$/, command: "npx knex migrate:latest" },
@@ -96,7 +104,8 @@ function tool(repo: Repo): DatabaseGuess | undefined {
   for (const t of TOOLS) {
     const file = repo.matching(t.file)[0];
     if (!file || (t.also && repo.matching(t.also).length === 0)) continue;
-    const base = dirOf(file);
+    let base = dirOf(file);
+    for (let i = 0; i < (t.up ?? 0); i++) base = dirOf(base);
     const command = base === "." ? t.command : `cd ${base} && ${t.command}`;
     return {
       value: { migrate: command, tool: t.tool },

@@ -66,6 +66,50 @@ function railsRoute(repo: Repo, file: string): Evidence | undefined {
   );
 }
 
+/** Names a file exports (JS/TS) or defines (Python, Go): what a router elsewhere may mount. */
+function exportedNames(text: string): string[] {
+  const names = new Set<string>();
+  for (const m of text.matchAll(
+    /exports\.(\w+)\s*=|module\.exports\s*=\s*(\w+)|export\s+(?:default\s+)?(?:async\s+)?(?:function\*?|const|let|var)\s+(\w+)|^(?:async\s+)?def\s+(\w+)|^func\s+(\w+)/gm,
+  )) {
+    const name = m.slice(1).find((g) => g !== undefined);
+    if (name) names.add(name);
+  }
+  return [...names];
+}
+
+/**
+ * A handler with no route in its own file is mounted by a router elsewhere:
+ * `app.post("/x", express.raw(…), handleStripe)`. Find a route declaration naming one of its
+ * exports on the same line.
+ */
+function mountedRoute(repo: Repo, file: string, text: string): Evidence | undefined {
+  const names = exportedNames(text);
+  if (names.length === 0) return undefined;
+  const named = new RegExp(`\\b(?:${names.join("|")})\\b`);
+  for (const other of repo.files) {
+    if (other === file || !SOURCE_FILE.test(other)) continue;
+    const body = repo.read(other);
+    if (!body || !named.test(body)) continue;
+    for (const pattern of DECLARATIONS) {
+      for (const m of body.matchAll(pattern)) {
+        const at = evidenceAt(other, body, m.index);
+        if (named.test(at.text)) return at;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The route path a declaration line registers. */
+function declaredPath(line: string): string {
+  for (const pattern of DECLARATIONS) {
+    const m = new RegExp(pattern.source).exec(line);
+    if (m) return m[1] ?? "";
+  }
+  return "";
+}
+
 interface Candidate {
   route: Guess<WebhookRoute>;
   score: number;
@@ -98,7 +142,13 @@ function candidate(repo: Repo, file: string): Candidate | undefined {
       score: score + 1,
     };
   }
-  // A handler with no route we can see (a router mounted elsewhere): still worth naming.
+  const mounted = mountedRoute(repo, file, text);
+  if (mounted)
+    return {
+      route: { value: { path: declaredPath(mounted.text), file }, evidence: [signature, mounted] },
+      score: score + 1,
+    };
+  // A handler with no route we can see (a prefix router, say): still worth naming.
   return { route: { value: { path: "", file }, evidence: [signature] }, score };
 }
 
