@@ -1,4 +1,4 @@
-import { dirOf, type Evidence, evidenceAt, type Guess, type Repo } from "./repo.ts";
+import { dirOf, type Evidence, evidenceAt, type Guess, normalise, type Repo } from "./repo.ts";
 
 /** A column of the schema as the migrations create it. */
 interface SchemaColumn {
@@ -210,14 +210,4 @@ export function guessColumn(
   return anywhere
     ? { value: `${anywhere.table}.${anywhere.column}`, evidence: [anywhere.at] }
     : undefined;
-}
-
-function normalise(rel: string): string {
-  const parts: string[] = [];
-  for (const part of rel.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === ".." && parts.length) parts.pop();
-    else parts.push(part);
-  }
-  return parts.join("/");
 }

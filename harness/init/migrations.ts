@@ -1,4 +1,4 @@
-import { dirOf, dotSlash, type Evidence, type Guess, type Repo } from "./repo.ts";
+import { dirOf, dotSlash, type Evidence, type Guess, normalise, type Repo } from "./repo.ts";
 
 /** How the config's `database` block gets the schema: a folder of SQL, a command, or a dump. */
 export type DatabaseSource =
@@ -147,14 +147,4 @@ export function detectDatabase(repo: Repo): DatabaseGuess | undefined {
 
 function strip(e: Evidence & { match?: unknown }): Evidence {
   return { file: e.file, line: e.line, text: e.text };
-}
-
-function normalise(rel: string): string {
-  const parts: string[] = [];
-  for (const part of rel.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === ".." && parts.length) parts.pop();
-    else parts.push(part);
-  }
-  return parts.join("/") || ".";
 }

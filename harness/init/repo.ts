@@ -140,3 +140,14 @@ export function dirOf(rel: string): string {
 
 /** Source files that may hold a route handler or database code. */
 export const SOURCE_FILE = /\.(?:[cm]?[jt]sx?|py|rb|go)$/;
+
+/** "a/./b/../c" → "a/c"; "" or only dots → ".". */
+export function normalise(rel: string): string {
+  const parts: string[] = [];
+  for (const part of rel.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === ".." && parts.length) parts.pop();
+    else parts.push(part);
+  }
+  return parts.join("/") || ".";
+}

@@ -36,6 +36,8 @@ const DECLARATIONS: RegExp[] = [
   /@\w+(?:\.\w+)*\.(?:route|post|api_route)\s*\(\s*["'](\/[^"']*)["']/g,
   // net/http: http.HandleFunc("/x", …), mux.Handle("/x", …)
   /\.Handle(?:Func)?\s*\(\s*"(\/[^"]*)"/g,
+  // node:http with no framework: if (req.url === "/x"), case "/x" on a pathname
+  /\b(?:url|pathname|path)\s*===?\s*["'`](\/[^"'`]*)["'`]/g,
 ];
 
 /** The route declared closest above `index` in the file (or the first one below it). */
