@@ -255,7 +255,7 @@ describe("the packed package in a fresh project", () => {
     );
     const typo = await sh(
       process.execPath,
-      [path.join(app, "node_modules", "typescript", "bin", "tsc"), "-p", "."],
+      [path.join(app, "node_modules", "typescript", "bin", "tsc"), "-p", ".", "--skipLibCheck"],
       app,
     );
     rmSync(path.join(app, "faultline", "typo.scenario.ts"));
@@ -269,6 +269,16 @@ describe("the packed package in a fresh project", () => {
       const run = await sh("npx", ["--no-install", "faultline", "run"], app, 80_000);
       expect(run.code, show(run)).toBe(0);
       expect(run.stdout).toMatch(/PASS\s+incident/);
+
+      // The incident's bug: the error is swallowed and the transaction carried on (25P02).
+      const broken = SERVER.replace('"ROLLBACK TO SAVEPOINT credits"', '"SELECT 1"');
+      expect(broken).not.toBe(SERVER);
+      writeFileSync(path.join(app, "server.js"), broken);
+      const failed = await sh("npx", ["--no-install", "faultline", "run"], app, 80_000);
+      writeFileSync(path.join(app, "server.js"), SERVER);
+      expect(failed.code, show(failed)).toBe(1);
+      expect(failed.stdout).toMatch(/FAIL\s+incident/);
+      expect(failed.stdout).toMatch(/noCascade/);
     },
     90_000,
   );
