@@ -196,6 +196,19 @@ describe("the packed package in a fresh project", () => {
     const help = await sh("npx", ["--no-install", "faultline", "--help"], app);
     expect(help.code, show(help)).toBe(0);
     expect(help.stdout).toMatch(/faultline init \[dir\]/);
+
+    // The library entry resolves through `exports` to dist/index.js.
+    const api = await sh(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        'const m = await import("faultline"); console.log(typeof m.defineScenario, typeof m.dropColumn);',
+      ],
+      app,
+    );
+    expect(api.code, show(api)).toBe(0);
+    expect(api.stdout.trim()).toBe("function function");
   }, 120_000);
 
   it("npx faultline init writes a config and a scenario for a plain node:http + pg service", async () => {
