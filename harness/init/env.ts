@@ -13,6 +13,7 @@ const READS = [
   /^([A-Z][A-Z0-9_]*)=/gm,
 ];
 
+const DOTENV = /(^|\/)\.env(?:\.[\w-]+)?$/;
 const ENV_EXAMPLE = /(^|\/)\.env(?:\.[\w-]+)?$|\.prisma$/;
 const POSTGRES_NEARBY =
   /postgres|\bpg\b|drizzle|prisma|sqlalchemy|psycopg|asyncpg|knex|sequelize|typeorm|database/i;
@@ -37,7 +38,9 @@ export function detectEnv(repo: Repo): EnvNamed {
     for (const pattern of READS) {
       for (const m of text.matchAll(pattern)) {
         const name = m[1] ?? "";
-        const at = evidenceAt(file, text, m.index);
+        const found = evidenceAt(file, text, m.index);
+        // A .env file's values are secrets: cite the name only.
+        const at = DOTENV.test(file) ? { ...found, text: `${name}=…` } : found;
         if (
           /^(?:DATABASE_URL|POSTGRES_URL|POSTGRES_PRISMA_URL|PG_URL|PGURL|DB_URL|[A-Z_]*DATABASE_URL|[A-Z_]*POSTGRES[A-Z_]*_URL)$/.test(
             name,

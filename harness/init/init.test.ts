@@ -49,6 +49,7 @@ export default {
 } satisfies Config;
 `,
   ".env.example": "POSTGRES_URL=postgresql://localhost/app\nSTRIPE_WEBHOOK_SECRET=whsec_x\n",
+  ".env": "POSTGRES_URL=postgres://app:hunter2@db.internal/app\n",
   "lib/db/migrations/0000_soft_start.sql": `CREATE TABLE IF NOT EXISTS "teams" (
 \t"id" serial PRIMARY KEY NOT NULL,
 \t"name" varchar(100) NOT NULL,
@@ -215,6 +216,9 @@ describe("initProject", () => {
     expect(printed).toContain("app/api/stripe/webhook/route.ts:5");
     expect(printed).toContain("drizzle.config.ts:4");
     expect(printed).toContain(`wrote ${CONFIG_FILE}`);
+    // Values in .env files are secrets: the report names the variable, never its value.
+    expect(printed).toContain(".env:1  POSTGRES_URL=…");
+    expect(printed).not.toContain("hunter2");
   });
 
   it("reads a Flask + Alembic app", async () => {
@@ -371,6 +375,14 @@ describe("detectWebhook", () => {
           "Rails.application.routes.draw do\n  post 'webhooks/stripe', to: 'stripe_webhooks#create'\nend\n",
       },
       "/webhooks/stripe",
+    ],
+    [
+      "node:http with no framework",
+      {
+        "server.js":
+          'http.createServer(async (req, res) => {\n  if (req.url === "/") return res.end("ok");\n  if (req.method === "POST" && req.url === "/hooks/stripe") {\n    verify(body, req.headers["stripe-signature"]);\n  }\n});\n',
+      },
+      "/hooks/stripe",
     ],
     [
       "Go net/http",
