@@ -377,6 +377,14 @@ describe("detectWebhook", () => {
       "/webhooks/stripe",
     ],
     [
+      "Sinatra",
+      {
+        "server.rb":
+          "require 'sinatra'\npost '/stripe/webhook' do\n  sig = request.env['HTTP_STRIPE_SIGNATURE']\nend\n",
+      },
+      "/stripe/webhook",
+    ],
+    [
       "node:http with no framework",
       {
         "server.js":

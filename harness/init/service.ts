@@ -102,6 +102,22 @@ function fromOthers(
       value: { command: 'exec bin/rails server -b 127.0.0.1 -p "$PORT"', readyTimeout: 60_000 },
       evidence: [{ file: `${prefix}bin/rails`, line: 1, text: "Rails application" }],
     };
+  if (repo.has(`${prefix}config.ru`))
+    return {
+      value: {
+        command: 'exec bundle exec rackup -o 127.0.0.1 -p "$PORT"',
+        readyTimeout: 30_000,
+      },
+      evidence: [{ file: `${prefix}config.ru`, line: 1, text: "Rack application" }],
+    };
+  for (const name of ["server.rb", "app.rb"]) {
+    const found = repo.find(`${prefix}${name}`, /require\s+["']sinatra/);
+    if (found)
+      return {
+        value: { command: `exec ruby ${name} -o 127.0.0.1 -p "$PORT"`, readyTimeout: 30_000 },
+        evidence: [found],
+      };
+  }
   for (const name of ["main.py", "app.py", "server.py"]) {
     const file = `${prefix}${name}`;
     const text = repo.read(file);

@@ -36,6 +36,8 @@ const DECLARATIONS: RegExp[] = [
   /@\w+(?:\.\w+)*\.(?:route|post|api_route)\s*\(\s*["'](\/[^"']*)["']/g,
   // net/http: http.HandleFunc("/x", …), mux.Handle("/x", …)
   /\.Handle(?:Func)?\s*\(\s*"(\/[^"]*)"/g,
+  // Sinatra: post '/x' do
+  /^\s*post\s+["'](\/[^"']*)["']\s+do\b/gm,
   // node:http with no framework: if (req.url === "/x"), case "/x" on a pathname
   /\b(?:url|pathname|path)\s*===?\s*["'`](\/[^"'`]*)["'`]/g,
 ];
