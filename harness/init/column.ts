@@ -145,7 +145,7 @@ function writes(repo: Repo, files: string[]): Written[] {
       found.push({ table: table.table, columns, at: evidenceAt(file, text, m.index) });
     }
     for (const m of text.matchAll(
-      /prisma\.(\w+)\.(?:update|updateMany|upsert)\(\s*\{[\s\S]{0,400}?\b(?:data|update)\s*:\s*\{\s*(\w+)/g,
+      /\b(?:prisma|db|client|tx)\.(\w+)\.(?:update|updateMany|upsert)\(\s*\{[\s\S]{0,400}?\b(?:data|update)\s*:\s*\{\s*(\w+)/g,
     ))
       found.push({
         table: m[1] ?? "",

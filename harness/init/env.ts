@@ -4,6 +4,8 @@ import { evidenceAt, type Guess, type Repo, SOURCE_FILE } from "./repo.ts";
 // ENV["X"], ENV.fetch("X"), os.Getenv("X"), Prisma's env("X"), and KEY= in .env examples.
 const READS = [
   /process\.env\.([A-Z][A-Z0-9_]*)/g,
+  // t3-style validated env objects: env.STRIPE_WEBHOOK_SECRET
+  /(?<!process\.)\benv\.([A-Z][A-Z0-9_]*)\b/g,
   /process\.env\[\s*["'`]([A-Z][A-Z0-9_]*)["'`]\s*\]/g,
   /os\.environ(?:\.get)?[[(]\s*["']([A-Z][A-Z0-9_]*)["']/g,
   /os\.getenv\(\s*["']([A-Z][A-Z0-9_]*)["']/g,

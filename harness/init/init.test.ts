@@ -148,11 +148,11 @@ app.post("/api/webhooks/stripe", express.raw({ type: "application/json" }), hand
 app.listen(process.env.PORT);
 `,
   "src/stripe.js": `const { PrismaClient } = require("@prisma/client");
-const prisma = new PrismaClient();
+const db = new PrismaClient();
 exports.handleStripe = async (req, res) => {
   const event = stripe.webhooks.constructEvent(req.body, req.headers["stripe-signature"], process.env.STRIPE_WEBHOOK_SECRET);
   if (event.type === "checkout.session.completed") {
-    await prisma.user.update({ where: { email: "x" }, data: { creditsBalance: { increment: 5 } } });
+    await db.user.update({ where: { email: "x" }, data: { creditsBalance: { increment: 5 } } });
   }
   res.json({ received: true });
 };
