@@ -100,8 +100,18 @@ function installedHarness() {
     statSync(harness);
     return undefined;
   } catch {
-    return path.join(root, "dist");
+    // No sources: this is an installed package.
   }
+  const dist = path.join(root, "dist");
+  try {
+    statSync(path.join(dist, "cli.js"));
+  } catch {
+    console.error(
+      `faultline: ${dist}/cli.js is missing: this copy was never built (npm run build)`,
+    );
+    process.exit(3);
+  }
+  return dist;
 }
 
 // Scenarios import "faultline": point them at the running harness's own API module, not at a
