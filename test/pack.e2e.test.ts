@@ -231,6 +231,10 @@ describe("the packed package in a fresh project", () => {
 
     const again = await sh("npx", ["--no-install", "faultline", "init"], app);
     expect(again.stdout).toContain("kept (exists, not overwritten) faultline.config.ts");
+
+    const missing = await sh("npx", ["--no-install", "faultline", "init", "no-such-folder"], app);
+    expect(missing.code, show(missing)).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read the folder .*no-such-folder/);
   }, 60_000);
 
   it("the scenario and the config type-check against the shipped types", async () => {
