@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { register } from "tsx/esm/api";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BadUsageError } from "../errors.ts";
 import { loadScenario } from "../scenario/index.ts";
 import { CONFIG_FILE, formatInitReport, initProject, SCENARIO_FILE } from "./index.ts";
@@ -12,8 +12,12 @@ import { detectWebhook } from "./webhook.ts";
 
 // loadScenario imports the compiled scenario natively, and it imports harness/index.ts: Node 20
 // needs a TypeScript loader for that outside the CLI's bundle.
+let unregister: (() => Promise<void>) | undefined;
 beforeAll(() => {
-  register();
+  unregister = register();
+});
+afterAll(async () => {
+  await unregister?.();
 });
 
 const made: string[] = [];
