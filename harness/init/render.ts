@@ -48,7 +48,9 @@ function serviceBlock(input: RenderInput): string {
     restart: "perScenario",
   },`;
   return `  service: {
-    command: ${q(s.command)}, // sh -c; your service must listen on $PORT
+    // Run with sh -c; the service must listen on $PORT (faultline sets PORT, DATABASE_URL and
+    // STRIPE_WEBHOOK_SECRET, and the env below under your names).
+    command: ${q(s.command)},
 ${s.cwd === "." ? "" : `    cwd: ${q(dotSlash(s.cwd))},\n`}    env: ${env},
     ready: { path: ${q(s.readyPath)} }, // ready once GET answers below 500
     readyTimeout: ${s.readyTimeout.toLocaleString("en-US").replaceAll(",", "_")},
