@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// faultline's command line. The harness is TypeScript; Node 20 cannot run it directly, and a
-// TypeScript loader hook slows every import of a run by about a second. So the first run
-// after a change bundles harness/ with esbuild (~0.2 s) into node_modules/.cache/faultline,
-// keyed by the sources' sizes and times, and every run imports that bundle.
+// faultline's command line. An installed package ships dist/ (built by scripts/build-package.ts
+// at `npm pack`) and no harness/ sources: it runs dist/cli.js. In the repository the harness is
+// TypeScript; Node 20 cannot run it directly, and a TypeScript loader hook slows every import of
+// a run by about a second. So there the first run after a change bundles harness/ with esbuild
+// (~0.2 s) into node_modules/.cache/faultline, keyed by the sources' sizes and times, and every
+// run imports that bundle. A dist/ left by `npm run build` in the repository is not used: the
+// sources beside it are newer by definition.
 import { createHash } from "node:crypto";
 import {
   accessSync,
@@ -91,18 +94,46 @@ function pruneOldBundles(cache, keep) {
   }
 }
 
-let main;
-try {
-  const dir = await bundledHarness();
-  // Scenarios import "faultline": point them at this same bundle, not at a second copy.
+// The installed package's build, or undefined in the repository (where harness/ exists).
+function installedHarness() {
+  try {
+    statSync(harness);
+    return undefined;
+  } catch {
+    // No sources: this is an installed package.
+  }
+  const dist = path.join(root, "dist");
+  try {
+    statSync(path.join(dist, "cli.js"));
+  } catch {
+    console.error(
+      `faultline: ${dist}/cli.js is missing: this copy was never built (npm run build)`,
+    );
+    process.exit(3);
+  }
+  return dist;
+}
+
+// Scenarios import "faultline": point them at the running harness's own API module, not at a
+// second copy of it.
+async function load(dir) {
   globalThis[Symbol.for("faultline.apiUrl")] = pathToFileURL(path.join(dir, "index.js")).href;
-  ({ main } = await import(pathToFileURL(path.join(dir, "cli.js")).href));
-} catch (error) {
-  // No esbuild, or no writable cache: run the sources through tsx instead (slower start).
-  if (process.env.FAULTLINE_DEBUG) console.error(error);
-  const { register } = await import("tsx/esm/api");
-  register();
-  ({ main } = await import("../harness/cli.ts"));
+  return (await import(pathToFileURL(path.join(dir, "cli.js")).href)).main;
+}
+
+let main;
+const installed = installedHarness();
+if (installed) main = await load(installed);
+else {
+  try {
+    main = await load(await bundledHarness());
+  } catch (error) {
+    // No esbuild, or no writable cache: run the sources through tsx instead (slower start).
+    if (process.env.FAULTLINE_DEBUG) console.error(error);
+    const { register } = await import("tsx/esm/api");
+    register();
+    ({ main } = await import("../harness/cli.ts"));
+  }
 }
 const code = await main(process.argv.slice(2));
 // Exit explicitly: a stray handle must not keep the CLI alive after the verdict.

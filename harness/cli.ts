@@ -10,6 +10,7 @@ import type { Reporter } from "./report/index.ts";
 const BUNDLED_SERVICES = ["payments:fixed", "payments:broken"];
 
 const USAGE = `Usage: faultline run [files, folders or globs…] [options]
+       faultline init [dir]
        faultline proxy --upstream <postgres://host:port> [options]
        faultline record --forward <http://service> --out <dir> [--listen host:port]
        faultline import stripe-events <events.json> [--out <dir>]
@@ -50,6 +51,9 @@ faultline proxy: a fault-injecting Postgres proxy in front of any Postgres, unti
   --seed <n>                seed for probabilistic rules (overrides the file's)
   --allow-remote-upstream   allow an upstream that is not on this machine's loopback
 
+faultline init: detect the service, migrations, Stripe webhook route and env variables in dir
+  (default: the current folder), write faultline.config.ts and faultline/incident.scenario.ts
+  (existing files are kept) and print each guess with the file:line it came from.
 faultline record: a reverse proxy in front of your service that saves each request's raw body
   and headers as a fixture (emails, names, card fingerprints replaced by stable fakes; signature
   headers dropped — replay re-signs), until Ctrl-C. --no-scrub keeps the data as it came.
@@ -478,6 +482,30 @@ function version(): string {
 }
 
 /** The command line: returns the process exit code. */
+async function initCommand(args: string[]): Promise<number> {
+  const { values, positionals } = (() => {
+    try {
+      return parseArgs({
+        args,
+        allowPositionals: true,
+        strict: true,
+        options: { help: { type: "boolean", short: "h" } },
+      });
+    } catch (error) {
+      throw new BadUsageError(`${(error as Error).message}\n\n${USAGE}`);
+    }
+  })();
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length > 1)
+    throw new BadUsageError(`init: expected at most one folder, got ${positionals.length}`);
+  const { initProject, formatInitReport } = await import("./init/index.ts");
+  process.stdout.write(formatInitReport(await initProject(positionals[0] ?? ".")));
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const controller = new AbortController();
@@ -491,6 +519,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${version()}\n`);
       return 0;
     }
+    if (command === "init") return await initCommand(rest);
     if (command === "proxy") return await proxy(rest, controller.signal);
     if (command === "record") return await record(rest, controller.signal);
     if (command === "import") return await importCommand(rest);

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { build, type Message } from "esbuild";
@@ -9,13 +10,15 @@ export const API_URL_KEY = Symbol.for("faultline.apiUrl");
 /**
  * The module a scenario's `import … from "faultline"` must reach: the very API the runner is
  * using (so both share one set of module instances), whether that is the CLI's bundle or,
- * under tsx and vitest, the TypeScript sources.
+ * under tsx and vitest, the TypeScript sources, or (the installed package used as a library,
+ * which ships no sources) its dist/index.js.
  */
 function apiUrl(): string {
   const fromLoader = (globalThis as Record<symbol, unknown>)[API_URL_KEY];
-  return typeof fromLoader === "string"
-    ? fromLoader
-    : pathToFileURL(path.join(PACKAGE_ROOT, "harness", "index.ts")).href;
+  if (typeof fromLoader === "string") return fromLoader;
+  const sources = path.join(PACKAGE_ROOT, "harness", "index.ts");
+  return pathToFileURL(existsSync(sources) ? sources : path.join(PACKAGE_ROOT, "dist", "index.js"))
+    .href;
 }
 
 function formatMessage(m: Message): string {

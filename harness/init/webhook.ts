@@ -1,0 +1,194 @@
+import { type Evidence, evidenceAt, type Guess, type Repo, SOURCE_FILE } from "./repo.ts";
+
+/** The Stripe webhook handler: its route and the file it is in. */
+export interface WebhookRoute {
+  path: string;
+  file: string;
+}
+
+// A handler verifies Stripe's signature: it reads the header or calls the SDK's verifier.
+const SIGNATURE = /stripe[-_]signature|constructEvent(?:Async)?\s*\(|construct_event\s*\(/i;
+
+/** Next.js app router: app/api/stripe/webhook/route.ts → /api/stripe/webhook. */
+function nextAppRoute(file: string): string | undefined {
+  const m = /(?:^|\/)(?:src\/)?app\/(.*?)\/?route\.[cm]?[jt]sx?$/.exec(file);
+  if (!m) return undefined;
+  // Route groups "(name)" and parallel slots "@name" are not part of the URL.
+  const segments = (m[1] ?? "")
+    .split("/")
+    .filter((s) => s && !/^\(.*\)$/.test(s) && !s.startsWith("@"));
+  return `/${segments.join("/")}`;
+}
+
+/** Next.js pages router: pages/api/stripe/webhook.ts (or …/index.ts) → /api/stripe/webhook. */
+function nextPagesRoute(file: string): string | undefined {
+  const m = /(?:^|\/)(?:src\/)?pages\/(api\/.*?)(?:\/index)?\.[cm]?[jt]sx?$/.exec(file);
+  return m ? `/${m[1]}` : undefined;
+}
+
+// Route declarations in one file, each with the path it registers.
+const DECLARATIONS: RegExp[] = [
+  // Express, Fastify, Hono, Koa router, Gin/Echo/chi (Go): app.post("/x", …), r.POST("/x", …)
+  /\.(?:post|all|POST|Post|route)\s*\(\s*["'`](\/[^"'`]*)["'`]/g,
+  // Fastify's route({ method: "POST", url: "/x" }) and similar objects
+  /\burl\s*:\s*["'`](\/[^"'`]*)["'`]/g,
+  // Flask / FastAPI / Starlette decorators: @app.route("/x", methods=["POST"]), @router.post("/x")
+  /@\w+(?:\.\w+)*\.(?:route|post|api_route)\s*\(\s*["'](\/[^"']*)["']/g,
+  // net/http: http.HandleFunc("/x", …), mux.Handle("/x", …)
+  /\.Handle(?:Func)?\s*\(\s*"(\/[^"]*)"/g,
+  // Sinatra: post '/x' do
+  /^\s*post\s+["'](\/[^"']*)["']\s+do\b/gm,
+  // node:http with no framework: if (req.url === "/x"), case "/x" on a pathname
+  /\b(?:url|pathname|path)\s*===?\s*["'`](\/[^"'`]*)["'`]/g,
+];
+
+/** The route declared closest above `index` in the file (or the first one below it). */
+function declaredRoute(text: string, index: number): { path: string; at: number } | undefined {
+  let above: { path: string; at: number } | undefined;
+  let below: { path: string; at: number } | undefined;
+  for (const pattern of DECLARATIONS) {
+    for (const m of text.matchAll(pattern)) {
+      const found = { path: m[1] ?? "/", at: m.index };
+      if (m.index <= index) {
+        if (!above || m.index > above.at) above = found;
+      } else if (!below || m.index < below.at) below = found;
+    }
+  }
+  return above ?? below;
+}
+
+/** Rails: a controller's action is routed in config/routes.rb (`post "x", to: "stripe#webhook"`). */
+function railsRoute(repo: Repo, file: string): Evidence | undefined {
+  const m = /app\/controllers\/(.+)_controller\.rb$/.exec(file);
+  if (!m || !repo.has("config/routes.rb")) return undefined;
+  const controller = (m[1] ?? "").replace(/\W/g, "\\$&");
+  return (
+    repo.find(
+      "config/routes.rb",
+      new RegExp(`post\\s+["']([^"']+)["']\\s*(?:,\\s*to:\\s*|=>\\s*)["']${controller}#`),
+    ) ?? undefined
+  );
+}
+
+/** Names a file exports (JS/TS) or defines (Python, Go): what a router elsewhere may mount. */
+function exportedNames(text: string): string[] {
+  const names = new Set<string>();
+  for (const m of text.matchAll(
+    /exports\.(\w+)\s*=|module\.exports\s*=\s*(\w+)|export\s+(?:default\s+)?(?:async\s+)?(?:function\*?|const|let|var)\s+(\w+)|^(?:async\s+)?def\s+(\w+)|^func\s+(\w+)/gm,
+  )) {
+    const name = m.slice(1).find((g) => g !== undefined);
+    if (name) names.add(name);
+  }
+  return [...names];
+}
+
+/**
+ * A handler with no route in its own file is mounted by a router elsewhere:
+ * `app.post("/x", express.raw(…), handleStripe)`. Find a route declaration naming one of its
+ * exports on the same line.
+ */
+function mountedRoute(repo: Repo, file: string, text: string): Evidence | undefined {
+  const names = exportedNames(text);
+  if (names.length === 0) return undefined;
+  const named = new RegExp(`\\b(?:${names.join("|")})\\b`);
+  for (const other of repo.files) {
+    if (other === file || !SOURCE_FILE.test(other)) continue;
+    const body = repo.read(other);
+    if (!body || !named.test(body)) continue;
+    for (const pattern of DECLARATIONS) {
+      for (const m of body.matchAll(pattern)) {
+        const at = evidenceAt(other, body, m.index);
+        if (named.test(at.text)) return at;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The route path a declaration line registers. */
+function declaredPath(line: string): string {
+  for (const pattern of DECLARATIONS) {
+    const m = new RegExp(pattern.source).exec(line);
+    if (m) return m[1] ?? "";
+  }
+  return "";
+}
+
+interface Candidate {
+  route: Guess<WebhookRoute>;
+  score: number;
+}
+
+function candidate(repo: Repo, file: string): Candidate | undefined {
+  const text = repo.read(file);
+  if (text === undefined) return undefined;
+  const hit = SIGNATURE.exec(text);
+  if (!hit) return undefined;
+  const signature = evidenceAt(file, text, hit.index);
+  // Both the header and the verifier in one file is the handler itself, not a helper.
+  const score =
+    (/stripe[-_]signature/i.test(text) ? 2 : 0) +
+    (/constructEvent|construct_event/.test(text) ? 2 : 0) +
+    (/webhook/i.test(file) ? 1 : 0);
+  const next = nextAppRoute(file) ?? nextPagesRoute(file);
+  if (next !== undefined)
+    return { route: { value: { path: next, file }, evidence: [signature] }, score: score + 2 };
+  const rails = railsRoute(repo, file);
+  if (rails) {
+    const path = (/["']([^"']+)["']/.exec(rails.text)?.[1] ?? "").replace(/^(?!\/)/, "/");
+    return { route: { value: { path, file }, evidence: [signature, rails] }, score: score + 2 };
+  }
+  const declared = declaredRoute(text, hit.index);
+  if (declared) {
+    const at = evidenceAt(file, text, declared.at);
+    return {
+      route: { value: { path: declared.path, file }, evidence: [signature, at] },
+      score: score + 1,
+    };
+  }
+  const mounted = mountedRoute(repo, file, text);
+  if (mounted)
+    return {
+      route: { value: { path: declaredPath(mounted.text), file }, evidence: [signature, mounted] },
+      score: score + 1,
+    };
+  // A handler with no route we can see (a prefix router, say): still worth naming.
+  return { route: { value: { path: "", file }, evidence: [signature] }, score };
+}
+
+/**
+ * The route of the handler that verifies Stripe's signature. `path` is "" when the handler was
+ * found but its route was not (the caller writes a TODO).
+ */
+export function detectWebhook(repo: Repo): Guess<WebhookRoute> | undefined {
+  let best: Candidate | undefined;
+  for (const file of repo.files) {
+    if (!SOURCE_FILE.test(file) || /\.(?:test|spec)\.[^.]+$|(^|\/)tests?\//.test(file)) continue;
+    const found = candidate(repo, file);
+    if (found && (!best || found.score > best.score)) best = found;
+  }
+  return best?.route;
+}
+
+/**
+ * The Stripe event the starter scenario sends: checkout.session.completed when the handler
+ * names it or names no event faultline has a fixture for, else the first one it names.
+ */
+export function detectEventType(
+  repo: Repo,
+  handler: string | undefined,
+  fixtures: string[],
+): Guess<string> {
+  const fallback = { value: "checkout.session.completed", evidence: [] };
+  const text = handler ? repo.read(handler) : undefined;
+  if (!handler || text === undefined) return fallback;
+  let first: Guess<string> & { at: number } = { ...fallback, at: Number.POSITIVE_INFINITY };
+  for (const name of fixtures) {
+    const index = text.search(new RegExp(`["'\`]${name.replaceAll(".", "\\.")}["'\`]`));
+    if (index === -1) continue;
+    const found = { value: name, evidence: [evidenceAt(handler, text, index)], at: index };
+    if (name === "checkout.session.completed") return found;
+    if (index < first.at) first = found;
+  }
+  return { value: first.value, evidence: first.evidence };
+}
