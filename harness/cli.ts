@@ -11,6 +11,7 @@ const BUNDLED_SERVICES = ["payments:fixed", "payments:broken"];
 
 const USAGE = `Usage: faultline run [files, folders or globs…] [options]
        faultline init [dir]
+       faultline postgres fetch <major>
        faultline proxy --upstream <postgres://host:port> [options]
        faultline record --forward <http://service> --out <dir> [--listen host:port]
        faultline import stripe-events <events.json> [--out <dir>]
@@ -54,6 +55,8 @@ faultline proxy: a fault-injecting Postgres proxy in front of any Postgres, unti
 faultline init: detect the service, migrations, Stripe webhook route and env variables in dir
   (default: the current folder), write faultline.config.ts and faultline/incident.scenario.ts
   (existing files are kept) and print each guess with the file:line it came from.
+faultline postgres fetch <major>: download Postgres <major> (15–18) for --postgres embedded:<major>
+  into ~/.cache/faultline/postgres (FAULTLINE_POSTGRES_CACHE), so later runs need no network.
 faultline record: a reverse proxy in front of your service that saves each request's raw body
   and headers as a fixture (emails, names, card fingerprints replaced by stable fakes; signature
   headers dropped — replay re-signs), until Ctrl-C. --no-scrub keeps the data as it came.
@@ -481,7 +484,7 @@ function version(): string {
   return pkg.version;
 }
 
-/** The command line: returns the process exit code. */
+/** `faultline init [dir]`: write a config and a starter scenario from what the repo shows. */
 async function initCommand(args: string[]): Promise<number> {
   const { values, positionals } = (() => {
     try {
@@ -506,6 +509,23 @@ async function initCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `faultline postgres fetch <major>`: fetch a Postgres major ahead of an offline run. */
+async function postgresCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, {}, true);
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const [verb, major, ...extra] = positionals;
+  if (verb !== "fetch" || !major || !/^\d+$/.test(major) || extra.length)
+    throw new BadUsageError(`usage: faultline postgres fetch <major>, e.g. 16\n\n${USAGE}`);
+  const { fetchPostgresMajor } = await import("./postgres/index.ts");
+  const dir = await fetchPostgresMajor(Number(major));
+  process.stdout.write(`faultline: Postgres ${major} is ready in ${dir}\n`);
+  return 0;
+}
+
+/** The command line: returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const controller = new AbortController();
@@ -520,6 +540,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === "init") return await initCommand(rest);
+    if (command === "postgres") return await postgresCommand(rest);
     if (command === "proxy") return await proxy(rest, controller.signal);
     if (command === "record") return await record(rest, controller.signal);
     if (command === "import") return await importCommand(rest);
