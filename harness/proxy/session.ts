@@ -259,6 +259,8 @@ export class Session {
     const server = this.server;
     const gone = Promise.all([closedOf(this.client), server ? closedOf(server) : undefined]);
     if (this.closed) return gone.then(() => {});
+    // Whether the backend may be running a statement: asked before settling forgets the ops.
+    const busy = this.pending.length > 0 || this.blackholed;
     this.settle();
     // Replies held back by a latency fault are dropped, as the backend's would be.
     this.toClient.discard();
@@ -269,8 +271,7 @@ export class Session {
       this.toServer?.discard();
       // A backend busy with a query (or a blackholed one) would not read the Terminate until it
       // finished: cancel it first, with the real key.
-      if ((this.pending.length || this.blackholed) && this.backendKey)
-        this.cancelUpstream(this.backendKey);
+      if (busy && this.backendKey) this.cancelUpstream(this.backendKey);
       // Past authentication a Terminate ends the backend quietly; before it, the EOF does.
       if (this.ready && !server.destroyed) server.write(TERMINATE_MESSAGE);
       // Reading on (what it sends is dropped) lets the server's close arrive even when
