@@ -41,6 +41,7 @@ let admin: pg.Client;
 let proxy: StartedProxy;
 let workDir: string;
 let databases = 0;
+let proxyStartedAt = 0;
 
 beforeAll(async () => {
   pgTest = await startTestPostgres();
@@ -48,6 +49,7 @@ beforeAll(async () => {
   admin.on("error", () => {});
   await admin.connect();
   workDir = await mkdtemp(path.join(tmpdir(), "faultline-proxy-routing-"));
+  proxyStartedAt = Date.now();
   proxy = await startProxy({
     upstream: { host: pgTest.env.server.host, port: pgTest.env.server.port },
     database: await markedDatabase("first"),
@@ -332,11 +334,26 @@ describe("routing every connection to the current scenario's database", () => {
     expect(proxy.rules.names()).toEqual(["fail-marker"]);
     expect(await markerOf(client)).toBe(a);
 
-    await proxy.beginScenario({ database: b, tracePath: traceB, onFault: (e) => eventsB.push(e) });
+    // A window of the scenario's first second holds only if the clock starts again with the
+    // scenario: make sure the proxy itself has been up for longer.
+    await new Promise((r) => setTimeout(r, Math.max(0, 1200 - (Date.now() - proxyStartedAt))));
+    await proxy.beginScenario({
+      database: b,
+      tracePath: traceB,
+      onFault: (e) => eventsB.push(e),
+      rules: [
+        {
+          name: "early",
+          match: { sqlRegex: "window_me", untilMs: 1000 },
+          fault: { type: "sqlError", sqlstate: "57014", message: "in the window" },
+        },
+      ],
+    });
     expect(proxy.tracePath).toBe(traceB);
     const next = await connectThroughProxy();
     expect(await markerOf(next)).toBe(b);
     expect((await next.query("SELECT 1 AS one FROM marker WHERE true")).rows).toEqual([{ one: 1 }]);
+    expect((await rejection(next.query("SELECT 'window_me'"))).code).toBe("57014");
     await next.end();
 
     // The old file was flushed and closed by the switch, without a flushTrace.
@@ -356,13 +373,46 @@ describe("routing every connection to the current scenario's database", () => {
     expect(inB.map((e) => [e.database, e.sql])).toEqual([
       [b, "SELECT name FROM marker"],
       [b, "SELECT ? AS one FROM marker WHERE true"],
+      [b, "SELECT ?"],
     ]);
     expect(eventsA.map((e) => e.rule)).toEqual(["fail-marker"]);
-    expect(eventsB).toEqual([]);
+    expect(eventsB.map((e) => e.rule)).toEqual(["early"]);
     await proxy.beginScenario({});
     expect(proxy.tracePath).toBeUndefined();
     await dropForce(a);
     await dropForce(b);
+  });
+});
+
+describe("each scenario's seed", () => {
+  it("replays the same probabilistic faults for the same seed, and others for another", async () => {
+    const a = await markedDatabase("a");
+    const fired = async (seed: number): Promise<number[]> => {
+      const events: FaultEvent[] = [];
+      await proxy.beginScenario({
+        database: a,
+        seed,
+        onFault: (e) => events.push(e),
+        rules: [
+          {
+            name: "coin",
+            match: { sqlRegex: "coin", probability: 0.5 },
+            fault: { type: "sqlError", sqlstate: "40001", message: "heads" },
+          },
+        ],
+      });
+      const client = await connectThroughProxy();
+      for (let i = 0; i < 24; i++) await client.query(`SELECT 'coin', ${i}`).catch(() => {});
+      await client.end();
+      return events.map((e) => Number(/(\d+)$/.exec(e.sql ?? "")?.[1]));
+    };
+    const first = await fired(7);
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.length).toBeLessThan(24);
+    expect(await fired(7)).toEqual(first);
+    expect(await fired(8)).not.toEqual(first);
+    await proxy.beginScenario({});
+    await dropForce(a);
   });
 });
 

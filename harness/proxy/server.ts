@@ -127,6 +127,8 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
       const scenario = route(next, old);
       shared.rules = nextRules;
       shared.scenario = scenario;
+      // Rules' afterMs/untilMs windows count from the scenario's start, as with a proxy per scenario.
+      shared.startedAt = Date.now();
       // Connections still before their startup packet are routed under the new scenario when
       // it comes; only those already sent somewhere are ended.
       const ending = [...shared.sessions].filter((s) => s.routed && s.scenario !== scenario);

@@ -47,6 +47,7 @@ export interface ProxyShared {
   rules: RuleSet;
   /** The scenario new connections are routed under. */
   scenario: ScenarioRoute;
+  /** When the current scenario began (the proxy started, or the last beginScenario). */
   startedAt: number;
   /** BackendKeyData the clients saw → the real backend's key. */
   cancelKeys: Map<string, { pid: number; secret: number }>;
