@@ -1,4 +1,5 @@
 /** Byte layouts of the Postgres v3 messages the proxy reads or writes. */
+import { ProtocolError } from "./framing.ts";
 
 /** Startup-phase request codes (the Int32 after the length). */
 export const PROTOCOL_3_0 = 196608;
@@ -62,6 +63,43 @@ export function startupParameters(body: Buffer): Record<string, string> {
     offset = afterValue;
   }
   return params;
+}
+
+/**
+ * The StartupMessage whose body (after the length) is `body`, as a whole packet with parameter
+ * `key` set to `value`: every other parameter is kept in order byte for byte, `key` is added
+ * before the terminator when absent, and the length is rebuilt. Throws ProtocolError for a body
+ * that is not NUL-terminated pairs, as Postgres rejects it ("invalid startup packet layout").
+ */
+export function withStartupParameter(body: Buffer, key: string, value: string): Buffer {
+  const parts: Buffer[] = [body.subarray(0, 4)];
+  const replacement = Buffer.from(`${value}\0`, "utf8");
+  let found = false;
+  let offset = 4;
+  for (;;) {
+    if (offset >= body.length) throw new ProtocolError("invalid startup packet layout");
+    if (body[offset] === 0) break;
+    const keyEnd = body.indexOf(0, offset);
+    const valueEnd = keyEnd === -1 ? -1 : body.indexOf(0, keyEnd + 1);
+    if (valueEnd === -1) throw new ProtocolError("invalid startup packet layout");
+    if (body.toString("utf8", offset, keyEnd) === key) {
+      found = true;
+      parts.push(body.subarray(offset, keyEnd + 1), replacement);
+    } else {
+      parts.push(body.subarray(offset, valueEnd + 1));
+    }
+    offset = valueEnd + 1;
+  }
+  if (offset !== body.length - 1) throw new ProtocolError("invalid startup packet layout");
+  if (!found) parts.push(Buffer.from(`${key}\0`, "utf8"), replacement);
+  parts.push(body.subarray(offset));
+  let length = 4;
+  for (const part of parts) length += part.length;
+  const out = Buffer.allocUnsafe(length);
+  out.writeInt32BE(length, 0);
+  let at = 4;
+  for (const part of parts) at += part.copy(out, at);
+  return out;
 }
 
 function typed(type: number, body: Buffer): Buffer {
@@ -136,6 +174,9 @@ export function errorFields(body: Buffer): Record<string, string> {
   }
   return fields;
 }
+
+/** Terminate: the message a client sends to end its session cleanly. */
+export const TERMINATE_MESSAGE: Buffer = Buffer.from([MSG.terminate, 0, 0, 0, 4]);
 
 /** A BackendKeyData message (protocol 3.0: 4-byte secret). */
 export function backendKeyData(pid: number, secret: number): Buffer {

@@ -14,6 +14,8 @@ import {
   readCString,
   SSL_REQUEST,
   startupParameters,
+  TERMINATE_MESSAGE,
+  withStartupParameter,
 } from "./protocol.ts";
 import type { Fired, RuleSet } from "./rules.ts";
 import { type StatementInfo, statementKind } from "./statement.ts";
@@ -28,17 +30,45 @@ export interface FaultEvent {
   at: Date;
 }
 
+/**
+ * What connections routed during one scenario share: where they go, where their trace lines and
+ * faults are told. A connection keeps the scenario it was routed under until it ends.
+ */
+export interface ScenarioRoute {
+  /** The database every new connection is sent to, whatever it asked for; undefined keeps its own. */
+  database: string | undefined;
+  trace: TraceWriter | undefined;
+  onFault(event: FaultEvent): void;
+}
+
 /** What every session of one proxy shares. */
 export interface ProxyShared {
   upstream: { host: string; port: number };
   rules: RuleSet;
-  trace: TraceWriter | undefined;
+  /** The scenario new connections are routed under. */
+  scenario: ScenarioRoute;
+  /** When the current scenario began (the proxy started, or the last beginScenario). */
   startedAt: number;
   /** BackendKeyData the clients saw → the real backend's key. */
   cancelKeys: Map<string, { pid: number; secret: number }>;
   sessions: Set<Session>;
   nextId(): number;
-  onFault(event: FaultEvent): void;
+}
+
+/** What Postgres sends a session ended by pg_terminate_backend; pools know to drop the connection. */
+const ADMIN_SHUTDOWN = errorResponse(
+  "FATAL",
+  "57P01",
+  "terminating connection due to administrator command",
+);
+
+/** How long an ended backend may take to close its socket before the proxy stops waiting. */
+const BACKEND_EXIT_WAIT_MS = 5000;
+
+/** Resolve once `socket` has closed. */
+function closedOf(socket: Socket): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise((resolve) => socket.once("close", () => resolve()));
 }
 
 /** How long a client may take to send its startup packet, as Postgres's default 60 s. */
@@ -82,6 +112,11 @@ class Outbox {
   write(buf: Buffer): void {
     if (this.held || this.queue.length) this.queue.push(buf);
     else this.raw(buf);
+  }
+
+  /** Drop what a hold keeps back: the connection is ending and nobody will read it. */
+  discard(): void {
+    this.queue.length = 0;
   }
 
   /** Queue everything written for the next `ms` milliseconds, then send it in order. */
@@ -154,7 +189,17 @@ export class Session {
   private readonly toClient: Outbox;
   private readonly clientReader = new MessageReader(true);
   private readonly serverReader = new MessageReader(false);
-  private params: Record<string, string> = {};
+  /** The scenario this connection was routed under (the current one until its startup). */
+  scenario: ScenarioRoute;
+  /** Whether the startup packet went upstream: the connection belongs to `scenario` for good. */
+  routed = false;
+  /** The database the connection was sent to; rules match it and the trace records it. */
+  private database = "";
+  private applicationName = "";
+  /** The real backend's cancel key, once the server told it. */
+  private backendKey: { pid: number; secret: number } | undefined;
+  /** Whether the server has said ReadyForQuery once: past authentication. */
+  private ready = false;
   private txStatus: "I" | "T" | "E" = "I";
   private readonly prepared = new Map<string, string>();
   private readonly portals = new Map<string, string>();
@@ -167,6 +212,7 @@ export class Session {
   constructor(client: Socket, shared: ProxyShared) {
     this.id = shared.nextId();
     this.shared = shared;
+    this.scenario = shared.scenario;
     this.client = client;
     client.setNoDelay(true);
     this.toClient = new Outbox(client, () => this.server);
@@ -190,14 +236,7 @@ export class Session {
   /** End both connections: `abrupt` cuts them at once (a reset), else queued bytes go first. */
   close(abrupt = false): void {
     if (this.closed) return;
-    this.closed = true;
-    // Statements the connection ended under: traced with what they got, or as lost.
-    for (const op of this.pending.splice(0)) {
-      if (!op.entry || this.completed.includes(op.entry)) continue;
-      op.entry.trace.result ??= { lost: true };
-      this.finish(op.entry);
-    }
-    this.flushTrace("?");
+    this.settle();
     if (abrupt) {
       this.client.destroy();
       this.server?.destroy();
@@ -210,6 +249,51 @@ export class Session {
         this.server?.destroy();
       }, 1000).unref();
     }
+  }
+
+  /**
+   * End the connection as `pg_terminate_backend` would: the client gets FATAL 57P01 (a query in
+   * flight gets it as its error) and both sockets close. Resolves once the backend is gone: its
+   * query cancelled if one runs, a Terminate sent, and its socket closed by the server.
+   */
+  terminate(): Promise<void> {
+    const server = this.server;
+    const gone = Promise.all([closedOf(this.client), server ? closedOf(server) : undefined]);
+    if (this.closed) return gone.then(() => {});
+    // Whether the backend may be running a statement: asked before settling forgets the ops.
+    const busy = this.pending.length > 0 || this.blackholed;
+    this.settle();
+    // Replies held back by a latency fault are dropped, as the backend's would be.
+    this.toClient.discard();
+    this.client.resume();
+    this.client.end(ADMIN_SHUTDOWN);
+    setTimeout(() => this.client.destroy(), 1000).unref();
+    if (server) {
+      this.toServer?.discard();
+      // A backend busy with a query (or a blackholed one) would not read the Terminate until it
+      // finished: cancel it first, with the real key.
+      if (busy && this.backendKey) this.cancelUpstream(this.backendKey);
+      // Past authentication a Terminate ends the backend quietly; before it, the EOF does.
+      if (this.ready && !server.destroyed) server.write(TERMINATE_MESSAGE);
+      // Reading on (what it sends is dropped) lets the server's close arrive even when
+      // backpressure had paused the socket.
+      server.resume();
+      server.end();
+      setTimeout(() => server.destroy(), BACKEND_EXIT_WAIT_MS).unref();
+    }
+    return gone.then(() => {});
+  }
+
+  /** Mark the session closed: trace what it left, forget its cancel key, leave the proxy. */
+  private settle(): void {
+    this.closed = true;
+    // Statements the connection ended under: traced with what they got, or as lost.
+    for (const op of this.pending.splice(0)) {
+      if (!op.entry || this.completed.includes(op.entry)) continue;
+      op.entry.trace.result ??= { lost: true };
+      this.finish(op.entry);
+    }
+    this.flushTrace("?");
     if (this.fakeKey) this.shared.cancelKeys.delete(this.fakeKey);
     this.shared.sessions.delete(this);
   }
@@ -259,10 +343,19 @@ export class Session {
     }
     if (code >> 16 !== 3)
       throw new ProtocolError(`unsupported protocol version ${code >> 16}.${code & 0xffff}`);
-    this.params = startupParameters(frame.body);
+    const params = startupParameters(frame.body);
+    // Routing is decided once per connection, here; statements only read the result.
+    const scenario = this.shared.scenario;
+    this.scenario = scenario;
+    this.applicationName = params.application_name ?? "";
+    this.database = scenario.database ?? params.database ?? params.user ?? "";
+    const packet =
+      scenario.database === undefined
+        ? frame.bytes
+        : withStartupParameter(frame.body, "database", scenario.database);
     const fired = this.shared.rules.onConnect({
-      applicationName: this.params.application_name ?? "",
-      database: this.params.database ?? this.params.user ?? "",
+      applicationName: this.applicationName,
+      database: this.database,
       atMs: Date.now() - this.shared.startedAt,
     });
     if (fired?.action.action === "refuse") {
@@ -272,13 +365,19 @@ export class Session {
       return;
     }
     this.clientReader.startup = false;
+    this.routed = true;
     const server = connect(this.shared.upstream.port, this.shared.upstream.host);
     server.setNoDelay(true);
     this.server = server;
     this.toServer = new Outbox(server, () => this.client);
     server.on("data", (chunk: Buffer) => this.guard(() => this.fromServer(chunk)));
     server.on("error", (error) => {
-      if (!this.client.destroyed && this.txStatus === "I" && this.pending.length === 0) {
+      if (
+        !this.closed &&
+        !this.client.destroyed &&
+        this.txStatus === "I" &&
+        this.pending.length === 0
+      ) {
         this.client.write(
           errorResponse("FATAL", "08006", `faultline proxy: upstream ${error.message}`),
         );
@@ -290,12 +389,16 @@ export class Session {
       this.client.end();
       setImmediate(() => this.close());
     });
-    server.write(frame.bytes);
+    server.write(packet);
   }
 
   private forwardCancel(pid: number, secret: number): void {
     const real = this.shared.cancelKeys.get(`${pid}:${secret}`);
     if (!real) return; // Postgres, too, ignores a cancel with an unknown key.
+    this.cancelUpstream(real);
+  }
+
+  private cancelUpstream(real: { pid: number; secret: number }): void {
     const upstream = connect(this.shared.upstream.port, this.shared.upstream.host);
     upstream.on("error", () => upstream.destroy());
     upstream.end(cancelRequest(real.pid, real.secret));
@@ -306,15 +409,15 @@ export class Session {
       sql,
       kind: statementKind(sql),
       inTransaction: this.txStatus !== "I",
-      applicationName: this.params.application_name ?? "",
-      database: this.params.database ?? this.params.user ?? "",
+      applicationName: this.applicationName,
+      database: this.database,
       atMs: Date.now() - this.shared.startedAt,
     };
   }
 
   private openEntry(info: StatementInfo, fired: Fired | undefined): OpenEntry | undefined {
     // Without a trace nothing reads entries: skip the work on the hot path.
-    if (!this.shared.trace) return undefined;
+    if (!this.scenario.trace) return undefined;
     return {
       started: performance.now(),
       trace: {
@@ -330,7 +433,7 @@ export class Session {
   }
 
   private report(fired: Fired, sql: string | undefined): void {
-    this.shared.onFault({
+    this.scenario.onFault({
       conn: this.id,
       rule: fired.rule,
       fault: fired.fault.describe(),
@@ -390,7 +493,7 @@ export class Session {
     frame: Frame,
     batch: Batch,
   ): void {
-    if (!this.shared.rules.size && !this.shared.trace) {
+    if (!this.shared.rules.size && !this.scenario.trace) {
       // No rule can fire and nothing is traced: only the reply order needs following.
       this.pending.push({ kind });
       batch.add(frame.bytes);
@@ -466,7 +569,7 @@ export class Session {
   }
 
   private flushTrace(tx: TraceEntry["tx"]): void {
-    const trace = this.shared.trace;
+    const trace = this.scenario.trace;
     for (const entry of this.completed.splice(0)) {
       if (!trace || !entry.trace.result) continue;
       trace.write({
@@ -561,6 +664,7 @@ export class Session {
         return { forward: frame.bytes, done: target };
       }
       case MSG.readyForQuery: {
+        this.ready = true;
         this.txStatus = String.fromCharCode(frame.body[0] ?? 73) as "I" | "T" | "E";
         let done: PendingOp | undefined;
         // Ops the server skipped after an error end here too.
@@ -584,6 +688,7 @@ export class Session {
       case MSG.backendKeyData: {
         if (frame.body.length !== 8) return { forward: frame.bytes };
         const real = { pid: frame.body.readInt32BE(0), secret: frame.body.readInt32BE(4) };
+        this.backendKey = real;
         // The client sees a key of the proxy's; a cancel with it is forwarded with the real one.
         const fake = { pid: randomInt(1, 2 ** 31 - 1), secret: randomInt(0, 2 ** 31 - 1) };
         this.fakeKey = `${fake.pid}:${fake.secret}`;

@@ -4,7 +4,7 @@
  * code, and a Postgres environment for the `*.pg.test.ts` files. Nothing in the harness imports
  * this module.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -405,5 +405,80 @@ export async function eventually(
     if (await check()) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * A long-lived child that answers one JSON line on stdout for each line it is sent on stdin
+ * (the Python pool scripts under testdata/). It must print one line once it is ready.
+ */
+export class LineChild {
+  private readonly child: ChildProcess;
+  private buffered = "";
+  private readonly lines: string[] = [];
+  private waiter: (() => void) | undefined;
+  private stderrText = "";
+  private exited = false;
+
+  constructor(program: string, args: string[]) {
+    this.child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+    this.child.stdout?.setEncoding("utf8");
+    this.child.stdout?.on("data", (text: string) => {
+      this.buffered += text;
+      for (let nl = this.buffered.indexOf("\n"); nl !== -1; nl = this.buffered.indexOf("\n")) {
+        this.lines.push(this.buffered.slice(0, nl));
+        this.buffered = this.buffered.slice(nl + 1);
+      }
+      this.waiter?.();
+    });
+    this.child.stderr?.setEncoding("utf8");
+    this.child.stderr?.on("data", (text: string) => {
+      this.stderrText += text;
+    });
+    this.child.on("exit", () => {
+      this.exited = true;
+      this.waiter?.();
+    });
+    this.child.stdin?.on("error", () => {});
+  }
+
+  /** What the child wrote to stderr so far. */
+  get stderr(): string {
+    return this.stderrText;
+  }
+
+  /** The next line the child prints, parsed as JSON; throws on timeout or exit. */
+  async read<T = unknown>(timeoutMs = 20_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lines.length === 0) {
+      if (this.exited) throw new Error(`child exited; stderr: ${this.stderrText}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no line within ${timeoutMs} ms; stderr: ${this.stderrText}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.waiter = undefined;
+    }
+    return JSON.parse(this.lines.shift() as string) as T;
+  }
+
+  /** Send one command line and read the answer. */
+  async ask<T = unknown>(command: string, timeoutMs?: number): Promise<T> {
+    this.child.stdin?.write(`${command}\n`);
+    return this.read<T>(timeoutMs);
+  }
+
+  /** Close stdin (the script ends its pool and exits); kill it if it lingers. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.stdin?.end();
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
   }
 }

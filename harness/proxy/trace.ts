@@ -48,6 +48,7 @@ export class TraceWriter {
   private readonly stream: WriteStream;
   private entries: (Omit<TraceEntry, "at"> & { at: string | number })[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
 
   constructor(path: string) {
     this.path = path;
@@ -90,13 +91,14 @@ export class TraceWriter {
     });
   }
 
-  /** Flush and close the file. */
+  /** Flush and close the file (once, however often it is called). */
   close(): Promise<void> {
-    this.writeOut();
-    return new Promise((resolve) => {
+    this.closing ??= new Promise((resolve) => {
+      this.writeOut();
       if (this.stream.closed || this.stream.destroyed) return resolve();
       this.stream.end(() => resolve());
     });
+    return this.closing;
   }
 }
 
