@@ -1,16 +1,30 @@
 /** Postgres for a run: providers, template clones, schema drift and the server-log oracle. */
 export { Databases, DriftFailedError, type ScenarioDatabase } from "./databases.ts";
-export { type DriftStep, describeDrift, driftSql, migrationsUpTo } from "./drift.ts";
+export {
+  type DriftStep,
+  describeDrift,
+  driftSql,
+  migrationCount,
+  migrationsUpTo,
+  UnknownMigrationError,
+} from "./drift.ts";
 export { embeddedPostgres, freePort } from "./embedded-provider.ts";
 export {
   DEFAULT_MIGRATIONS_DIR,
+  type EnvironmentOptions,
   isLoopback,
   type RunEnvironment,
   startEnvironment,
 } from "./environment.ts";
 export { loadMigrations, type Migration } from "./migrations.ts";
 export { type RunAs, resolveRunAs } from "./os-user.ts";
-export type { PostgresProvider, StartedPostgres, StartOptions } from "./provider.ts";
+export type {
+  DataSnapshot,
+  PostgresProvider,
+  StartedPostgres,
+  StartOptions,
+} from "./provider.ts";
+export { type LoadedSchema, loadSchema, type SchemaSource } from "./schema-source.ts";
 export {
   formatServerError,
   type ServerError,
