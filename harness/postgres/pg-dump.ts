@@ -55,7 +55,7 @@ function unquote(ident: string): string {
   return ident.startsWith('"') ? ident.slice(1, -1).replaceAll('""', '"') : ident.toLowerCase();
 }
 
-/** The roles a dump names as owners, grantees or policy targets, in first-seen order. */
+/** The roles a dump names as owners, grantees or policy targets, each once. */
 export function namedRoles(sql: string): string[] {
   const roles = new Set<string>();
   for (const pattern of ROLE_PATTERNS) {
