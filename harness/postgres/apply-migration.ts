@@ -21,20 +21,20 @@ function codePointIndex(text: string, position: number): number {
   return index;
 }
 
-/** About `width` characters of `text` around `index`, cut at line ends where it can be. */
+/** The text whole when short, else about `width` characters around `index`, widened to whole lines. */
 export function excerpt(text: string, index: number, width = 200): string {
+  if (text.trim().length <= width) return text.trim();
   let start = Math.max(0, index - width / 2);
   let end = Math.min(text.length, start + width);
-  start = Math.max(0, Math.min(start, end - width));
-  const lineStart = text.lastIndexOf("\n", index - 1) + 1;
-  if (lineStart > start && lineStart - start < width / 2) start = lineStart;
-  const lineEnd = text.indexOf("\n", index);
-  if (lineEnd !== -1 && lineEnd < end && end - lineEnd < width / 2) end = lineEnd;
-  const body = text
-    .slice(start, end)
-    .replace(/^\s*\n/, "")
-    .trimEnd();
-  return `${start > 0 ? "…" : ""}${body}${end < text.length ? "…" : ""}`;
+  start = Math.max(0, end - width);
+  const lineStart = text.lastIndexOf("\n", start - 1) + 1;
+  if (start - lineStart < 40) start = lineStart;
+  const lineEnd = text.indexOf("\n", end);
+  if (lineEnd === -1 ? text.length - end < 40 : lineEnd - end < 40)
+    end = lineEnd === -1 ? text.length : lineEnd;
+  const before = text.slice(0, start).trim() !== "";
+  const after = text.slice(end).trim() !== "";
+  return `${before ? "…" : ""}${text.slice(start, end).trim()}${after ? "…" : ""}`;
 }
 
 /** Where a migration failed, in the file's own terms. */

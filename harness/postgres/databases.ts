@@ -55,9 +55,13 @@ export class Databases {
     return this.migrations.at(-1)?.number ?? 0;
   }
 
-  /** Name of the template holding the first `count` migrations. */
+  /**
+   * Name of the template holding the first `count` migrations. The schema's hash is part of it
+   * so two schemas can share a server (and a cached data dir never passes off another schema).
+   */
   private templateName(count: number): string {
-    return `faultline_template_m${count}`;
+    const hash = this.schema.hash.slice(0, 12);
+    return hash ? `faultline_template_${hash}_m${count}` : `faultline_template_m${count}`;
   }
 
   /**

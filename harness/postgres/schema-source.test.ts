@@ -299,7 +299,8 @@ describe("migration errors", () => {
       'migration 0001_team_credits.sql failed: type "texte" does not exist (SQLSTATE 42704)',
     );
     expect(message).toContain(`at ${migration.file}:5:2 (section 2 of 3)`);
-    expect(message).toMatch(/statement: .*"stripe_event_id" text NOT NULL,/);
+    expect(message).toContain('  statement: CREATE TABLE IF NOT EXISTS "credit_grants" (\n');
+    expect(message).toContain('\n             \t"stripe_event_id" text NOT NULL,\n');
   });
 
   it("trims a long statement to about 200 characters around the position", () => {
