@@ -11,7 +11,7 @@ const META_COMMAND = /^[ \t]*\\([A-Za-z]+|\.)([ \t].*)?$/gm;
 const COPY_FROM_STDIN = /^COPY\s+\S+.*\bFROM\s+stdin;/im;
 const SET_LINE = /^SET\s+([A-Za-z_][A-Za-z0-9_.]*)\s*(=|TO)\s.*;[ \t]*$/gim;
 
-const IDENT = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
+const IDENT = `(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
 const IDENT_LIST = String.raw`${IDENT}(?:\s*,\s*${IDENT})*`;
 const ROLE_PATTERNS = [
   new RegExp(String.raw`\bOWNER\s+TO\s+(${IDENT})`, "gi"),

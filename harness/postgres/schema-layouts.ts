@@ -1,7 +1,6 @@
 import { access, readFile } from "node:fs/promises";
 import path from "node:path";
 import { PostgresFailedError } from "../errors.ts";
-import type { Migration } from "./migrations.ts";
 
 /** What a folder holds, read once and handed to every layout's `detect`. */
 export interface FolderListing {
