@@ -5,8 +5,9 @@
  *  - no cache:        initdb, then every migration (FAULTLINE_CLUSTER_CACHE=off)
  *  - initdb cache:    copy a pristine cluster, then every migration (templateCache: false)
  *  - template cache:  copy the cluster with the migrated template in it; no migration runs
- * for the bundled payments schema, the drizzle-kit fixture, the pg_dump fixture and a generated
- * schema of 80 migrations (a mature app's history).
+ * for the bundled payments schema, the drizzle-kit fixture, the pg_dump fixture, a generated
+ * schema of 80 migrations (a mature app's history), and those 80 applied by a migrate command
+ * (a Node script with pg, as Knex would: the command's own start-up is part of what it costs).
  * Usage: npx tsx scripts/bench-template-cache.ts [runs]   (default 5)
  */
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -77,6 +78,26 @@ async function timeToFirstClone(
   return { ms, templateCache };
 }
 
+/** A project whose migrate command is a Node script applying the generated files in order. */
+async function commandProject(migrations: string): Promise<SchemaSource> {
+  const cwd = path.join(scratch, "command-project");
+  await mkdir(cwd, { recursive: true });
+  const pg = JSON.stringify(path.join(root, "node_modules", "pg", "lib", "index.js"));
+  await writeFile(
+    path.join(cwd, "migrate.mjs"),
+    `import { readdirSync, readFileSync } from "node:fs";
+import pg from ${pg};
+const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+await client.connect();
+for (const file of readdirSync(${JSON.stringify(migrations)}).sort())
+  await client.query(readFileSync(${JSON.stringify(migrations)} + "/" + file, "utf8"));
+await client.end();
+`,
+  );
+  return { migrate: "node migrate.mjs", cwd };
+}
+
+const generated = await generatedSchema();
 const schemas: [string, SchemaSource][] = [
   ["payments (plain, 2 files)", { migrations: path.join(root, "fixtures", "schema") }],
   [
@@ -87,7 +108,8 @@ const schemas: [string, SchemaSource][] = [
     "pg_dump (412 lines)",
     { schema: path.join(root, "fixtures", "schemas", "pg_dump", "schema.sql") },
   ],
-  ["generated (plain, 80 files)", { migrations: await generatedSchema() }],
+  ["generated (plain, 80 files)", { migrations: generated }],
+  ["generated via migrate command (node)", await commandProject(generated)],
 ];
 
 console.log(

@@ -6,7 +6,7 @@ import { killQuietly } from "../lifecycle/index.ts";
 import type { Migration } from "./migrations.ts";
 
 /** 1-based line and column of a character index in a text. */
-export function lineColumn(text: string, index: number): { line: number; column: number } {
+function lineColumn(text: string, index: number): { line: number; column: number } {
   const before = text.slice(0, index);
   const line = before.split("\n").length;
   return { line, column: index - before.lastIndexOf("\n") };

@@ -200,7 +200,9 @@ export class Databases {
       try {
         await database.query(sql);
       } catch (error) {
-        throw new DriftFailedError(index, (error as Error).message);
+        const hint = await driftHint(database, step, error).catch(() => "");
+        await this.drop(name).catch(() => {});
+        throw new DriftFailedError(index, `${(error as Error).message}${hint}`);
       }
     }
     return database;
@@ -244,6 +246,49 @@ export class Databases {
     this.admin = undefined;
     if (admin) await (await admin.catch(() => undefined))?.end().catch(() => {});
   }
+}
+
+/**
+ * A drift step named a table or column the schema does not have: say what it does have, since
+ * the usual cause is a table in another schema (`billing.invoices`) or a quoted mixed-case name
+ * (Prisma's `User`).
+ */
+async function driftHint(db: ScenarioDatabase, step: DriftStep, error: unknown): Promise<string> {
+  const code = (error as { code?: string }).code;
+  const ref =
+    "dropColumn" in step
+      ? step.dropColumn
+      : "renameColumn" in step
+        ? step.renameColumn
+        : "dropTable" in step
+          ? `${step.dropTable}.x`
+          : undefined;
+  if (!ref || (code !== "42P01" && code !== "42703")) return "";
+  const parts = ref.split(".");
+  const table = parts.at(-2) as string;
+  if (code === "42P01") {
+    const found = await db.query<{ t: string }>(
+      `SELECT format('%s.%s', quote_ident(n.nspname), quote_ident(c.relname)) AS t
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE lower(c.relname) = lower($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
+      [table],
+    );
+    return found.rowCount
+      ? `; did you mean ${found.rows.map((r) => r.t.replaceAll('"', "")).join(" or ")}?`
+      : "";
+  }
+  const qualified = parts
+    .slice(0, -1)
+    .map((p) => escapeIdentifier(p))
+    .join(".");
+  const columns = await db.query<{ c: string }>(
+    "SELECT attname AS c FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+    [qualified],
+  );
+  return columns.rowCount
+    ? `; ${parts.slice(0, -1).join(".")} has ${columns.rows.map((r) => r.c).join(", ")}`
+    : "";
 }
 
 /** A drift step's SQL failed; `index` is its position in the scenario's `drift` list. */

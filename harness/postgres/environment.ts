@@ -65,7 +65,8 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
   progress(schema.description);
   const snapshot: DataSnapshot | undefined =
     options.templateCache !== false && clusterCacheDir() !== undefined
-      ? { key: `${schema.layout}:${schema.hash}`, slot: schema.origin }
+      ? // v1: how Databases names templates; a change there must not adopt old snapshots.
+        { key: `v1:${schema.layout}:${schema.hash}`, slot: schema.origin }
       : undefined;
   const server = await provider.start({ signal: options.signal, dataSnapshot: snapshot });
   if (!isLoopback(server.host) && !options.allowNonLoopback) {

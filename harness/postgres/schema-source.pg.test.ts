@@ -107,6 +107,9 @@ describe("each layout on a real Postgres", () => {
       "public.WebhookEvent",
     ]);
     expect(await columns(all, "public", "User")).not.toContain("creditsBalance");
+    await expect(dbs.create("prisma lower", [{ dropColumn: "user.email" }])).rejects.toThrow(
+      'drift[0]: relation "user" does not exist; did you mean public.User?',
+    );
     const early = await dbs.create("prisma early", [
       { stopAtMigration: "20240215093000_add_credits" },
     ]);
@@ -210,8 +213,13 @@ describe("each layout on a real Postgres", () => {
     );
     await dbs.drop(db.name);
     await expect(
-      dbs.create("wrong schema", [{ dropColumn: "public.invoices.amount_cents" }]),
-    ).rejects.toThrow(/drift\[0\]: relation "public.invoices" does not exist/);
+      dbs.create("wrong schema", [{ dropColumn: "invoices.amount_cents" }]),
+    ).rejects.toThrow(
+      'drift[0]: relation "invoices" does not exist; did you mean billing.invoices?',
+    );
+    await expect(dbs.create("wrong column", [{ dropColumn: "auth.users.mail" }])).rejects.toThrow(
+      'drift[0]: column "mail" of relation "users" does not exist; auth.users has id, email, role, stripe_customer_id, credits_balance, created_at, updated_at',
+    );
   });
 
   it("pg_dump 17.6 shape: \\restrict, \\connect and a quoted grantee", async () => {
