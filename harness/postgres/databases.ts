@@ -1,8 +1,11 @@
 import pg from "pg";
-import { PostgresFailedError, UnsafeDatabaseError } from "../errors.ts";
-import { type DriftStep, driftSql, migrationsUpTo } from "./drift.ts";
+import { UnsafeDatabaseError } from "../errors.ts";
+import { applyMigration, runMigrateCommand } from "./apply-migration.ts";
+import { type DriftStep, driftSql, migrationCount, UnknownMigrationError } from "./drift.ts";
 import type { Migration } from "./migrations.ts";
+import { dropUnknownSettings } from "./pg-dump.ts";
 import type { StartedPostgres } from "./provider.ts";
+import type { LoadedSchema } from "./schema-source.ts";
 
 const { escapeIdentifier } = pg;
 
@@ -24,21 +27,58 @@ export interface ScenarioDatabase {
  */
 export class Databases {
   private readonly server: StartedPostgres;
+  readonly schema: LoadedSchema;
   private readonly migrations: Migration[];
+  private readonly signal: AbortSignal | undefined;
   private readonly templates = new Map<number, Promise<string>>();
   private readonly created = new Set<string>();
   private readonly pools = new Map<string, pg.Pool>();
   private admin: Promise<pg.Client> | undefined;
   private counter = 0;
 
-  constructor(server: StartedPostgres, migrations: Migration[]) {
+  /** `schema` may be a bare migration list (plain layout), as before schema sources existed. */
+  constructor(
+    server: StartedPostgres,
+    schema: LoadedSchema | Migration[],
+    options: { signal?: AbortSignal } = {},
+  ) {
     this.server = server;
-    this.migrations = migrations;
+    this.schema = Array.isArray(schema)
+      ? { layout: "plain", description: "", migrations: schema, hash: "", origin: "" }
+      : schema;
+    this.migrations = this.schema.migrations;
+    this.signal = options.signal;
   }
 
-  /** The number of the newest migration. */
+  /** The number of the newest migration (its `NNN`, or the migration count for other layouts). */
   get latestMigration(): number {
     return this.migrations.at(-1)?.number ?? 0;
+  }
+
+  /**
+   * Name of the template holding the first `count` migrations. The schema's hash is part of it
+   * so two schemas can share a server (and a cached data dir never passes off another schema).
+   */
+  private templateName(count: number): string {
+    const hash = this.schema.hash.slice(0, 12);
+    return hash ? `faultline_template_${hash}_m${count}` : `faultline_template_m${count}`;
+  }
+
+  /**
+   * Take over a fully migrated template that is already on the server (restored from the
+   * template cache with the data dir). False when it is not there, and the caller builds it.
+   */
+  async adoptTemplate(): Promise<boolean> {
+    const name = this.templateName(this.migrations.length);
+    const admin = await this.adminClient();
+    const found = await admin.query(
+      "SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate",
+      [name],
+    );
+    if (found.rowCount !== 1) return false;
+    this.created.add(name);
+    this.templates.set(this.migrations.length, Promise.resolve(name));
+    return true;
   }
 
   private adminClient(): Promise<pg.Client> {
@@ -54,41 +94,68 @@ export class Databases {
     return this.admin;
   }
 
-  /** The template holding migrations 1..upTo, built on first use. */
-  template(upTo: number): Promise<string> {
-    let template = this.templates.get(upTo);
+  /** The template holding the first `count` migrations (all by default), built on first use. */
+  template(count = this.migrations.length): Promise<string> {
+    let template = this.templates.get(count);
     if (!template) {
-      template = this.buildTemplate(upTo);
-      this.templates.set(upTo, template);
+      template = this.buildTemplate(count);
+      this.templates.set(count, template);
     }
     return template;
   }
 
-  private async buildTemplate(upTo: number): Promise<string> {
-    const name = `faultline_template_m${upTo}`;
+  private async buildTemplate(count: number): Promise<string> {
+    const name = this.templateName(count);
     const admin = await this.adminClient();
     await admin.query(`CREATE DATABASE ${escapeIdentifier(name)}`);
     this.created.add(name);
-    const client = new pg.Client({
-      connectionString: this.server.urlFor(name),
-      application_name: "faultline",
-    });
-    client.on("error", () => {});
-    await client.connect();
-    try {
-      for (const migration of this.migrations) {
-        if (migration.number > upTo) break;
-        try {
-          await client.query(migration.sql);
-        } catch (error) {
-          throw new PostgresFailedError(
-            `migration ${migration.name} failed: ${(error as Error).message}`,
-            { cause: error },
+    const { command, roles } = this.schema;
+    if (command) {
+      await runMigrateCommand(
+        command.line,
+        command.cwd,
+        { host: this.server.host, port: this.server.port, user: this.server.user, database: name },
+        this.signal,
+      );
+      // The command's own connections may linger a moment; a template must have none.
+      await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        [name],
+      );
+    } else {
+      const client = new pg.Client({
+        connectionString: this.server.urlFor(name),
+        application_name: "faultline",
+      });
+      client.on("error", () => {});
+      await client.connect();
+      try {
+        // A dump names its owners and grantees; they are cluster-wide and must exist first.
+        for (const role of roles ?? []) {
+          await admin.query(
+            `DO $$BEGIN CREATE ROLE ${escapeIdentifier(role)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$`,
           );
         }
+        const known =
+          this.schema.layout === "pg_dump"
+            ? new Set(
+                (await client.query<{ name: string }>("SELECT name FROM pg_settings")).rows.map(
+                  (r) => r.name,
+                ),
+              )
+            : undefined;
+        for (const migration of this.migrations.slice(0, count)) {
+          if (this.signal?.aborted) throw this.signal.reason;
+          if (!known) {
+            await applyMigration(client, migration);
+            continue;
+          }
+          const sql = dropUnknownSettings(migration.sql, known);
+          await applyMigration(client, { ...migration, sql, sections: [sql], offsets: [0] });
+        }
+      } finally {
+        await client.end();
       }
-    } finally {
-      await client.end();
     }
     await admin.query(
       `ALTER DATABASE ${escapeIdentifier(name)} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`,
@@ -98,8 +165,23 @@ export class Databases {
 
   /** Clone a fresh database for a scenario and apply its drift. */
   async create(label: string, drift: readonly DriftStep[]): Promise<ScenarioDatabase> {
-    const upTo = migrationsUpTo(drift, this.latestMigration);
-    const template = await this.template(upTo);
+    let count = this.migrations.length;
+    for (const [index, step] of drift.entries()) {
+      if (!("stopAtMigration" in step)) continue;
+      if (this.schema.command)
+        throw new DriftFailedError(
+          index,
+          "stopAtMigration needs migration files; this schema comes from a migrate command",
+        );
+      try {
+        count = Math.min(count, migrationCount(step.stopAtMigration, this.migrations));
+      } catch (error) {
+        if (error instanceof UnknownMigrationError)
+          throw new DriftFailedError(index, error.message);
+        throw error;
+      }
+    }
+    const template = await this.template(count);
     const slug = label
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, "_")
@@ -118,7 +200,9 @@ export class Databases {
       try {
         await database.query(sql);
       } catch (error) {
-        throw new DriftFailedError(index, (error as Error).message);
+        const hint = await driftHint(database, step, error).catch(() => "");
+        await this.drop(name).catch(() => {});
+        throw new DriftFailedError(index, `${(error as Error).message}${hint}`);
       }
     }
     return database;
@@ -162,6 +246,49 @@ export class Databases {
     this.admin = undefined;
     if (admin) await (await admin.catch(() => undefined))?.end().catch(() => {});
   }
+}
+
+/**
+ * A drift step named a table or column the schema does not have: say what it does have, since
+ * the usual cause is a table in another schema (`billing.invoices`) or a quoted mixed-case name
+ * (Prisma's `User`).
+ */
+async function driftHint(db: ScenarioDatabase, step: DriftStep, error: unknown): Promise<string> {
+  const code = (error as { code?: string }).code;
+  const ref =
+    "dropColumn" in step
+      ? step.dropColumn
+      : "renameColumn" in step
+        ? step.renameColumn
+        : "dropTable" in step
+          ? `${step.dropTable}.x`
+          : undefined;
+  if (!ref || (code !== "42P01" && code !== "42703")) return "";
+  const parts = ref.split(".");
+  const table = parts.at(-2) as string;
+  if (code === "42P01") {
+    const found = await db.query<{ t: string }>(
+      `SELECT format('%s.%s', quote_ident(n.nspname), quote_ident(c.relname)) AS t
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE lower(c.relname) = lower($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
+      [table],
+    );
+    return found.rowCount
+      ? `; did you mean ${found.rows.map((r) => r.t.replaceAll('"', "")).join(" or ")}?`
+      : "";
+  }
+  const qualified = parts
+    .slice(0, -1)
+    .map((p) => escapeIdentifier(p))
+    .join(".");
+  const columns = await db.query<{ c: string }>(
+    "SELECT attname AS c FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+    [qualified],
+  );
+  return columns.rowCount
+    ? `; ${parts.slice(0, -1).join(".")} has ${columns.rows.map((r) => r.c).join(", ")}`
+    : "";
 }
 
 /** A drift step's SQL failed; `index` is its position in the scenario's `drift` list. */

@@ -9,8 +9,9 @@ import { defaultTmpRoot, killQuietly, onExit, sleep, throwIfAborted } from "../l
 import { resolveBinaries } from "./binaries.ts";
 import { clusterCacheDir, clusterCacheKey, restoreCluster, saveCluster } from "./cluster-cache.ts";
 import { resolveRunAs } from "./os-user.ts";
-import type { PostgresProvider, StartedPostgres, StartOptions } from "./provider.ts";
+import type { DataSnapshot, PostgresProvider, StartedPostgres, StartOptions } from "./provider.ts";
 import { ServerLog } from "./server-log.ts";
+import { restoreSnapshot, saveSnapshot, snapshotEntry } from "./template-cache.ts";
 
 const SUPERUSER = "postgres";
 
@@ -133,7 +134,14 @@ async function startEmbedded(options: StartOptions = {}, major?: number): Promis
     ];
     const cacheDir = clusterCacheDir();
     const cacheKey = clusterCacheKey(binaries.version, initdbArgs, runAs.uid);
-    if (!cacheDir || !(await restoreCluster(cacheDir, cacheKey, dataDir))) {
+    // A data dir saved with a migrated template in it (template-cache.ts) beats a pristine one.
+    const snapshot =
+      cacheDir && options.dataSnapshot
+        ? await restoreSnapshot(snapshotEntry(cacheDir, options.dataSnapshot, cacheKey), dataDir)
+        : undefined;
+    if (snapshot?.restored) {
+      // Started from the snapshot: neither initdb nor the pristine copy is needed.
+    } else if (!cacheDir || !(await restoreCluster(cacheDir, cacheKey, dataDir))) {
       const initdb = spawn(binaries.initdb, ["-D", dataDir, ...initdbArgs], {
         ...ids,
         env,
@@ -147,37 +155,42 @@ async function startEmbedded(options: StartOptions = {}, major?: number): Promis
     }
     throwIfAborted(signal);
 
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const server = spawn(binaries.postgres, ["-D", dataDir, ...serverSettings(port)], {
-        ...ids,
-        env,
-        stdio: ["ignore", "pipe", "pipe"],
-        // Its own process group: a Ctrl-C at the terminal reaches faultline, which then
-        // shuts the server down in order instead of the server dying mid-write.
-        detached: true,
-      });
-      child = server;
-      collect(server, output);
-      const ready = await waitUntilReady(port, server, signal);
-      if (ready) {
-        const started = new StartedEmbeddedPostgres(
-          root,
-          port,
-          server,
-          binaries.version,
-          unregister,
-        );
-        return started;
+    const launch = async (): Promise<{ server: ChildProcess; port: number }> => {
+      for (let attempt = 1; ; attempt++) {
+        const port = await freePort();
+        const server = spawn(binaries.postgres, ["-D", dataDir, ...serverSettings(port)], {
+          ...ids,
+          env,
+          stdio: ["ignore", "pipe", "pipe"],
+          // Its own process group: a Ctrl-C at the terminal reaches faultline, which then
+          // shuts the server down in order instead of the server dying mid-write.
+          detached: true,
+        });
+        child = server;
+        collect(server, output);
+        const ready = await waitUntilReady(port, server, signal);
+        if (ready) return { server, port };
+        // Another process took the port between our probe and the bind: try another one.
+        if (
+          attempt < 3 &&
+          output.some((l) => l.includes("could not bind") || l.includes("Address already in use"))
+        )
+          continue;
+        return await fail(`postgres exited before accepting connections (exit ${server.exitCode})`);
       }
-      // Another process took the port between our probe and the bind: try another one.
-      if (
-        attempt < 3 &&
-        output.some((l) => l.includes("could not bind") || l.includes("Address already in use"))
-      )
-        continue;
-      return await fail(`postgres exited before accepting connections (exit ${server.exitCode})`);
+    };
+    const { server, port } = await launch();
+    const started = new StartedEmbeddedPostgres(root, port, server, binaries.version, unregister);
+    if (cacheDir) {
+      started.restoredSnapshot = snapshot?.restored ?? false;
+      started.staleSnapshot = snapshot?.stale ?? false;
+      started.saveSnapshot = async (wanted: DataSnapshot) => {
+        await started.restart(launch, async () => {
+          await saveSnapshot(snapshotEntry(cacheDir, wanted, cacheKey), dataDir);
+        });
+      };
     }
+    return started;
   } catch (error) {
     if (signal?.aborted) {
       await fail("aborted", error).catch(() => {});
@@ -218,12 +231,15 @@ async function waitUntilReady(
 class StartedEmbeddedPostgres implements StartedPostgres {
   readonly host = "127.0.0.1";
   readonly user = SUPERUSER;
-  readonly port: number;
+  port: number;
   readonly version: string;
   readonly serverLog: ServerLog;
   readonly oracle = "server log";
+  restoredSnapshot?: boolean;
+  staleSnapshot?: boolean;
+  saveSnapshot?: (snapshot: DataSnapshot) => Promise<void>;
   private readonly root: string;
-  private readonly server: ChildProcess;
+  private server: ChildProcess;
   private readonly unregister: () => void;
   private stopping: Promise<void> | undefined;
 
@@ -246,18 +262,36 @@ class StartedEmbeddedPostgres implements StartedPostgres {
     return `postgres://${this.user}@${this.host}:${this.port}/${encodeURIComponent(database)}`;
   }
 
+  /** Fast shutdown; true when the server exited on its own (so the data dir is consistent). */
+  private async shutdown(): Promise<boolean> {
+    // SIGINT is Postgres's "fast" shutdown: roll back open transactions, close sessions.
+    killQuietly(this.server.pid, "SIGINT");
+    const exited = await Promise.race([
+      waitForExit(this.server).then(() => true),
+      sleep(5000).then(() => false),
+    ]);
+    if (!exited) {
+      killQuietly(this.server.pid, "SIGKILL");
+      await waitForExit(this.server);
+    }
+    return exited && this.server.exitCode === 0;
+  }
+
+  /** Stop cleanly, run `between` on the quiet data dir, start again (on a fresh port). */
+  async restart(
+    launch: () => Promise<{ server: ChildProcess; port: number }>,
+    between: () => Promise<void>,
+  ): Promise<void> {
+    if (this.stopping) throw new PostgresFailedError("cannot restart a stopped server");
+    if (await this.shutdown()) await between();
+    const { server, port } = await launch();
+    this.server = server;
+    this.port = port;
+  }
+
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      // SIGINT is Postgres's "fast" shutdown: roll back open transactions, close sessions.
-      killQuietly(this.server.pid, "SIGINT");
-      const exited = await Promise.race([
-        waitForExit(this.server).then(() => true),
-        sleep(5000).then(() => false),
-      ]);
-      if (!exited) {
-        killQuietly(this.server.pid, "SIGKILL");
-        await waitForExit(this.server);
-      }
+      await this.shutdown();
       await rm(this.root, { recursive: true, force: true });
       this.unregister();
     })();

@@ -6,10 +6,18 @@ export {
   DEFAULT_POSTGRES_IMAGE,
 } from "./container-provider.ts";
 export { Databases, DriftFailedError, type ScenarioDatabase } from "./databases.ts";
-export { type DriftStep, describeDrift, driftSql, migrationsUpTo } from "./drift.ts";
+export {
+  type DriftStep,
+  describeDrift,
+  driftSql,
+  migrationCount,
+  migrationsUpTo,
+  UnknownMigrationError,
+} from "./drift.ts";
 export { embeddedPostgres, embeddedPostgresOf, freePort } from "./embedded-provider.ts";
 export {
   DEFAULT_MIGRATIONS_DIR,
+  type EnvironmentOptions,
   isLoopback,
   type RunEnvironment,
   startEnvironment,
@@ -21,8 +29,14 @@ export {
   POSTGRES_MAJORS,
   postgresCacheDir,
 } from "./postgres-majors.ts";
-export type { PostgresProvider, StartedPostgres, StartOptions } from "./provider.ts";
+export type {
+  DataSnapshot,
+  PostgresProvider,
+  StartedPostgres,
+  StartOptions,
+} from "./provider.ts";
 export { POSTGRES_SPEC_FORMS, resolvePostgresProvider } from "./providers.ts";
+export { type LoadedSchema, loadSchema, type SchemaSource } from "./schema-source.ts";
 export {
   formatServerError,
   type ServerError,

@@ -1,38 +1,27 @@
-import { readdir, readFile } from "node:fs/promises";
-import path from "node:path";
-import { PostgresFailedError } from "../errors.ts";
+import { loadSchema } from "./schema-source.ts";
 
-/** One numbered schema migration file. */
+/** One schema migration as its tool applies it. */
 export interface Migration {
+  /**
+   * The `NNN` of a plain `NNN_name.sql` file; for every other layout the migration's 1-based
+   * position in the tool's order. `stopAtMigration: N` compares against it.
+   */
   number: number;
+  /** The file or folder name the tool knows it by: `0001_add_users.sql`, `20240101120000_init`. */
   name: string;
+  /** The version prefix: `001`, `V1.1`, `20240101120000`, `0001`. */
+  version: string;
+  /** Absolute path of the SQL file. */
+  file: string;
+  /** The file's text as faultline reads it; `offsets` and error positions refer to it. */
   sql: string;
+  /** What is sent, in order, each whole as one simple-protocol query (never split on `;`). */
+  sections: string[];
+  /** Where each section starts in `sql` (character index), to turn error positions into line:column. */
+  offsets: number[];
 }
 
-const MIGRATION_FILE = /^(\d+)[_-].*\.sql$/;
-
-/** Read `NNN_name.sql` files from a folder, in number order. */
+/** Read the migrations of a folder in any known layout (plain `NNN_name.sql` included), in order. */
 export async function loadMigrations(dir: string): Promise<Migration[]> {
-  const files = await readdir(dir).catch((error: unknown) => {
-    throw new PostgresFailedError(`cannot read migrations folder ${dir}`, { cause: error });
-  });
-  const migrations: Migration[] = [];
-  for (const file of files) {
-    const match = MIGRATION_FILE.exec(file);
-    if (!match) continue;
-    migrations.push({
-      number: Number(match[1]),
-      name: file,
-      sql: await readFile(path.join(dir, file), "utf8"),
-    });
-  }
-  migrations.sort((a, b) => a.number - b.number);
-  for (let i = 1; i < migrations.length; i++) {
-    if (migrations[i]?.number === migrations[i - 1]?.number) {
-      throw new PostgresFailedError(`two migrations numbered ${migrations[i]?.number} in ${dir}`);
-    }
-  }
-  if (migrations.length === 0)
-    throw new PostgresFailedError(`no NNN_name.sql migrations in ${dir}`);
-  return migrations;
+  return (await loadSchema({ migrations: dir })).migrations;
 }
