@@ -78,7 +78,7 @@ export async function applyMigration(client: pg.Client, migration: Migration): P
 }
 
 /** Where a migrate command should connect. */
-export interface CommandTarget {
+interface CommandTarget {
   host: string;
   port: number;
   user: string;

@@ -26,7 +26,7 @@ const ROLE_PATTERNS = [
 const NOT_ROLES = new Set(["public", "current_user", "session_user", "current_role"]);
 
 /** A dump ready to send: meta-command lines blanked, and the roles it names. */
-export interface PreparedDump {
+interface PreparedDump {
   sql: string;
   /** Owners and grantees the dump names; they must exist before it is applied. */
   roles: string[];

@@ -12,7 +12,7 @@ export interface FolderListing {
 }
 
 /** A migration file before its position in the order is known. */
-export interface MigrationFile {
+interface MigrationFile {
   name: string;
   version: string;
   /** Path relative to the folder: what the cache hash names. */
@@ -26,7 +26,7 @@ export interface MigrationFile {
 }
 
 /** One migration tool's folder layout: how to recognise it and how to read it in the tool's order. */
-export interface FolderLayout {
+interface FolderLayout {
   readonly name: "plain" | "drizzle-kit" | "prisma" | "flyway" | "golang-migrate" | "dbmate";
   /** How a person recognises it, for the error that lists what was looked for. */
   readonly looksLike: string;

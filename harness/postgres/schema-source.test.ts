@@ -171,6 +171,9 @@ describe("layout detection and order", () => {
     await expect(loadSchema({ migrations: other })).rejects.toThrow(
       /found README\.md, schema\.prisma/,
     );
+    await expect(loadSchema({ migrations: path.join(SCHEMAS, "prisma") })).rejects.toThrow(
+      `no migrations found in ${path.join(SCHEMAS, "prisma")}; did you mean ${path.join(SCHEMAS, "prisma", "migrations")}?`,
+    );
     await expect(loadSchema({ migrations: path.join(scratch, "missing") })).rejects.toThrow(
       /cannot read migrations folder .*missing/,
     );

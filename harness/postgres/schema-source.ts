@@ -111,6 +111,15 @@ async function loadFolder(dir: string): Promise<LoadedSchema> {
     };
   }
   const contents = [...folder.files, ...folder.dirs.map((d) => `${d}/`)];
+  // A project root or prisma/ folder given instead of its migrations folder: point at it.
+  const nested = ["migrations", "db/migrations", "db/migration", "drizzle", "prisma/migrations"];
+  for (const candidate of nested) {
+    const info = await stat(path.join(dir, candidate)).catch(() => undefined);
+    if (info?.isDirectory())
+      throw new PostgresFailedError(
+        `no migrations found in ${dir}; did you mean ${path.join(dir, candidate)}? (looked for ${FOLDER_LAYOUTS.map((l) => l.looksLike).join(", ")})`,
+      );
+  }
   throw new PostgresFailedError(
     `no migrations found in ${dir}: looked for ${FOLDER_LAYOUTS.map((l) => l.looksLike).join(", ")}; found ${contents.length ? contents.slice(0, 10).join(", ") + (contents.length > 10 ? ", …" : "") : "an empty folder"}`,
   );

@@ -22,7 +22,7 @@ const MAX_ENTRIES = 8;
 const PREFIX = "template-";
 
 /** Where one snapshot lives in the cache. */
-export interface SnapshotEntry {
+interface SnapshotEntry {
   cacheDir: string;
   /** `template-<slot>-`: every key of the same slot starts with it. */
   prefix: string;
