@@ -33,6 +33,12 @@ Options:
   --postgres <provider>     embedded (default), embedded:<major>, container[:image] or
                             url:postgres://… (replaces database.postgres)
   --allow-remote            allow a url: server that is not on this machine's loopback
+  --migrations <dir>        the schema from a migrations folder (plain, drizzle-kit, Prisma,
+                            Flyway, golang-migrate, dbmate), replacing the config's
+  --schema <file>           the schema from a pg_dump --schema-only file
+  --migrate <command>       the schema made by your migrate command (run in this folder with
+                            DATABASE_URL set)
+  --no-template-cache       migrate afresh instead of starting from the cached template
   --json <file>             write the full results as JSON
   --junit <file>            write JUnit XML
   --seed <n>                seed for ids and random choices (default: each scenario's randomSeed)
@@ -77,6 +83,10 @@ function parseRun(args: string[]) {
         service: { type: "string" },
         postgres: { type: "string" },
         "allow-remote": { type: "boolean" },
+        migrations: { type: "string" },
+        schema: { type: "string" },
+        migrate: { type: "string" },
+        "no-template-cache": { type: "boolean" },
         json: { type: "string" },
         junit: { type: "string" },
         seed: { type: "string" },
@@ -161,6 +171,20 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
       `faultline: config ${path.relative(process.cwd(), config.file) || config.file}\n`,
     );
   const allowRemote = Boolean(values["allow-remote"]) || (config?.database.allowRemote ?? false);
+  const given = (["migrations", "schema", "migrate"] as const).filter(
+    (k) => values[k] !== undefined,
+  );
+  if (given.length > 1)
+    throw new BadUsageError(
+      `give one of --migrations, --schema, --migrate; got ${given.map((g) => `--${g}`).join(", ")}`,
+    );
+  const schema = values.migrations
+    ? { migrations: path.resolve(values.migrations) }
+    : values.schema
+      ? { schema: path.resolve(values.schema) }
+      : values.migrate
+        ? { migrate: values.migrate, cwd: process.cwd() }
+        : config?.database.schema;
   const postgres = values.postgres ?? config?.database.postgres ?? "embedded";
 
   // Postgres starts first (initdb runs in its own process) while Node loads the heavier
@@ -173,7 +197,8 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     signal: setup.signal,
     provider: resolvePostgresProvider(postgres, { allowRemote }),
     allowNonLoopback: allowRemote,
-    ...(config?.database.schema ? { schema: config.database.schema } : {}),
+    ...(schema ? { schema } : {}),
+    ...(values["no-template-cache"] ? { templateCache: false } : {}),
     onProgress: (line) => process.stdout.write(`faultline: ${line}\n`),
   });
   const servicePromise = import("./service/index.ts").then(({ resolveService }) =>

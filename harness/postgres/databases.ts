@@ -61,7 +61,10 @@ export class Databases {
    */
   private templateName(count: number): string {
     const hash = this.schema.hash.slice(0, 12);
-    return hash ? `faultline_template_${hash}_m${count}` : `faultline_template_m${count}`;
+    // On a server faultline does not own (url:), every name carries the run's own prefix, so
+    // the run drops exactly its own databases and two runs never share a name.
+    const prefix = this.server.databasePrefix ?? "faultline_";
+    return hash ? `${prefix}template_${hash}_m${count}` : `${prefix}template_m${count}`;
   }
 
   /**
@@ -186,7 +189,9 @@ export class Databases {
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, "_")
       .slice(0, 40);
-    const name = `fl_${slug}_${process.pid}_${++this.counter}`;
+    const name = this.server.databasePrefix
+      ? `${this.server.databasePrefix}${slug.slice(0, 30)}_${++this.counter}`
+      : `fl_${slug}_${process.pid}_${++this.counter}`;
     const admin = await this.adminClient();
     // FILE_COPY copies the template's few files directly, faster than WAL-logging each block.
     await admin.query(

@@ -50,7 +50,7 @@ export function urlPostgres(
   const host = hostOf(url);
   if (!isLoopback(host) && !options.allowRemote)
     throw new UnsafeDatabaseError(
-      `refusing Postgres at ${host} (${redactUrl(url)}): faultline creates and drops databases, so it only uses a server on this machine unless remote servers are allowed explicitly (allowRemote)`,
+      `refusing Postgres at ${host} (${redactUrl(url)}): faultline creates and drops databases, so it only uses a server on this machine unless remote servers are allowed explicitly (--allow-remote, or database.allowRemote in the config)`,
     );
   return {
     name: "url",

@@ -56,6 +56,11 @@ describe("url: an existing server", () => {
     expect(prefix).toMatch(/^faultline_[0-9a-f]{8}_$/);
 
     const db = await env.databases.create("url scenario", []);
+    // Every database the run made, template included, carries the run's prefix.
+    const during = (await databases()).filter((d) => !before.includes(d));
+    expect(during.length).toBeGreaterThanOrEqual(2);
+    for (const name of during) expect(name.startsWith(prefix)).toBe(true);
+    expect(db.name.startsWith(prefix)).toBe(true);
     await db.query("INSERT INTO users (email) VALUES ('a@example.com')");
     await env.databases.drop(db.name);
     // What a crashed scenario leaves behind under the run's prefix, and a look-alike that is

@@ -59,6 +59,21 @@ function serviceEnv(
   return { ...spec.envFor?.({ databaseUrl, port, webhookSecret }), ...own };
 }
 
+/**
+ * The URL the service gets: the server's own (user, password, options) for `database`, with
+ * the proxy's address, so faults and the trace see every statement.
+ */
+export function throughProxy(
+  server: StartedPostgres,
+  proxy: StartedProxy,
+  database: string,
+): string {
+  const url = new URL(server.urlFor(database));
+  url.hostname = proxy.host;
+  url.port = String(proxy.port);
+  return url.toString();
+}
+
 /** A new proxy and a new service process for every scenario: nothing carries over. */
 export function perScenarioHost(options: HostOptions): ServiceHost {
   const { server, spec } = options;
@@ -73,7 +88,7 @@ export function perScenarioHost(options: HostOptions): ServiceHost {
         onFault: request.onFault,
       });
       try {
-        const databaseUrl = `postgres://${server.user}@${proxy.host}:${proxy.port}/${encodeURIComponent(request.db.name)}`;
+        const databaseUrl = throughProxy(server, proxy, request.db.name);
         const service = await startService({
           spec,
           env: serviceEnv(spec, databaseUrl, await freePort(), request.secret),
@@ -118,7 +133,7 @@ export function perRunHost(options: HostOptions & { secret: string }): ServiceHo
     if (!service?.running) {
       await service?.stop();
       port ??= await freePort();
-      const databaseUrl = `postgres://${server.user}@${proxy.host}:${proxy.port}/${PER_RUN_DATABASE}`;
+      const databaseUrl = throughProxy(server, proxy, PER_RUN_DATABASE);
       service = await startService({
         spec,
         env: serviceEnv(spec, databaseUrl, port, options.secret),
