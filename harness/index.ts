@@ -10,13 +10,23 @@ export {
   type ServiceEnvContext,
 } from "./config/index.ts";
 export * from "./errors.ts";
+export { formatInitReport, type InitReport, initProject } from "./init/index.ts";
 export {
+  containerPostgres,
   DEFAULT_MIGRATIONS_DIR,
+  type EnvironmentOptions,
   embeddedPostgres,
+  embeddedPostgresOf,
+  fetchPostgresMajor,
+  type LoadedSchema,
+  loadSchema,
   type PostgresProvider,
   type RunEnvironment,
+  resolvePostgresProvider,
+  type SchemaSource,
   type StartedPostgres,
   startEnvironment,
+  urlPostgres,
 } from "./postgres/index.ts";
 export * from "./scenario/index.ts";
 export { bundledServices, resolveService, type ServiceSpec } from "./service/index.ts";
