@@ -68,7 +68,7 @@ console.log(
   `time to verdict: ${scenario} against payments:fixed — ${runs} runs each, node ${node}, ${(await $`nproc`).stdout.trim()} cores`,
 );
 
-// Without the initdb cache every run pays initdb, as the very first run on a machine does.
+// Without the caches (initdb, template) every run pays initdb and migrations, as a first run does.
 const uncached: number[] = [];
 for (let i = 0; i < runs; i++)
   uncached.push((await coldRun({ FAULTLINE_CLUSTER_CACHE: "off" })).verdictMs);
@@ -128,7 +128,7 @@ const slowPerScenario = await furtherWith("perScenario");
 const slowPerRun = await furtherWith("perRun");
 
 console.log(
-  `cold, empty initdb cache : median ${fmt(median(uncached))}  (runs: ${uncached.map(fmt).join(", ")})`,
+  `cold, no caches         : median ${fmt(median(uncached))}  (runs: ${uncached.map(fmt).join(", ")})`,
 );
 console.log(
   `cold, warm caches       : median ${fmt(median(cached))}  (runs: ${cached.map(fmt).join(", ")})  target ≤ 1.20 s`,

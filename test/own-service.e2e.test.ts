@@ -163,4 +163,36 @@ export default defineConfig({
     expect(run.stderr).toContain("Type error: x is not assignable");
     expect(run.stdout).not.toMatch(/PASS|FAIL/);
   });
+
+  it("bad input names the file and the field, and exits 2 before anything starts", async () => {
+    const config = path.join(dir, "bad.config.ts");
+    await writeFile(
+      config,
+      `export default { service: { command: "node server.mjs", ready: { path: "health" } }, database: { migrations: "db", schema: "dump.sql" }, webhooks: { strype: { path: "/hook" } } };\n`,
+    );
+    const bad = await runCli(["run", "--config", config]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("bad.config.ts: ");
+    expect(bad.stderr).toContain('field "service.ready.path": expected a path starting with "/"');
+    expect(bad.stderr).toContain(
+      'field "database": expected at most one of migrations, migrate, schema',
+    );
+
+    const missing = await runCli(["run", "--config", path.join(dir, "nope.config.ts")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("nope.config.ts: no such file");
+
+    const major = await runCli(["run", "--config", CONFIG, "--postgres", "embedded:9"]);
+    expect(major.code).toBe(2);
+    expect(major.stderr).toContain("--postgres");
+
+    const empty = path.join(dir, "empty-scenarios");
+    await writeFile(
+      path.join(dir, "empty.config.ts"),
+      `export default { service: { command: "true" }, scenarios: ${JSON.stringify(`${empty}/**/*.scenario.ts`)} };\n`,
+    );
+    const nothing = await runCli(["run", "--config", path.join(dir, "empty.config.ts")]);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain("the pattern matches no *.scenario.ts file");
+  });
 });
