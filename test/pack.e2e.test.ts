@@ -11,10 +11,6 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "./cli.ts";
 
-// `faultline run` on a config file needs harness/config (defineConfig); until that lands this
-// file checks everything up to it.
-const HAS_CONFIG = "defineConfig" in (await import("../harness/index.ts"));
-
 interface Ran {
   code: number;
   stdout: string;
@@ -251,9 +247,7 @@ describe("the packed package in a fresh project", () => {
             skipLibCheck: false,
             types: ["node"],
           },
-          include: HAS_CONFIG
-            ? ["faultline/**/*.ts", "faultline.config.ts"]
-            : ["faultline/**/*.ts"],
+          include: ["faultline/**/*.ts", "faultline.config.ts"],
         },
         null,
         2,
@@ -280,23 +274,19 @@ describe("the packed package in a fresh project", () => {
     expect(typo.stdout).toContain("randomSeeed");
   }, 60_000);
 
-  it.skipIf(!HAS_CONFIG)(
-    "npx faultline run passes the starter scenario",
-    async () => {
-      const run = await sh("npx", ["--no-install", "faultline", "run"], app, 80_000);
-      expect(run.code, show(run)).toBe(0);
-      expect(run.stdout).toMatch(/PASS\s+incident/);
+  it("npx faultline run passes the starter scenario", async () => {
+    const run = await sh("npx", ["--no-install", "faultline", "run"], app, 80_000);
+    expect(run.code, show(run)).toBe(0);
+    expect(run.stdout).toMatch(/PASS\s+incident/);
 
-      // The incident's bug: the error is swallowed and the transaction carried on (25P02).
-      const broken = SERVER.replace('"ROLLBACK TO SAVEPOINT credits"', '"SELECT 1"');
-      expect(broken).not.toBe(SERVER);
-      writeFileSync(path.join(app, "server.js"), broken);
-      const failed = await sh("npx", ["--no-install", "faultline", "run"], app, 80_000);
-      writeFileSync(path.join(app, "server.js"), SERVER);
-      expect(failed.code, show(failed)).toBe(1);
-      expect(failed.stdout).toMatch(/FAIL\s+incident/);
-      expect(failed.stdout).toMatch(/noCascade/);
-    },
-    90_000,
-  );
+    // The incident's bug: the error is swallowed and the transaction carried on (25P02).
+    const broken = SERVER.replace('"ROLLBACK TO SAVEPOINT credits"', '"SELECT 1"');
+    expect(broken).not.toBe(SERVER);
+    writeFileSync(path.join(app, "server.js"), broken);
+    const failed = await sh("npx", ["--no-install", "faultline", "run"], app, 80_000);
+    writeFileSync(path.join(app, "server.js"), SERVER);
+    expect(failed.code, show(failed)).toBe(1);
+    expect(failed.stdout).toMatch(/FAIL\s+incident/);
+    expect(failed.stdout).toMatch(/noCascade/);
+  }, 90_000);
 });
