@@ -125,29 +125,31 @@ export function perRunHost(options: HostOptions & { secret: string }): ServiceHo
   let proxy: StartedProxy | undefined;
   let service: StartedService | undefined;
   let port: number | undefined;
-  const ensure = async (): Promise<{ proxy: StartedProxy; service: StartedService }> => {
+  const ensureProxy = async (): Promise<StartedProxy> => {
     proxy ??= await startProxy({
       upstream: { host: server.host, port: server.port },
       database: BETWEEN_SCENARIOS,
     });
-    if (!service?.running) {
-      await service?.stop();
-      port ??= await freePort();
-      const databaseUrl = throughProxy(server, proxy, PER_RUN_DATABASE);
-      service = await startService({
-        spec,
-        env: serviceEnv(spec, databaseUrl, port, options.secret),
-        readyTimeoutMs: options.readyTimeoutMs,
-        signal: options.signal,
-      });
-    }
-    return { proxy, service };
+    return proxy;
+  };
+  const ensureService = async (current: StartedProxy): Promise<StartedService> => {
+    if (service?.running) return service;
+    await service?.stop();
+    port ??= await freePort();
+    const databaseUrl = throughProxy(server, current, PER_RUN_DATABASE);
+    service = await startService({
+      spec,
+      env: serviceEnv(spec, databaseUrl, port, options.secret),
+      readyTimeoutMs: options.readyTimeoutMs,
+      signal: options.signal,
+    });
+    return service;
   };
   return {
     runSecret: options.secret,
     async attach(request) {
-      // The proxy first: a service starting up may open connections at once.
-      const current = proxy ?? (await ensure()).proxy;
+      // Route first, start (or restart) the service after: a service may query as it boots.
+      const current = await ensureProxy();
       await current.beginScenario({
         database: request.db.name,
         rules: request.rules,
@@ -155,7 +157,7 @@ export function perRunHost(options: HostOptions & { secret: string }): ServiceHo
         tracePath: request.tracePath,
         onFault: request.onFault,
       });
-      return ensure();
+      return { proxy: current, service: await ensureService(current) };
     },
     async release(attachment) {
       // End the scenario's connections so its clone can be dropped; the next attach reroutes.
