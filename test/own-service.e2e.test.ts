@@ -145,6 +145,39 @@ export default defineConfig({
     expect(lines).toHaveLength(1);
   });
 
+  it("restart perRun: a service that queries as it boots, and one that dies, are served", async () => {
+    const config = path.join(dir, "per-run-dies.config.ts");
+    const starts = path.join(dir, "starts-dies.log");
+    await writeFile(
+      config,
+      `import { defineConfig } from "faultline";
+export default defineConfig({
+  service: {
+    command: 'exec node server.mjs --port "$PORT"',
+    cwd: ${JSON.stringify(PROJECT)},
+    env: ({ databaseUrl }) => ({ POSTGRES_URL: databaseUrl, START_LOG: ${JSON.stringify(starts)}, BOOT_QUERY: 1, EXIT_AFTER_WEBHOOKS: 2 }),
+    ready: { path: "/" },
+    restart: "perRun",
+  },
+  database: { migrations: ${JSON.stringify(path.join(PROJECT, "lib/db/migrations"))} },
+  webhooks: { stripe: { path: "/api/stripe/webhook" } },
+});
+`,
+    );
+    const scenario = path.join(PROJECT, "faultline", "subscription-updated.scenario.ts");
+    const again = path.join(dir, "again.scenario.ts");
+    await writeFile(
+      again,
+      (await readFile(scenario, "utf8")).replace('name: "subscription-updated"', 'name: "again"'),
+    );
+    const run = await runCli(["run", "--config", config, scenario, again]);
+    // Each scenario sends two webhooks, after which the service exits: it is started again.
+    expect(run.stdout).toMatch(/PASS {2}subscription-updated/);
+    expect(run.stdout).toMatch(/PASS {2}again/);
+    expect(run.code).toBe(0);
+    expect((await readFile(starts, "utf8")).trim().split("\n")).toHaveLength(2);
+  });
+
   it("a failing service.build: exit 3 with the build's output, before any scenario", async () => {
     const config = path.join(dir, "faultline.config.ts");
     await writeFile(
