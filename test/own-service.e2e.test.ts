@@ -27,6 +27,29 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** A config for the saas-starter project with restart perRun and these extra variables. */
+async function perRunConfig(name: string, env: Record<string, string | number>): Promise<string> {
+  const config = path.join(dir, `${name}.config.ts`);
+  await writeFile(
+    config,
+    `import { defineConfig } from "faultline";
+export default defineConfig({
+  service: {
+    command: 'exec node server.mjs --port "$PORT"',
+    cwd: ${JSON.stringify(PROJECT)},
+    env: ({ databaseUrl }) => ({ POSTGRES_URL: databaseUrl, ...${JSON.stringify(env)} }),
+    ready: { path: "/" },
+    restart: "perRun",
+  },
+  database: { migrations: ${JSON.stringify(path.join(PROJECT, "lib/db/migrations"))} },
+  webhooks: { stripe: { path: "/api/stripe/webhook" } },
+  scenarios: ${JSON.stringify(path.join(PROJECT, "faultline"))},
+});
+`,
+  );
+  return config;
+}
+
 describe("a team's own service, described by faultline.config.ts", () => {
   it("runs the config's scenarios: the current schema passes, one migration behind fails", async () => {
     const json = path.join(dir, "all.json");
@@ -113,25 +136,8 @@ describe("a team's own service, described by faultline.config.ts", () => {
   });
 
   it("restart perRun: one service process for the run, each scenario on its own clone", async () => {
-    const config = path.join(dir, "per-run.config.ts");
     const starts = path.join(dir, "starts.log");
-    await writeFile(
-      config,
-      `import { defineConfig } from "faultline";
-export default defineConfig({
-  service: {
-    command: 'exec node server.mjs --port "$PORT"',
-    cwd: ${JSON.stringify(PROJECT)},
-    env: ({ databaseUrl }) => ({ POSTGRES_URL: databaseUrl, START_LOG: ${JSON.stringify(starts)}, STARTUP_DELAY_MS: 500 }),
-    ready: { path: "/" },
-    restart: "perRun",
-  },
-  database: { migrations: ${JSON.stringify(path.join(PROJECT, "lib/db/migrations"))} },
-  webhooks: { stripe: { path: "/api/stripe/webhook" } },
-  scenarios: ${JSON.stringify(path.join(PROJECT, "faultline"))},
-});
-`,
-    );
+    const config = await perRunConfig("per-run", { START_LOG: starts, STARTUP_DELAY_MS: 500 });
     const json = path.join(dir, "per-run.json");
     const run = await runCli(["run", "--config", config, "--json", json]);
     expect(run.code).toBe(1);
@@ -146,24 +152,12 @@ export default defineConfig({
   });
 
   it("restart perRun: a service that queries as it boots, and one that dies, are served", async () => {
-    const config = path.join(dir, "per-run-dies.config.ts");
     const starts = path.join(dir, "starts-dies.log");
-    await writeFile(
-      config,
-      `import { defineConfig } from "faultline";
-export default defineConfig({
-  service: {
-    command: 'exec node server.mjs --port "$PORT"',
-    cwd: ${JSON.stringify(PROJECT)},
-    env: ({ databaseUrl }) => ({ POSTGRES_URL: databaseUrl, START_LOG: ${JSON.stringify(starts)}, BOOT_QUERY: 1, EXIT_AFTER_WEBHOOKS: 2 }),
-    ready: { path: "/" },
-    restart: "perRun",
-  },
-  database: { migrations: ${JSON.stringify(path.join(PROJECT, "lib/db/migrations"))} },
-  webhooks: { stripe: { path: "/api/stripe/webhook" } },
-});
-`,
-    );
+    const config = await perRunConfig("per-run-dies", {
+      START_LOG: starts,
+      BOOT_QUERY: 1,
+      EXIT_AFTER_WEBHOOKS: 2,
+    });
     const scenario = path.join(PROJECT, "faultline", "subscription-updated.scenario.ts");
     const again = path.join(dir, "again.scenario.ts");
     await writeFile(
