@@ -24,6 +24,7 @@ const failed: ScenarioResult = {
     { name: "idempotent", passed: true, expected: "x", seen: "y", evidence: [] },
   ],
   serverErrorCount: 3,
+  sqlstates: { "25P02": 3 },
   faults: [],
 };
 

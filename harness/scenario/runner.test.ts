@@ -14,6 +14,7 @@ function result(verdict: ScenarioResult["verdict"], exitCode?: number): Scenario
     deliveries: [],
     invariants: [],
     serverErrorCount: 0,
+    sqlstates: {},
     faults: [],
     ...(exitCode === undefined ? {} : { error: { code: "FL", message: "m", exitCode } }),
   };

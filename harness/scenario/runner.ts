@@ -18,7 +18,7 @@ import {
   type ServerError,
   type StartedPostgres,
 } from "../postgres/index.ts";
-import { readTrace, type TraceEntry } from "../proxy/index.ts";
+import { isError, readTrace, type TraceEntry } from "../proxy/index.ts";
 import { newSeed, type Random, seededRandom } from "../random/index.ts";
 import { runBuild, type ServiceSpec } from "../service/index.ts";
 import {
@@ -59,6 +59,11 @@ export interface ScenarioResult {
   invariants: InvariantResult[];
   /** Errors the server logged in the scenario's database (from the service's sessions). */
   serverErrorCount: number;
+  /**
+   * How many statements of the service's ended in each SQLSTATE, from the proxy trace (injected
+   * faults included, as the service saw them): `{ "42703": 1, "25P02": 6 }`.
+   */
+  sqlstates: Record<string, number>;
   /** What the verdict's evidence comes from: the server's log and the proxy trace, or the trace alone. */
   oracle?: string;
   /** Set when the service died during the scenario: how, and its last lines of output. */
@@ -229,6 +234,7 @@ async function runOne(
     deliveries: [],
     invariants: [],
     serverErrorCount: 0,
+    sqlstates: {},
     faults: [],
   };
   let db: ScenarioDatabase | undefined;
@@ -297,6 +303,7 @@ async function runOne(
     await attachment.proxy.flushTrace();
     const trace: TraceEntry[] = [];
     for await (const entry of readTrace(tracePath)) trace.push(entry);
+    result.sqlstates = countSqlstates(trace);
 
     const context: InvariantContext = {
       db,
@@ -327,6 +334,15 @@ async function runOne(
       result.durationMs = Date.now() - started;
   }
   return result;
+}
+
+/** Statements per SQLSTATE, most frequent first. */
+function countSqlstates(trace: TraceEntry[]): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const entry of trace)
+    if (isError(entry))
+      counts.set(entry.result.sqlstate, (counts.get(entry.result.sqlstate) ?? 0) + 1);
+  return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
 }
 
 const NO_SERVER_LOG: ServerError[] = [];
