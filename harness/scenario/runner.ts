@@ -48,6 +48,11 @@ const { escapeIdentifier } = pg;
 export interface ScenarioResult {
   file: string;
   name: string;
+  /**
+   * For a scenario with a `matrix`, which cell this is: each axis and its value's label, e.g.
+   * `{ schema: "no users.credits_balance" }`. Absent for a scenario without a matrix.
+   */
+  cell?: Record<string, string>;
   verdict: "pass" | "fail" | "error";
   /** Time to verdict: from the clone of the database to the last invariant, in milliseconds. */
   durationMs: number;
