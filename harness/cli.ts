@@ -233,7 +233,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
       traceDir: values["trace-dir"] ? path.resolve(values["trace-dir"]) : undefined,
       signal,
       onRunStart: async (info) => {
-        for (const r of reporters) await r.onRunStart?.({ ...info, seed });
+        for (const r of reporters) await r.onRunStart?.(info);
       },
       onProgress: (line) => process.stdout.write(`faultline: ${line}\n`),
       onScenarioEnd: async (result) => {

@@ -81,9 +81,10 @@ export class ServerLog {
    */
   async sync(raiseLog: (marker: string) => Promise<void>, timeoutMs = 5000): Promise<void> {
     const marker = `faultline:sync:${randomUUID()}`;
+    // Taken before the marker is raised: a concurrent sync's refresh may read it in first.
+    const start = this.entries.length;
     await raiseLog(marker);
     const deadline = Date.now() + timeoutMs;
-    const start = this.entries.length;
     for (;;) {
       await this.refresh();
       for (let i = this.entries.length - 1; i >= 0; i--) {

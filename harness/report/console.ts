@@ -1,4 +1,4 @@
-import type { ScenarioResult } from "../scenario/index.ts";
+import { describeCell, type ScenarioResult } from "../scenario/index.ts";
 import type { Reporter } from "./reporter.ts";
 
 const EVIDENCE_LINES = 8;
@@ -18,7 +18,8 @@ export function formatScenarioResult(result: ScenarioResult): string {
     ...(result.oracle === "proxy trace" ? ["evidence: proxy trace only"] : []),
     `seed ${result.seed}`,
   ];
-  const head = `${verdict} ${result.name}  ${seconds(result.durationMs)}  [${context.join("; ")}]`;
+  const name = result.cell ? `${result.name} [${describeCell(result.cell)}]` : result.name;
+  const head = `${verdict} ${name}  ${seconds(result.durationMs)}  [${context.join("; ")}]`;
   if (result.verdict === "pass") return head;
   if (result.error)
     return `${head}  ${result.error.message.split("\n")[0]}${indentRest(result.error.message)}`;
@@ -48,8 +49,10 @@ export function consoleReporter(
 ): Reporter {
   return {
     onRunStart(info) {
+      const cells =
+        info.cells > info.scenarios ? ` (${info.cells} cells, ${info.concurrency} at a time)` : "";
       write(
-        `faultline: ${info.scenarios} scenario(s) against ${info.service} on ${info.postgres}\n`,
+        `faultline: ${info.scenarios} scenario(s)${cells} against ${info.service} on ${info.postgres}; seed ${info.seed}\n`,
       );
     },
     onScenarioResult(result) {

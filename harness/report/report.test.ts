@@ -43,6 +43,8 @@ describe("junit reporter", () => {
   it("escapes evidence and drops characters XML cannot hold", () => {
     const summary: RunSummary = {
       results: [failed, { ...failed, name: "b", verdict: "pass" }],
+      seed: 9,
+      concurrency: 1,
       setupMs: 1,
       totalMs: 2,
       exitCode: 1,

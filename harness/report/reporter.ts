@@ -1,12 +1,6 @@
-import type { RunSummary, ScenarioResult } from "../scenario/index.ts";
+import type { RunStartInfo, RunSummary, ScenarioResult } from "../scenario/index.ts";
 
-/** What a reporter is told when a run starts. */
-export interface RunStartInfo {
-  scenarios: number;
-  service: string;
-  postgres: string;
-  seed: number | undefined;
-}
+export type { RunStartInfo };
 
 /** A reporter: an object of optional async hooks, like vitest's. */
 export interface Reporter {

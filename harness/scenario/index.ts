@@ -9,10 +9,16 @@ export {
   invariants,
 } from "./invariants/index.ts";
 export { findScenarioFiles, type LoadedScenario, loadScenario } from "./load.ts";
+export { describeCell, expandMatrix, type ScenarioCell, withDeliveryPolicy } from "./matrix.ts";
 export {
+  defaultConcurrency,
   exitCodeOf,
+  type Job,
+  type JobOptions,
   type RunOptions,
+  type RunStartInfo,
   type RunSummary,
+  runJobs,
   runScenarios,
   type ScenarioResult,
 } from "./runner.ts";

@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import {
@@ -36,6 +37,7 @@ import {
   snapshotTables,
 } from "./invariants/index.ts";
 import { displayPath, type LoadedScenario } from "./load.ts";
+import { describeCell, expandMatrix, type ScenarioCell } from "./matrix.ts";
 import type { Scenario } from "./schema.ts";
 import { type Attachment, perRunHost, perScenarioHost, type ServiceHost } from "./service-host.ts";
 import { type Planned, prepareSteps, type Step, shuffle, stripeRetrySchedule } from "./steps.ts";
@@ -79,9 +81,24 @@ export interface ScenarioResult {
   error?: { code: string; message: string; exitCode: number };
 }
 
+/** What a run announces when it starts. */
+export interface RunStartInfo {
+  scenarios: number;
+  /** Scenarios times their matrix cells. */
+  cells: number;
+  service: string;
+  postgres: string;
+  /** The run's seed: what a scenario without randomSeed uses, unless --seed overrides both. */
+  seed: number;
+  concurrency: number;
+}
+
 /** The outcome of a run. */
 export interface RunSummary {
   results: ScenarioResult[];
+  seed: number;
+  /** How many cells ran at once. */
+  concurrency: number;
   /** Time to start Postgres and build the template, in milliseconds. */
   setupMs: number;
   /** Setup plus every scenario, in milliseconds. */
@@ -92,8 +109,10 @@ export interface RunSummary {
 /** How to run scenarios. */
 export interface RunOptions {
   service: ServiceSpec;
-  /** Overrides each scenario's randomSeed. */
+  /** Overrides each scenario's randomSeed (else the scenario's, else the run's own seed). */
   seed?: number;
+  /** How many cells run at once (default: defaultConcurrency()). */
+  concurrency?: number;
   /** How long the service may take to become ready, in milliseconds. */
   readyTimeoutMs?: number;
   /** Per webhook provider, the path the service receives it on (else the provider's default). */
@@ -103,7 +122,7 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** The clock for signatures and template timestamps, in milliseconds. */
   now?: () => number;
-  onRunStart?(info: { scenarios: number; service: string; postgres: string }): void | Promise<void>;
+  onRunStart?(info: RunStartInfo): void | Promise<void>;
   /** Told of steps of the run worth a line on the console (the build, a service restart). */
   onProgress?(line: string): void;
   onScenarioEnd?(result: ScenarioResult): void | Promise<void>;
@@ -133,56 +152,143 @@ function newSecret(provider: string, random: Random): string {
   return (webhookProviders[provider] ?? webhookProviders.stripe)?.newSecret(random) as string;
 }
 
-/** Run each scenario against its own database cloned from the environment's template. */
+/** One cell of one scenario against one service: the unit the runner schedules. */
+export interface Job {
+  cell: ScenarioCell;
+  service: ServiceSpec;
+  /** Names the job's trace file apart from another service's run of the same cell (gate). */
+  side?: string;
+}
+
+/** Cells run at once by default: they mostly wait on the service and Postgres, not the CPU. */
+export function defaultConcurrency(): number {
+  return Math.min(4, Math.max(2, availableParallelism() * 2));
+}
+
+/** What running jobs needs besides the jobs: `service` is taken from each job. */
+export type JobOptions = Omit<RunOptions, "service" | "onRunStart">;
+
+/** Build each distinct service once (a gate's two sides may share the config's build). */
+async function buildServices(services: ServiceSpec[], options: JobOptions): Promise<void> {
+  const done = new Set<string>();
+  for (const spec of services) {
+    if (!spec.build) continue;
+    const key = JSON.stringify([spec.build, spec.cwd, spec.env]);
+    if (done.has(key)) continue;
+    done.add(key);
+    options.onProgress?.(`building the service: ${spec.build}`);
+    const { durationMs } = await runBuild({
+      command: spec.build,
+      cwd: spec.cwd ?? process.cwd(),
+      env: spec.env,
+      signal: options.signal,
+    });
+    options.onProgress?.(`built in ${(durationMs / 1000).toFixed(1)}s`);
+  }
+}
+
+/**
+ * Run jobs on a pool of `concurrency` workers, each cell on its own database. Each worker has
+ * its own host per service, so a `perRun` service is started once per worker. Results come
+ * back in the jobs' order; `onScenarioEnd` hears of each as it finishes.
+ */
+export async function runJobs(
+  jobs: Job[],
+  environment: RunEnvironment,
+  options: JobOptions & { runSeed: number },
+): Promise<ScenarioResult[]> {
+  const services = [...new Set(jobs.map((job) => job.service))];
+  await buildServices(services, options);
+  // One secret per perRun service: it reads it once at start.
+  const runSecrets = new Map<ServiceSpec, string>();
+  for (const spec of services) {
+    if (spec.restart !== "perRun") continue;
+    const first = jobs.find((job) => job.service === spec)?.cell.scenario;
+    runSecrets.set(
+      spec,
+      first?.webhookSecret ??
+        newSecret(first ? mainProvider(first) : "stripe", seededRandom(options.runSeed)),
+    );
+  }
+  const results: ScenarioResult[] = new Array(jobs.length);
+  let next = 0;
+  let reported = Promise.resolve();
+  const worker = async () => {
+    const hosts = new Map<ServiceSpec, ServiceHost>();
+    const hostFor = (spec: ServiceSpec) => {
+      let host = hosts.get(spec);
+      if (!host) {
+        const hostOptions = {
+          server: environment.server,
+          spec,
+          readyTimeoutMs: options.readyTimeoutMs,
+          signal: options.signal,
+        };
+        const secret = runSecrets.get(spec);
+        host = secret ? perRunHost({ ...hostOptions, secret }) : perScenarioHost(hostOptions);
+        hosts.set(spec, host);
+      }
+      return host;
+    };
+    try {
+      while (next < jobs.length) {
+        throwIfAborted(options.signal);
+        const index = next++;
+        const job = jobs[index] as Job;
+        const result = await runOne(job, environment, hostFor(job.service), options);
+        results[index] = result;
+        // Reporters hear of one result at a time, whatever the concurrency.
+        reported = reported.then(() => options.onScenarioEnd?.(result));
+        await reported;
+      }
+    } finally {
+      await Promise.allSettled([...hosts.values()].map((host) => host.close()));
+    }
+  };
+  const concurrency = Math.max(
+    1,
+    Math.min(options.concurrency ?? defaultConcurrency(), jobs.length),
+  );
+  const settled = await Promise.allSettled(Array.from({ length: concurrency }, worker));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) throw failed.reason;
+  return results;
+}
+
+/**
+ * Run each scenario — each cell of its matrix — against its own database cloned from the
+ * environment's template, up to `concurrency` at once.
+ */
 export async function runScenarios(
   scenarios: LoadedScenario[],
   environment: RunEnvironment,
   options: RunOptions,
 ): Promise<RunSummary> {
   const startedAt = Date.now();
-  const results: ScenarioResult[] = [];
+  // Every run has a seed, printed, so any run can be repeated with --seed.
+  const seed = options.seed ?? newSeed();
+  const cells = scenarios.flatMap(expandMatrix);
+  const concurrency = Math.max(
+    1,
+    Math.min(options.concurrency ?? defaultConcurrency(), cells.length),
+  );
   await options.onRunStart?.({
     scenarios: scenarios.length,
+    cells: cells.length,
     service: options.service.label,
     postgres: environment.postgres,
+    seed,
+    concurrency,
   });
-  if (options.service.build) {
-    options.onProgress?.(`building the service: ${options.service.build}`);
-    const { durationMs } = await runBuild({
-      command: options.service.build,
-      cwd: options.service.cwd ?? process.cwd(),
-      env: options.service.env,
-      signal: options.signal,
-    });
-    options.onProgress?.(`built in ${(durationMs / 1000).toFixed(1)}s`);
-  }
-  const hostOptions = {
-    server: environment.server,
-    spec: options.service,
-    readyTimeoutMs: options.readyTimeoutMs,
-    signal: options.signal,
-  };
-  let host: ServiceHost;
-  if (options.service.restart === "perRun") {
-    // One service for the run: one secret for the run, in the first scenario's provider's shape.
-    const first = scenarios[0]?.scenario;
-    const secret =
-      first?.webhookSecret ??
-      newSecret(first ? mainProvider(first) : "stripe", seededRandom(options.seed ?? newSeed()));
-    host = perRunHost({ ...hostOptions, secret });
-  } else host = perScenarioHost(hostOptions);
-  try {
-    for (const loaded of scenarios) {
-      throwIfAborted(options.signal);
-      const result = await runOne(loaded, environment.server, environment.databases, host, options);
-      results.push(result);
-      await options.onScenarioEnd?.(result);
-    }
-  } finally {
-    await host.close();
-  }
+  const results = await runJobs(
+    cells.map((cell) => ({ cell, service: options.service })),
+    environment,
+    { ...options, concurrency, runSeed: seed },
+  );
   return {
     results,
+    seed,
+    concurrency,
     setupMs: environment.setupMs,
     totalMs: environment.setupMs + Date.now() - startedAt,
     exitCode: exitCodeOf(results),
@@ -216,24 +322,33 @@ async function provision(
   return db;
 }
 
+/** A trace file name that no other job of the run uses. */
+function traceFileName(job: Job): string {
+  const cell = describeCell(job.cell.cell)
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
+  return `${[job.side, job.cell.scenario.name, cell].filter(Boolean).join("--")}.ndjson`;
+}
+
 async function runOne(
-  loaded: LoadedScenario,
-  server: StartedPostgres,
-  databases: Databases,
+  job: Job,
+  { server, databases }: RunEnvironment,
   host: ServiceHost,
-  options: RunOptions,
+  options: JobOptions & { runSeed: number },
 ): Promise<ScenarioResult> {
-  const { scenario, file } = loaded;
+  const { scenario, file } = job.cell;
   const shown = displayPath(file);
   const started = Date.now();
-  const seed = options.seed ?? scenario.randomSeed ?? newSeed();
+  const seed = options.seed ?? scenario.randomSeed ?? options.runSeed;
   const result: ScenarioResult = {
     file: shown,
     name: scenario.name,
+    ...(job.cell.cell ? { cell: job.cell.cell } : {}),
     verdict: "error",
     durationMs: 0,
     seed,
-    service: options.service.label,
+    service: job.service.label,
     database: undefined,
     drift: scenario.drift.map(describeDrift),
     deliveries: [],
@@ -279,7 +394,7 @@ async function runOne(
     // there and every statement is traced, whatever language the service is written in.
     if (options.traceDir) await mkdir(options.traceDir, { recursive: true });
     traceDir = options.traceDir ?? (await mkdtemp(path.join(defaultTmpRoot(), "faultline-trace-")));
-    const tracePath = path.join(traceDir, `${scenario.name}.ndjson`);
+    const tracePath = path.join(traceDir, traceFileName(job));
     await rm(tracePath, { force: true });
     attachment = await host.attach({
       db,
@@ -379,7 +494,7 @@ async function deliverAll(
   random: Random,
   now: () => number,
   result: ScenarioResult,
-  options: RunOptions,
+  options: JobOptions,
 ): Promise<Map<number, { before: Snapshot; after: Snapshot }>> {
   const snapshots = new Map<number, { before: Snapshot; after: Snapshot }>();
   let nextIndex = 0;

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { DriftStep } from "../postgres/index.ts";
 import { ruleSchema, rulesFileSchema } from "../proxy/index.ts";
 import { invariantSpecSchema } from "./invariants/index.ts";
+import { matrixAxes } from "./matrix.ts";
 
 const identifierRef = z
   .string()
@@ -160,6 +161,55 @@ const webhookStep = z
 
 const row = z.record(z.string(), z.unknown());
 
+/** What any axis value may add to its cells: rows to seed and invariants to check. */
+const cellAdditions = {
+  /** Rows inserted in this cell, after the scenario's own `seed`. */
+  seed: z.record(z.string(), z.array(row)).optional(),
+  /** Invariants checked in this cell besides the scenario's own. */
+  invariants: z.array(invariantSpecSchema).optional(),
+};
+
+const axisName = z.string().min(1).max(60);
+
+/** One schema of a matrix: drift steps, one step, or a named set with its own seed and invariants. */
+const schemaAxisValue = z.union([
+  z.strictObject({ name: axisName, drift: z.array(driftStep).default([]), ...cellAdditions }),
+  z.array(driftStep),
+  driftStep,
+]);
+
+/** How a cell delivers the scenario's consecutive webhooks. */
+export const DELIVERY_POLICIES = ["inOrder", "shuffled", "concurrent", "duplicated"] as const;
+const deliveryAxisValue = z.union([
+  z.enum(DELIVERY_POLICIES),
+  z.strictObject({ name: axisName, policy: z.enum(DELIVERY_POLICIES), ...cellAdditions }),
+]);
+
+/** A cell's faults: none, or rules (the rules-file shape) under a name. */
+const faultsAxisValue = z.union([
+  z.literal("none"),
+  z.strictObject({
+    name: axisName,
+    rules: z.array(ruleSchema).default([]),
+    seed: z.number().int().nonnegative().optional(),
+    invariants: cellAdditions.invariants,
+  }),
+]);
+
+/**
+ * Axes a scenario runs across, each cell on its own database: the cartesian product of every
+ * axis given. An axis left out is one value: the scenario as written.
+ */
+const matrixSchema = z
+  .strictObject({
+    schema: z.array(schemaAxisValue).min(1).optional(),
+    delivery: z.array(deliveryAxisValue).min(1).optional(),
+    faults: z.array(faultsAxisValue).min(1).optional(),
+  })
+  .refine((m) => m.schema || m.delivery || m.faults, {
+    message: "expected at least one axis: schema, delivery or faults",
+  });
+
 /** The validated shape of a scenario file's default export. */
 export const scenarioSchema = z
   .strictObject({
@@ -179,8 +229,28 @@ export const scenarioSchema = z
     invariants: z.array(invariantSpecSchema).min(1),
     /** Webhook signing secret handed to the service; random when absent. */
     webhookSecret: z.string().min(1).optional(),
+    /** Run once per cell of these axes (schemas, delivery policies, fault sets). */
+    matrix: matrixSchema.optional(),
+    /**
+     * For `faultline gate`: a guard, not a reproduction. It must pass on the baseline as well as
+     * the candidate, so "passes on both" is the outcome wanted rather than "does not reproduce".
+     */
+    mustPassOnBaseline: z.boolean().optional(),
   })
   .superRefine((scenario, ctx) => {
+    // Cells are told apart by their labels, in reports and in CI test names.
+    for (const [axis, values] of scenario.matrix ? matrixAxes(scenario.matrix) : []) {
+      const seen = new Set<string>();
+      values.forEach((value, index) => {
+        if (seen.has(value.label))
+          ctx.addIssue({
+            code: "custom",
+            path: ["matrix", axis, index],
+            message: `two values of this axis are both called ${JSON.stringify(value.label)}; give one a name`,
+          });
+        seen.add(value.label);
+      });
+    }
     const named = new Set<string>();
     const flat = scenario.webhooks.flatMap((step, index) =>
       step.batch
