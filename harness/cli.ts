@@ -5,6 +5,8 @@ import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
 import { PACKAGE_ROOT, runExitHooksNow } from "./lifecycle/index.ts";
 import { resolvePostgresProvider, startEnvironment } from "./postgres/index.ts";
 import type { Reporter } from "./report/index.ts";
+import type { ScenarioResult } from "./scenario/index.ts";
+import type { ServiceSpec } from "./service/index.ts";
 
 // The names --service accepts without a command line (kept here so --help needs no imports).
 const BUNDLED_SERVICES = ["payments:fixed", "payments:broken"];
@@ -72,33 +74,43 @@ faultline import stripe-events: an exported Stripe event list ({ "object": "list
   delivery got a 2xx, 1 otherwise.
 `;
 
-function parseRun(args: string[]) {
+/** Flags `run` and `gate` share: where the service, schema and Postgres come from, and reports. */
+const RUN_FLAGS = {
+  config: { type: "string" },
+  service: { type: "string" },
+  postgres: { type: "string" },
+  "allow-remote": { type: "boolean" },
+  migrations: { type: "string" },
+  schema: { type: "string" },
+  migrate: { type: "string" },
+  "no-template-cache": { type: "boolean" },
+  json: { type: "string" },
+  junit: { type: "string" },
+  seed: { type: "string" },
+  concurrency: { type: "string" },
+  "ready-timeout": { type: "string" },
+  "trace-dir": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const GATE_FLAGS = {
+  ...RUN_FLAGS,
+  baseline: { type: "string" },
+  candidate: { type: "string" },
+} as const;
+
+/** Flags that name a report file: a replay command line leaves them out. */
+const REPORT_FLAGS = new Set(["json", "junit", "summary", "html"]);
+
+function parseRunFlags<T extends typeof RUN_FLAGS | typeof GATE_FLAGS>(args: string[], options: T) {
   try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        config: { type: "string" },
-        service: { type: "string" },
-        postgres: { type: "string" },
-        "allow-remote": { type: "boolean" },
-        migrations: { type: "string" },
-        schema: { type: "string" },
-        migrate: { type: "string" },
-        "no-template-cache": { type: "boolean" },
-        json: { type: "string" },
-        junit: { type: "string" },
-        seed: { type: "string" },
-        "ready-timeout": { type: "string" },
-        "trace-dir": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    return parseArgs({ args, allowPositionals: true, strict: true, tokens: true, options });
   } catch (error) {
     throw new BadUsageError(`${(error as Error).message}\n\n${USAGE}`);
   }
 }
+
+type RunValues = ReturnType<typeof parseRunFlags<typeof GATE_FLAGS>>["values"];
 
 function parseSeed(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -145,23 +157,73 @@ function abortOnSignals(controller: AbortController): () => void {
   };
 }
 
-async function run(args: string[], signal: AbortSignal): Promise<number> {
-  const { values, positionals } = parseRun(args);
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const seed = parseSeed(values.seed);
-  const readyTimeoutMs = parseReadyTimeout(values["ready-timeout"]);
-  if (values.service !== undefined && values.service.trim() === "") {
+function parseConcurrency(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 64)
     throw new BadUsageError(
-      "--service: expected a bundled service name or a command line, got an empty string",
+      `--concurrency: expected how many cells run at once, 1 to 64, got ${JSON.stringify(value)}`,
     );
+  return Number(value);
+}
+
+function nonEmpty(values: RunValues, flag: keyof RunValues, what: string): void {
+  const value = values[flag];
+  if (typeof value === "string" && value.trim() === "")
+    throw new BadUsageError(`--${flag}: expected ${what}, got an empty string`);
+}
+
+/** A word as a POSIX shell reads it back: quoted only when it must be. */
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/** How the user called faultline, for command lines they can paste back. */
+function invocation(): string {
+  if (process.env.npm_command === "exec") return "npx faultline";
+  const script = process.argv[1] ?? "faultline";
+  const relative = path.relative(process.cwd(), script);
+  if (path.basename(script) === "faultline") return relative.includes("/") ? relative : "faultline";
+  return `node ${relative.startsWith("..") ? script : relative}`;
+}
+
+/**
+ * The command line that replays one scenario exactly: `run` on its file with the same flags,
+ * the seed it ran with, and `service` when given (a gate's failing side); report files are left
+ * out so a replay does not overwrite the CI's.
+ */
+function replayCommandLine(
+  tokens: NonNullable<ReturnType<typeof parseRunFlags>["tokens"]>,
+  file: string,
+  seed: number,
+  service?: string,
+): string {
+  const words = ["faultline", "run", file];
+  for (const token of tokens) {
+    if (token.kind !== "option") continue;
+    if (["seed", "baseline", "candidate", "concurrency"].includes(token.name)) continue;
+    if (REPORT_FLAGS.has(token.name) || (service !== undefined && token.name === "service"))
+      continue;
+    words.push(`--${token.name}`);
+    if (token.value !== undefined) words.push(token.value);
   }
-  if (values.config !== undefined && values.config.trim() === "")
-    throw new BadUsageError("--config: expected a file, got an empty string");
-  if (values.postgres !== undefined && values.postgres.trim() === "")
-    throw new BadUsageError("--postgres: expected a provider, got an empty string");
+  if (service !== undefined) words.push("--service", service);
+  words.push("--seed", String(seed));
+  return [invocation(), ...words.slice(1).map(shellQuote)].join(" ");
+}
+
+/** What `run` and `gate` both set up: the config, Postgres with the schema, the scenarios. */
+async function prepareRun(
+  values: RunValues,
+  positionals: string[],
+  signal: AbortSignal,
+  serviceArgs: (string | undefined)[],
+) {
+  nonEmpty(values, "service", "a bundled service name or a command line");
+  nonEmpty(values, "config", "a file");
+  nonEmpty(values, "postgres", "a provider");
+  const seed = parseSeed(values.seed);
+  const concurrency = parseConcurrency(values.concurrency);
+  const readyTimeoutMs = parseReadyTimeout(values["ready-timeout"]);
 
   const { findConfigFile, loadConfig } = await import("./config/index.ts");
   const configFile = values.config ?? (await findConfigFile());
@@ -201,53 +263,157 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     ...(values["no-template-cache"] ? { templateCache: false } : {}),
     onProgress: (line) => process.stdout.write(`faultline: ${line}\n`),
   });
-  const servicePromise = import("./service/index.ts").then(({ resolveService }) =>
-    resolveService(values.service ?? (config ? undefined : "payments:fixed"), config?.service),
+  const services = Promise.all(
+    serviceArgs.map((arg) =>
+      import("./service/index.ts").then(({ resolveService }) =>
+        resolveService(arg ?? (config ? undefined : "payments:fixed"), config?.service),
+      ),
+    ),
   );
   // Failures surface where these are awaited; the handlers only stop Node calling them unhandled.
   environment.catch(() => {});
-  servicePromise.catch(() => {});
+  services.catch(() => {});
+  const close = async () => {
+    signal.removeEventListener("abort", forward);
+    await Promise.allSettled([
+      environment.then((e) => e.stop()),
+      services.then((list) => Promise.allSettled(list.map((s) => s.dispose()))),
+    ]);
+  };
   try {
-    const [{ findScenarioFiles, loadScenario, runScenarios }, report] = await Promise.all([
+    const { findScenarioFiles, loadScenario } = await import("./scenario/index.ts");
+    const scenarios = [];
+    const targets = positionals.length ? positionals : (config?.scenarios ?? []);
+    for (const file of await findScenarioFiles(targets)) scenarios.push(await loadScenario(file));
+    return {
+      config,
+      environment,
+      services,
+      scenarios,
+      close,
+      options: {
+        seed,
+        concurrency,
+        readyTimeoutMs: readyTimeoutMs ?? config?.service.readyTimeoutMs,
+        webhookPaths: config?.webhookPaths,
+        traceDir: values["trace-dir"] ? path.resolve(values["trace-dir"]) : undefined,
+        signal,
+        onProgress: (line: string) => process.stdout.write(`faultline: ${line}\n`),
+      },
+    };
+  } catch (error) {
+    setup.abort(error);
+    await close();
+    throw error;
+  }
+}
+
+async function run(args: string[], signal: AbortSignal): Promise<number> {
+  const { values, positionals, tokens } = parseRunFlags(args, RUN_FLAGS);
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const prepared = await prepareRun(values, positionals, signal, [values.service]);
+  try {
+    const [{ runScenarios }, report] = await Promise.all([
       import("./scenario/index.ts"),
       import("./report/index.ts"),
     ]);
-    const scenarios = [];
-    try {
-      const targets = positionals.length ? positionals : (config?.scenarios ?? []);
-      for (const file of await findScenarioFiles(targets)) scenarios.push(await loadScenario(file));
-    } catch (error) {
-      setup.abort(error);
-      throw error;
-    }
-
     const reporters: Reporter[] = [report.consoleReporter()];
     if (values.json) reporters.push(report.jsonReporter(values.json));
     if (values.junit) reporters.push(report.junitReporter(values.junit));
 
-    const summary = await runScenarios(scenarios, await environment, {
-      service: (await servicePromise).spec,
-      seed,
-      readyTimeoutMs: readyTimeoutMs ?? config?.service.readyTimeoutMs,
-      webhookPaths: config?.webhookPaths,
-      traceDir: values["trace-dir"] ? path.resolve(values["trace-dir"]) : undefined,
-      signal,
+    const [service] = await prepared.services;
+    const summary = await runScenarios(prepared.scenarios, await prepared.environment, {
+      ...prepared.options,
+      service: (service as { spec: ServiceSpec }).spec,
       onRunStart: async (info) => {
         for (const r of reporters) await r.onRunStart?.(info);
       },
-      onProgress: (line) => process.stdout.write(`faultline: ${line}\n`),
       onScenarioEnd: async (result) => {
+        if (result.verdict !== "pass")
+          result.replay = replayCommandLine(tokens ?? [], result.file, result.seed);
         for (const r of reporters) await r.onScenarioResult?.(result);
       },
     });
     for (const r of reporters) await r.onRunEnd?.(summary);
     return summary.exitCode;
   } finally {
-    signal.removeEventListener("abort", forward);
-    await Promise.allSettled([
-      environment.then((e) => e.stop()),
-      servicePromise.then((s) => s.dispose()),
-    ]);
+    await prepared.close();
+  }
+}
+
+/** `faultline gate`: each scenario against the baseline and the candidate service. */
+async function gate(args: string[], signal: AbortSignal): Promise<number> {
+  const { values, positionals, tokens } = parseRunFlags(args, GATE_FLAGS);
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  for (const side of ["baseline", "candidate"] as const) {
+    const value = values[side];
+    if (value === undefined || value.trim() === "")
+      throw new BadUsageError(
+        `gate: --${side} is required: a bundled service name or the command line that starts the ${side === "baseline" ? "code before the fix (e.g. the merge base's build)" : "code with the fix (e.g. the pull request's build)"}\n\n${USAGE}`,
+      );
+  }
+  if (values.service !== undefined)
+    throw new BadUsageError("gate: --service does not apply; give --baseline and --candidate");
+  const prepared = await prepareRun(values, positionals, signal, [
+    values.baseline,
+    values.candidate,
+  ]);
+  try {
+    const gates = await import("./gate/index.ts");
+    const [baseline, candidate] = (await prepared.services).map(
+      (s) => (s as { spec: ServiceSpec }).spec,
+    ) as [ServiceSpec, ServiceSpec];
+    const write = (text: string) => process.stdout.write(text);
+    const summary = await gates.runGate(prepared.scenarios, await prepared.environment, {
+      ...prepared.options,
+      baseline: { ...baseline, label: `baseline (${baseline.label})` },
+      candidate: { ...candidate, label: `candidate (${candidate.label})` },
+      onGateStart: (info) => {
+        write(
+          `faultline gate: ${info.scenarios} scenario(s), ${info.cells} cell(s) × 2 services, ${info.concurrency} at a time, on ${info.postgres}; seed ${info.seed}\n  baseline:  ${info.baseline}\n  candidate: ${info.candidate}\n`,
+        );
+      },
+    });
+    for (const scenario of summary.scenarios) {
+      write(`${gates.formatGateScenario(scenario)}\n`);
+      const shown = new Set<string>();
+      for (const cell of scenario.cells) {
+        // What to look at next: the candidate where it fails, the baseline where it errors
+        // or does not reproduce the incident.
+        const replays: [ScenarioResult, string | undefined][] = [];
+        if (cell.candidate.verdict !== "pass") replays.push([cell.candidate, values.candidate]);
+        if (cell.baseline.verdict === "error" || scenario.outcome === "does not reproduce")
+          replays.push([cell.baseline, values.baseline]);
+        for (const [result, service] of replays) {
+          result.replay = replayCommandLine(tokens ?? [], result.file, result.seed, service);
+          if (!shown.has(result.replay)) write(`  replay: ${result.replay}\n`);
+          shown.add(result.replay);
+        }
+      }
+    }
+    write(`${gates.formatGateTotals(summary)}\n`);
+    const report = await import("./report/index.ts");
+    const environment = await prepared.environment;
+    const versions = {
+      faultline: version(),
+      node: process.version,
+      postgres: environment.postgres,
+    };
+    if (values.json)
+      await report.writeReportFile(
+        values.json,
+        `${JSON.stringify(gates.toGateJson(summary, { versions }), null, 2)}\n`,
+      );
+    if (values.junit) await report.writeReportFile(values.junit, gates.toGateJunit(summary));
+    return summary.exitCode;
+  } finally {
+    await prepared.close();
   }
 }
 
@@ -570,6 +736,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === "record") return await record(rest, controller.signal);
     if (command === "import") return await importCommand(rest);
     if (command === "replay") return await replayCommand(rest, controller.signal);
+    if (command === "gate") return await gate(rest, controller.signal);
     if (command !== "run")
       throw new BadUsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return await run(rest, controller.signal);

@@ -73,8 +73,7 @@ export class Databases {
    */
   async adoptTemplate(): Promise<boolean> {
     const name = this.templateName(this.migrations.length);
-    const admin = await this.adminClient();
-    const found = await admin.query(
+    const found = await this.adminQuery(
       "SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate",
       [name],
     );
@@ -82,6 +81,18 @@ export class Databases {
     this.created.add(name);
     this.templates.set(this.migrations.length, Promise.resolve(name));
     return true;
+  }
+
+  private adminQueue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * A statement on the admin connection. Cells run in parallel share it, so statements are
+   * queued here rather than in pg's client, which deprecates overlapping `query` calls.
+   */
+  private adminQuery(text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    const next = this.adminQueue.then(async () => (await this.adminClient()).query(text, values));
+    this.adminQueue = next.catch(() => {});
+    return next;
   }
 
   private adminClient(): Promise<pg.Client> {
@@ -109,8 +120,7 @@ export class Databases {
 
   private async buildTemplate(count: number): Promise<string> {
     const name = this.templateName(count);
-    const admin = await this.adminClient();
-    await admin.query(`CREATE DATABASE ${escapeIdentifier(name)}`);
+    await this.adminQuery(`CREATE DATABASE ${escapeIdentifier(name)}`);
     this.created.add(name);
     const { command, roles } = this.schema;
     if (command) {
@@ -121,7 +131,7 @@ export class Databases {
         this.signal,
       );
       // The command's own connections may linger a moment; a template must have none.
-      await admin.query(
+      await this.adminQuery(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
         [name],
       );
@@ -135,7 +145,7 @@ export class Databases {
       try {
         // A dump names its owners and grantees; they are cluster-wide and must exist first.
         for (const role of roles ?? []) {
-          await admin.query(
+          await this.adminQuery(
             `DO $$BEGIN CREATE ROLE ${escapeIdentifier(role)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$`,
           );
         }
@@ -160,7 +170,7 @@ export class Databases {
         await client.end();
       }
     }
-    await admin.query(
+    await this.adminQuery(
       `ALTER DATABASE ${escapeIdentifier(name)} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`,
     );
     return name;
@@ -192,9 +202,8 @@ export class Databases {
     const name = this.server.databasePrefix
       ? `${this.server.databasePrefix}${slug.slice(0, 30)}_${++this.counter}`
       : `fl_${slug}_${process.pid}_${++this.counter}`;
-    const admin = await this.adminClient();
     // FILE_COPY copies the template's few files directly, faster than WAL-logging each block.
-    await admin.query(
+    await this.adminQuery(
       `CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(template)} STRATEGY FILE_COPY`,
     );
     this.created.add(name);
@@ -237,9 +246,8 @@ export class Databases {
     }
     await this.pools.get(name)?.end();
     this.pools.delete(name);
-    const admin = await this.adminClient();
     // FORCE ends sessions a service left behind, including ones stuck in an aborted transaction.
-    await admin.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`);
+    await this.adminQuery(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`);
     this.created.delete(name);
   }
 

@@ -43,4 +43,5 @@ export {
   ServerLog,
   type ServerLogEntry,
 } from "./server-log.ts";
+export { describeSqlstate } from "./sqlstates.ts";
 export { urlPostgres } from "./url-provider.ts";

@@ -48,8 +48,19 @@ export class ServerLog {
     this.path = path;
   }
 
-  /** Read whatever the server appended since the last call. */
-  async refresh(): Promise<void> {
+  private reading: Promise<void> = Promise.resolve();
+
+  /**
+   * Read whatever the server appended since the last call. Reads are queued: two scenarios
+   * judged at once must not read the same bytes twice or split each other's lines.
+   */
+  refresh(): Promise<void> {
+    const next = this.reading.then(() => this.readAppended());
+    this.reading = next.catch(() => {});
+    return next;
+  }
+
+  private async readAppended(): Promise<void> {
     const handle = await open(this.path, "r").catch(() => undefined);
     if (!handle) return;
     try {

@@ -9,7 +9,7 @@ function allowedInXml(char: string): boolean {
   return code >= 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
 }
 
-function xml(text: string): string {
+export function xml(text: string): string {
   return [...text]
     .filter(allowedInXml)
     .join("")

@@ -77,6 +77,8 @@ export interface ScenarioResult {
   serviceExit?: { how: string; output: string[] };
   /** Faults the proxy injected, in order. */
   faults: { conn: number; rule: string; fault: string; sql: string | undefined; at: string }[];
+  /** For a result that did not pass: the command line that runs it again, same seed and all. */
+  replay?: string;
   /** Set when the scenario could not be judged: bad scenario or broken infrastructure. */
   error?: { code: string; message: string; exitCode: number };
 }

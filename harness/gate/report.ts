@@ -1,0 +1,221 @@
+import { describeSqlstate } from "../postgres/index.ts";
+import { xml } from "../report/index.ts";
+import { describeCell, type ScenarioResult } from "../scenario/index.ts";
+import type { GateCell, GateScenario, GateSummary } from "./gate.ts";
+
+const EVIDENCE_LINES = 4;
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)}s`;
+}
+
+function verdictOf(result: ScenarioResult): string {
+  return result.verdict === "error" ? "ERROR" : result.verdict.toUpperCase();
+}
+
+/** Every SQLSTATE either side saw, with both counts: the seed's "before: N × 25P02, after: 0". */
+export function sqlstateRows(
+  cell: GateCell,
+): { code: string; baseline: number; candidate: number }[] {
+  const codes = new Set([
+    ...Object.keys(cell.baseline.sqlstates),
+    ...Object.keys(cell.candidate.sqlstates),
+  ]);
+  return [...codes]
+    .map((code) => ({
+      code,
+      baseline: cell.baseline.sqlstates[code] ?? 0,
+      candidate: cell.candidate.sqlstates[code] ?? 0,
+    }))
+    .sort(
+      (a, b) =>
+        b.baseline + b.candidate - (a.baseline + a.candidate) || a.code.localeCompare(b.code),
+    );
+}
+
+/** Each invariant with its verdict on each side, in the scenario's order. */
+export function invariantRows(
+  cell: GateCell,
+): { name: string; baseline: boolean | undefined; candidate: boolean | undefined }[] {
+  const names = [...cell.baseline.invariants, ...cell.candidate.invariants].map((r) => r.name);
+  return [...new Set(names)].map((name) => ({
+    name,
+    baseline: cell.baseline.invariants.find((r) => r.name === name)?.passed,
+    candidate: cell.candidate.invariants.find((r) => r.name === name)?.passed,
+  }));
+}
+
+function mark(passed: boolean | undefined): string {
+  return passed === undefined ? "–" : passed ? "✓" : "✗";
+}
+
+function table(rows: string[][], indent: string): string[] {
+  const widths =
+    rows[0]?.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? "")].length))) ?? [];
+  return rows.map(
+    (r) =>
+      indent +
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c + " ".repeat((widths[i] ?? 0) - [...c].length)))
+        .join("   ")
+        .trimEnd(),
+  );
+}
+
+/** Why a side of a cell failed, briefly: its violated invariants with their first evidence. */
+function failureLines(side: string, result: ScenarioResult): string[] {
+  if (result.error) return [`      ${side}: ${result.error.message.split("\n")[0]}`];
+  const lines: string[] = [];
+  if (result.serviceExit) lines.push(`      ${side}: the service ${result.serviceExit.how}`);
+  for (const r of result.invariants.filter((i) => !i.passed)) {
+    lines.push(`      ${side} ✗ ${r.name}: expected ${r.expected}; seen ${r.seen}`);
+    for (const e of r.evidence.slice(0, EVIDENCE_LINES)) lines.push(`          ${e}`);
+  }
+  return lines;
+}
+
+/** One scenario of a gate for the console: the outcome, then each cell side by side. */
+export function formatGateScenario(scenario: GateScenario): string {
+  const lines = [
+    `${scenario.ok ? "OK  " : "FAIL"} ${scenario.name}: ${scenario.outcome}${scenario.mustPassOnBaseline ? " (must pass on baseline)" : ""}  [${scenario.file}]`,
+  ];
+  for (const cell of scenario.cells) {
+    const where = cell.cell ? describeCell(cell.cell) : "scenario";
+    lines.push(
+      `  ${where}: ${cell.outcome} — baseline ${verdictOf(cell.baseline)} ${seconds(cell.baseline.durationMs)}, candidate ${verdictOf(cell.candidate)} ${seconds(cell.candidate.durationMs)}; seed ${cell.candidate.seed}`,
+    );
+    const states = sqlstateRows(cell);
+    if (states.length)
+      lines.push(
+        ...table(
+          [
+            ["SQLSTATE", "baseline", "candidate"],
+            ...states.map((s) => [
+              describeSqlstate(s.code),
+              String(s.baseline),
+              String(s.candidate),
+            ]),
+          ],
+          "    ",
+        ),
+      );
+    const invariants = invariantRows(cell);
+    if (invariants.length)
+      lines.push(
+        ...table(
+          [
+            ["invariant", "baseline", "candidate"],
+            ...invariants.map((r) => [r.name, mark(r.baseline), mark(r.candidate)]),
+          ],
+          "    ",
+        ),
+      );
+    // The baseline failing is the reproduction; what needs reading is a candidate that fails,
+    // or a baseline that errored.
+    if (cell.outcome !== "proves the fix") {
+      if (cell.baseline.verdict === "error") lines.push(...failureLines("baseline", cell.baseline));
+      if (cell.candidate.verdict !== "pass")
+        lines.push(...failureLines("candidate", cell.candidate));
+    }
+  }
+  return lines.join("\n");
+}
+
+/** The closing line: what each scenario showed, and what parallelism bought. */
+export function formatGateTotals(summary: GateSummary): string {
+  const count = (o: string) => summary.scenarios.filter((s) => s.outcome === o).length;
+  const outcomes = [
+    "proves the fix",
+    "passes on both",
+    "regresses",
+    "not fixed",
+    "does not reproduce",
+    "error",
+  ]
+    .map((o) => [o, count(o)] as const)
+    .filter(([, n]) => n > 0)
+    .map(([o, n]) => `${n} ${o}`);
+  const jobs = summary.scenarios.reduce((n, s) => n + s.cells.length * 2, 0);
+  const wall = summary.totalMs - summary.setupMs;
+  const speedup = wall > 0 ? summary.jobsMs / wall : 1;
+  return [
+    `gate: ${outcomes.join(", ") || "nothing ran"} — ${summary.exitCode === 0 ? "the change may merge" : "the change is not proven"}`,
+    `${jobs} job(s) in ${seconds(summary.totalMs)} (Postgres and template ${seconds(summary.setupMs)}); ${summary.concurrency} at a time: ${seconds(summary.jobsMs)} of jobs in ${seconds(wall)}, ×${speedup.toFixed(1)} from parallelism`,
+  ].join("\n");
+}
+
+/** The JSON report of a gate, versioned like run's. */
+export function toGateJson(summary: GateSummary, extra: Record<string, unknown> = {}): object {
+  return { faultline: 1, command: "gate", ...extra, ...summary };
+}
+
+/** Whether a cell lets the change through, given its scenario's outcome. */
+export function cellOk(cell: GateCell, scenario: GateScenario): boolean {
+  if (cell.outcome === "proves the fix" || cell.outcome === "passes on both") return true;
+  // A cell both sides pass is the backward-compatible half of a scenario that proves the fix.
+  return cell.outcome === "does not reproduce" && scenario.ok;
+}
+
+function cellText(cell: GateCell): string {
+  const lines = [
+    `${cell.outcome}: baseline ${verdictOf(cell.baseline)}, candidate ${verdictOf(cell.candidate)}`,
+  ];
+  for (const s of sqlstateRows(cell))
+    lines.push(`  ${describeSqlstate(s.code)}: baseline ${s.baseline}, candidate ${s.candidate}`);
+  for (const [side, result] of [
+    ["baseline", cell.baseline],
+    ["candidate", cell.candidate],
+  ] as const) {
+    if (result.verdict === "pass") continue;
+    lines.push(...failureLines(side, result).map((l) => l.trimStart()));
+    if (result.replay) lines.push(`  replay: ${result.replay}`);
+  }
+  return lines.join("\n");
+}
+
+/** JUnit XML for a gate: one testcase per scenario cell, judged on both sides. */
+export function toGateJunit(summary: GateSummary): string {
+  const cases: string[] = [];
+  let failures = 0;
+  let errors = 0;
+  for (const scenario of summary.scenarios) {
+    for (const cell of scenario.cells) {
+      const name = cell.cell ? `${scenario.name} [${describeCell(cell.cell)}]` : scenario.name;
+      const time = ((cell.baseline.durationMs + cell.candidate.durationMs) / 1000).toFixed(3);
+      const open = `    <testcase classname="faultline.gate" name="${xml(name)}" file="${xml(scenario.file)}" time="${time}"`;
+      if (cell.outcome === "error") {
+        errors++;
+        const error = cell.candidate.error ?? cell.baseline.error;
+        cases.push(
+          `${open}>\n      <error type="${xml(error?.code ?? "error")}" message="${xml((error?.message ?? "").split("\n")[0] ?? "")}">${xml(cellText(cell))}</error>\n    </testcase>`,
+        );
+      } else if (!cellOk(cell, scenario)) {
+        failures++;
+        cases.push(
+          `${open}>\n      <failure type="Gate" message="${xml(`${cell.outcome} (baseline ${verdictOf(cell.baseline)}, candidate ${verdictOf(cell.candidate)})`)}">${xml(cellText(cell))}</failure>\n    </testcase>`,
+        );
+      } else {
+        cases.push(
+          `${open}>\n      <system-out>${xml(cellText(cell))}</system-out>\n    </testcase>`,
+        );
+      }
+    }
+  }
+  const tests = cases.length;
+  const time = (summary.totalMs / 1000).toFixed(3);
+  const counts = `tests="${tests}" failures="${failures}" errors="${errors}"`;
+  return [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<testsuites name="faultline gate" ${counts} time="${time}">`,
+    `  <testsuite name="faultline gate" ${counts} skipped="0" time="${time}">`,
+    "    <properties>",
+    `      <property name="baseline" value="${xml(summary.baseline)}"/>`,
+    `      <property name="candidate" value="${xml(summary.candidate)}"/>`,
+    `      <property name="seed" value="${summary.seed}"/>`,
+    "    </properties>",
+    ...cases,
+    "  </testsuite>",
+    "</testsuites>",
+    "",
+  ].join("\n");
+}
