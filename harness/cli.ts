@@ -12,6 +12,7 @@ import type { ServiceSpec } from "./service/index.ts";
 const BUNDLED_SERVICES = ["payments:fixed", "payments:broken"];
 
 const USAGE = `Usage: faultline run [files, folders or globs…] [options]
+       faultline gate [files, folders or globs…] --baseline <service> --candidate <service> [options]
        faultline init [dir]
        faultline postgres fetch <major>
        faultline proxy --upstream <postgres://host:port> [options]
@@ -43,13 +44,28 @@ Options:
   --no-template-cache       migrate afresh instead of starting from the cached template
   --json <file>             write the full results as JSON
   --junit <file>            write JUnit XML
-  --seed <n>                seed for ids and random choices (default: each scenario's randomSeed)
+  --seed <n>                seed for ids, delivery order and probabilistic faults (default: each
+                            scenario's randomSeed, else a new seed the run prints)
+  --concurrency <n>         how many scenario cells run at once (default 4 here; 1 = one by one)
   --ready-timeout <ms>      how long the service may take to become ready (default 15000)
   --trace-dir <dir>         keep each scenario's proxy trace there as <scenario>.ndjson
   -h, --help                show this help
 
 Exit codes: 0 all passed, 1 an invariant failed, 2 bad usage or bad scenario,
             3 infrastructure failed (Postgres or the service did not start)
+
+faultline gate: prove a fix. Runs every scenario (every cell of its matrix) against the service
+  before the fix (--baseline) and after it (--candidate), same seed on both sides, each cell on
+  its own database, and takes run's options. A scenario proves the fix when it fails on the
+  baseline and passes on the candidate; regresses when it passes on the baseline and fails on
+  the candidate; is not fixed when it fails on both; does not reproduce when it passes on both
+  (what a scenario marked mustPassOnBaseline must do). Exit 0 only when every scenario proves
+  the fix or is a guard that passes on both; 1 otherwise; 2 and 3 as in run.
+  --baseline <service>      a bundled name or the command line of the code before the fix
+  --candidate <service>     the same for the code with the fix; with a faultline.config.ts, both
+                            replace service.command and keep the rest of the service block
+  e.g. faultline gate scenarios/credits-balance-hotfix.scenario.ts \\
+         --baseline payments:broken --candidate payments:fixed --junit gate.xml
 
 faultline proxy: a fault-injecting Postgres proxy in front of any Postgres, until Ctrl-C.
   --upstream <url>          the real server, postgres://host:port (user and database come

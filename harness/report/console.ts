@@ -22,7 +22,7 @@ export function formatScenarioResult(result: ScenarioResult): string {
   const head = `${verdict} ${name}  ${seconds(result.durationMs)}  [${context.join("; ")}]`;
   if (result.verdict === "pass") return head;
   if (result.error)
-    return `${head}  ${result.error.message.split("\n")[0]}${indentRest(result.error.message)}`;
+    return `${head}  ${result.error.message.split("\n")[0]}${indentRest(result.error.message)}${result.replay ? `\n    replay: ${result.replay}` : ""}`;
   const violated = result.invariants.filter((r) => !r.passed);
   const lines = [`${head}  violated: ${violated.map((r) => r.name).join(", ")}`];
   if (result.serviceExit) {
@@ -35,6 +35,7 @@ export function formatScenarioResult(result: ScenarioResult): string {
     if (r.evidence.length > EVIDENCE_LINES)
       lines.push(`        … ${r.evidence.length - EVIDENCE_LINES} more (see --json)`);
   }
+  if (result.replay) lines.push(`    replay: ${result.replay}`);
   return lines.join("\n");
 }
 
