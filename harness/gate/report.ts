@@ -152,8 +152,9 @@ export function toGateJson(summary: GateSummary, extra: Record<string, unknown> 
 /** Whether a cell lets the change through, given its scenario's outcome. */
 export function cellOk(cell: GateCell, scenario: GateScenario): boolean {
   if (cell.outcome === "proves the fix" || cell.outcome === "passes on both") return true;
-  // A cell both sides pass is the backward-compatible half of a scenario that proves the fix.
-  return cell.outcome === "does not reproduce" && scenario.ok;
+  // A cell both sides pass is, say, the backward-compatible half of a scenario: it fails only
+  // when no cell of the scenario reproduces the incident.
+  return cell.outcome === "does not reproduce" && scenario.outcome !== "does not reproduce";
 }
 
 function cellText(cell: GateCell): string {
