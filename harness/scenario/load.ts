@@ -101,11 +101,18 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
   if (!parsed.success) throw new BadScenarioError(shown, formatIssues(parsed.error.issues));
   const scenario = parsed.data;
   await checkWebhooks(shown, scenario);
-  for (const [index, spec] of scenario.invariants.entries()) {
+  const specs = scenario.invariants.map((spec, i) => ({ spec, where: `invariants[${i}]` }));
+  for (const [axis, values] of Object.entries(scenario.matrix ?? {}))
+    for (const [v, value] of (values as unknown[]).entries())
+      for (const [i, spec] of (
+        (value as { invariants?: typeof scenario.invariants }).invariants ?? []
+      ).entries())
+        specs.push({ spec, where: `matrix.${axis}[${v}].invariants[${i}]` });
+  for (const { spec, where } of specs) {
     if (!invariants.has(spec.invariant))
       throw new BadScenarioError(
         shown,
-        `field "invariants[${index}].invariant": unknown invariant ${spec.invariant}`,
+        `field "${where}.invariant": unknown invariant ${spec.invariant}`,
       );
   }
   return { file, scenario };
