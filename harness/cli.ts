@@ -1,8 +1,7 @@
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
-import { PACKAGE_ROOT, runExitHooksNow } from "./lifecycle/index.ts";
+import { faultlineVersion, runExitHooksNow } from "./lifecycle/index.ts";
 import { resolvePostgresProvider, startEnvironment } from "./postgres/index.ts";
 import type { Reporter } from "./report/index.ts";
 import type { ScenarioResult } from "./scenario/index.ts";
@@ -417,7 +416,7 @@ async function gate(args: string[], signal: AbortSignal): Promise<number> {
     const report = await import("./report/index.ts");
     const environment = await prepared.environment;
     const versions = {
-      faultline: version(),
+      faultline: faultlineVersion(),
       node: process.version,
       postgres: environment.postgres,
     };
@@ -684,13 +683,6 @@ async function replayCommand(args: string[], signal: AbortSignal): Promise<numbe
   return ok === results.length ? 0 : 1;
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as {
-    version: string;
-  };
-  return pkg.version;
-}
-
 /** `faultline init [dir]`: write a config and a starter scenario from what the repo shows. */
 async function initCommand(args: string[]): Promise<number> {
   const { values, positionals } = (() => {
@@ -743,7 +735,7 @@ export async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     if (command === "--version" || command === "-v") {
-      process.stdout.write(`${version()}\n`);
+      process.stdout.write(`${faultlineVersion()}\n`);
       return 0;
     }
     if (command === "init") return await initCommand(rest);

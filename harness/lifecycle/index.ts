@@ -1,7 +1,7 @@
 import { accessSync, constants } from "node:fs";
 import { tmpdir } from "node:os";
 
-export { PACKAGE_ROOT } from "./paths.ts";
+export { faultlineVersion, PACKAGE_ROOT } from "./paths.ts";
 
 /**
  * Last-resort cleanup. Every started resource (Postgres, the service, temp dirs) is stopped

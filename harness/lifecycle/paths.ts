@@ -30,3 +30,10 @@ function findPackageRoot(): string {
 
 /** faultline's package folder. */
 export const PACKAGE_ROOT = findPackageRoot();
+
+/** faultline's version, from its package.json. */
+export function faultlineVersion(): string {
+  return (
+    JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }
+  ).version;
+}

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { faultlineVersion } from "../lifecycle/index.ts";
 import type { RunSummary } from "../scenario/index.ts";
 import type { Reporter } from "./reporter.ts";
 
@@ -7,6 +8,10 @@ import type { Reporter } from "./reporter.ts";
 export function toJsonReport(summary: RunSummary): object {
   return {
     faultline: 1,
+    command: "run",
+    versions: { faultline: faultlineVersion(), node: process.version },
+    seed: summary.seed,
+    concurrency: summary.concurrency,
     exitCode: summary.exitCode,
     setupMs: summary.setupMs,
     totalMs: summary.totalMs,
