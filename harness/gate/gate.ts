@@ -2,7 +2,7 @@ import { EXIT } from "../errors.ts";
 import type { RunEnvironment } from "../postgres/index.ts";
 import { newSeed } from "../random/index.ts";
 import {
-  defaultConcurrency,
+  concurrencyFor,
   expandMatrix,
   type Job,
   type JobOptions,
@@ -147,10 +147,7 @@ export async function runGate(
     { cell, service: options.baseline, side: "baseline" },
     { cell, service: options.candidate, side: "candidate" },
   ]);
-  const concurrency = Math.max(
-    1,
-    Math.min(options.concurrency ?? defaultConcurrency(), jobs.length),
-  );
+  const concurrency = concurrencyFor(jobs, options.concurrency);
   await options.onGateStart?.({
     scenarios: scenarios.length,
     cells: cells.length,

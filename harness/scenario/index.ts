@@ -11,6 +11,7 @@ export {
 export { findScenarioFiles, type LoadedScenario, loadScenario } from "./load.ts";
 export { describeCell, expandMatrix, type ScenarioCell, withDeliveryPolicy } from "./matrix.ts";
 export {
+  concurrencyFor,
   defaultConcurrency,
   exitCodeOf,
   type Job,

@@ -167,6 +167,17 @@ export function defaultConcurrency(): number {
   return Math.min(4, Math.max(2, availableParallelism() * 2));
 }
 
+/**
+ * How many jobs run at once: as asked, else the default — except that a `perRun` service is
+ * one process for the run unless asked otherwise, since its users chose it for being slow or
+ * heavy to start (with --concurrency N, each worker starts its own).
+ */
+export function concurrencyFor(jobs: Job[], requested: number | undefined): number {
+  const wanted =
+    requested ?? (jobs.some((job) => job.service.restart === "perRun") ? 1 : defaultConcurrency());
+  return Math.max(1, Math.min(wanted, jobs.length));
+}
+
 /** What running jobs needs besides the jobs: `service` is taken from each job. */
 export type JobOptions = Omit<RunOptions, "service" | "onRunStart">;
 
@@ -247,10 +258,7 @@ export async function runJobs(
       await Promise.allSettled([...hosts.values()].map((host) => host.close()));
     }
   };
-  const concurrency = Math.max(
-    1,
-    Math.min(options.concurrency ?? defaultConcurrency(), jobs.length),
-  );
+  const concurrency = concurrencyFor(jobs, options.concurrency);
   const settled = await Promise.allSettled(Array.from({ length: concurrency }, worker));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
   if (failed) throw failed.reason;
@@ -269,24 +277,19 @@ export async function runScenarios(
   const startedAt = Date.now();
   // Every run has a seed, printed, so any run can be repeated with --seed.
   const seed = options.seed ?? newSeed();
-  const cells = scenarios.flatMap(expandMatrix);
-  const concurrency = Math.max(
-    1,
-    Math.min(options.concurrency ?? defaultConcurrency(), cells.length),
-  );
+  const jobs = scenarios
+    .flatMap(expandMatrix)
+    .map((cell): Job => ({ cell, service: options.service }));
+  const concurrency = concurrencyFor(jobs, options.concurrency);
   await options.onRunStart?.({
     scenarios: scenarios.length,
-    cells: cells.length,
+    cells: jobs.length,
     service: options.service.label,
     postgres: environment.postgres,
     seed,
     concurrency,
   });
-  const results = await runJobs(
-    cells.map((cell) => ({ cell, service: options.service })),
-    environment,
-    { ...options, concurrency, runSeed: seed },
-  );
+  const results = await runJobs(jobs, environment, { ...options, concurrency, runSeed: seed });
   return {
     results,
     seed,
