@@ -1,3 +1,5 @@
+import { setMaxListeners } from "node:events";
+import { appendFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
@@ -101,6 +103,7 @@ const RUN_FLAGS = {
   "no-template-cache": { type: "boolean" },
   json: { type: "string" },
   junit: { type: "string" },
+  summary: { type: "string" },
   seed: { type: "string" },
   concurrency: { type: "string" },
   "ready-timeout": { type: "string" },
@@ -387,8 +390,8 @@ async function gate(args: string[], signal: AbortSignal): Promise<number> {
     const write = (text: string) => process.stdout.write(text);
     const summary = await gates.runGate(prepared.scenarios, await prepared.environment, {
       ...prepared.options,
-      baseline: { ...baseline, label: `baseline (${baseline.label})` },
-      candidate: { ...candidate, label: `candidate (${candidate.label})` },
+      baseline,
+      candidate,
       onGateStart: (info) => {
         write(
           `faultline gate: ${info.scenarios} scenario(s), ${info.cells} cell(s) × 2 services, ${info.concurrency} at a time, on ${info.postgres}; seed ${info.seed}\n  baseline:  ${info.baseline}\n  candidate: ${info.candidate}\n`,
@@ -426,6 +429,8 @@ async function gate(args: string[], signal: AbortSignal): Promise<number> {
         `${JSON.stringify(gates.toGateJson(summary, { versions }), null, 2)}\n`,
       );
     if (values.junit) await report.writeReportFile(values.junit, gates.toGateJunit(summary));
+    // Appended: GitHub's step summary file is shared by every step of the job.
+    if (values.summary) await appendFile(values.summary, gates.toGateMarkdown(summary));
     return summary.exitCode;
   } finally {
     await prepared.close();
@@ -728,6 +733,8 @@ async function postgresCommand(args: string[]): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const controller = new AbortController();
+  // Every wait of every parallel cell listens for the abort: more than Node's default of 10.
+  setMaxListeners(0, controller.signal);
   const release = abortOnSignals(controller);
   try {
     if (command === undefined || command === "-h" || command === "--help" || command === "help") {
@@ -744,10 +751,13 @@ export async function main(argv: string[]): Promise<number> {
     if (command === "record") return await record(rest, controller.signal);
     if (command === "import") return await importCommand(rest);
     if (command === "replay") return await replayCommand(rest, controller.signal);
-    if (command === "gate") return await gate(rest, controller.signal);
-    if (command !== "run")
+    if (command !== "run" && command !== "gate")
       throw new BadUsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-    return await run(rest, controller.signal);
+    const code = await (command === "gate" ? gate : run)(rest, controller.signal);
+    // A run interrupted while it wound down still ends as interrupted: a CI runner that sent
+    // SIGTERM must not read a verdict from a run it stopped.
+    if (controller.signal.aborted) throw controller.signal.reason;
+    return code;
   } catch (error) {
     const reason = controller.signal.aborted ? controller.signal.reason : error;
     if (reason instanceof InterruptedError && (command === "proxy" || command === "record")) {

@@ -60,7 +60,12 @@ async function gate(baseline: string, candidate: string, ...more: string[]) {
 
 describe("faultline gate on the flagship (two services × two schemas)", () => {
   it("broken → fixed proves the fix: exit 0, SQLSTATEs and invariants side by side", async () => {
-    const { code, stdout, report, junit } = await gate("payments:broken", "payments:fixed");
+    const { code, stdout, report, junit } = await gate(
+      "payments:broken",
+      "payments:fixed",
+      "--summary",
+      path.join(dir, "summary.md"),
+    );
     expect(code, stdout).toBe(0);
     expect(stdout).toMatch(/OK {3}credits-balance-hotfix: proves the fix/);
     expect(stdout).toMatch(/schema: credits_balance missing: proves the fix/);
@@ -85,6 +90,11 @@ describe("faultline gate on the flagship (two services × two schemas)", () => {
     expect(new Set(databases).size).toBe(4);
 
     expect(junit).toContain('tests="2" failures="0" errors="0"');
+    const summary = await readFile(path.join(dir, "summary.md"), "utf8");
+    expect(summary).toContain("### faultline gate: ✅ the fix is proven");
+    expect(summary).toMatch(
+      /\| credits-balance-hotfix \| schema: credits_balance missing \| ✅ proves the fix \| FAIL \| PASS \| 25P02 [1-9]\d* → 0/,
+    );
     expect(junit).toContain('name="credits-balance-hotfix [schema: credits_balance missing]"');
   });
 

@@ -34,7 +34,7 @@ async function interruptAt(
     const tagged = processesTagged("FAULTLINE_TEST_TAG", tag).length;
     if (when === "early") return true;
     if (when === "postgres") return tagged >= 3;
-    if (when === "service") return out.includes("scenario(s) against");
+    if (when === "service") return /scenario\(s\).* against/.test(out);
     return out.includes("FAIL  credits-balance-missing");
   };
   while (!ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

@@ -17,4 +17,5 @@ export {
   sqlstateRows,
   toGateJson,
   toGateJunit,
+  toGateMarkdown,
 } from "./report.ts";

@@ -220,3 +220,62 @@ export function toGateJunit(summary: GateSummary): string {
     "",
   ].join("\n");
 }
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function cellMarkdown(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+const OUTCOME_ICON: Record<string, string> = {
+  "proves the fix": "✅",
+  "passes on both": "✅",
+  "does not reproduce": "⚠️",
+  regresses: "❌",
+  "not fixed": "❌",
+  error: "💥",
+};
+
+/**
+ * A one-screen Markdown summary of a gate, for $GITHUB_STEP_SUMMARY or a pull request comment:
+ * the verdict, one table row per cell with the SQLSTATEs before → after, and the failing
+ * sides' evidence folded away.
+ */
+export function toGateMarkdown(summary: GateSummary): string {
+  const ok = summary.exitCode === 0;
+  const lines = [
+    `### faultline gate: ${ok ? "✅ the fix is proven" : "❌ the change is not proven"}`,
+    "",
+    `baseline \`${summary.baseline}\` → candidate \`${summary.candidate}\` · seed ${summary.seed} · ${seconds(summary.totalMs)}`,
+    "",
+    "| scenario | cell | outcome | baseline | candidate | SQLSTATEs (baseline → candidate) |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  const details: string[] = [];
+  for (const scenario of summary.scenarios) {
+    for (const cell of scenario.cells) {
+      const good = cellOk(cell, scenario);
+      const states = sqlstateRows(cell)
+        .map((s) => `${s.code} ${s.baseline} → ${s.candidate}`)
+        .join(", ");
+      lines.push(
+        `| ${cellMarkdown(scenario.name)} | ${cellMarkdown(describeCell(cell.cell) || "–")} | ${good ? "✅" : (OUTCOME_ICON[cell.outcome] ?? "")} ${cell.outcome} | ${verdictOf(cell.baseline)} | ${verdictOf(cell.candidate)} | ${states || "none"} |`,
+      );
+      if (!good) {
+        const name = cell.cell ? `${scenario.name} [${describeCell(cell.cell)}]` : scenario.name;
+        details.push(
+          "",
+          `<details><summary>${escapeHtml(name)}: ${cell.outcome}</summary>`,
+          "",
+          "```",
+          cellText(cell).replace(/```/g, "'''"),
+          "```",
+          "</details>",
+        );
+      }
+    }
+  }
+  return `${[...lines, ...details].join("\n")}\n`;
+}
