@@ -99,16 +99,22 @@ export function formatGateScenario(scenario: GateScenario): string {
           "    ",
         ),
       );
-    const invariants = invariantRows(cell);
-    if (invariants.length)
+    // The invariants that failed on either side; the rest passed on both (the JSON has all).
+    const all = invariantRows(cell);
+    const failing = all.filter((r) => r.baseline !== true || r.candidate !== true);
+    if (failing.length)
       lines.push(
         ...table(
           [
             ["invariant", "baseline", "candidate"],
-            ...invariants.map((r) => [r.name, mark(r.baseline), mark(r.candidate)]),
+            ...failing.map((r) => [r.name, mark(r.baseline), mark(r.candidate)]),
           ],
           "    ",
         ),
+      );
+    if (failing.length < all.length)
+      lines.push(
+        `    ${failing.length ? "the other " : "all "}${all.length - failing.length} invariant(s) pass on both`,
       );
     // The baseline failing is the reproduction; what needs reading is a candidate that fails,
     // or a baseline that errored.
