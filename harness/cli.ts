@@ -68,8 +68,10 @@ faultline record: a reverse proxy in front of your service that saves each reque
   headers dropped — replay re-signs), until Ctrl-C. --no-scrub keeps the data as it came.
 faultline import stripe-events: an exported Stripe event list ({ "object": "list", "data": […] })
   into the same fixtures. faultline replay: send every fixture in a folder, re-signed as the
-  provider signs (stripe, standard, github, shopify, paddle, lemonsqueezy); exit 0 when every
-  delivery got a 2xx, 1 otherwise.
+  provider signs (stripe, standard, github, shopify, paddle, lemonsqueezy): recorded pairs
+  (NNN-name.body + .json) byte for byte, then stock templates (<event>.json, as in
+  fixtures/webhooks/<provider>/) filled from --seed (printed; default a new one); exit 0 when
+  every delivery got a 2xx, 1 otherwise, 2 when the folder has nothing to send.
 `;
 
 function parseRun(args: string[]) {
@@ -477,6 +479,12 @@ async function replayCommand(args: string[], signal: AbortSignal): Promise<numbe
       `--provider: unknown provider ${JSON.stringify(providerName)} (known: ${Object.keys(webhooks.webhookProviders).join(", ")})`,
     );
   }
+  // Stock templates are filled from the seed: print it, so the same bytes can be sent again.
+  const seed =
+    parseSeed(values.seed as string | undefined) ?? (await import("./random/index.ts")).newSeed();
+  process.stdout.write(
+    `faultline replay: ${dir} → ${to}, seed ${seed} (--seed ${seed} sends the same bytes)\n`,
+  );
   let results: Awaited<ReturnType<typeof webhooks.replay>>;
   try {
     results = await webhooks.replay({
@@ -485,7 +493,7 @@ async function replayCommand(args: string[], signal: AbortSignal): Promise<numbe
       provider,
       secret,
       policy: policy as "inOrder" | "shuffled" | "concurrent" | "duplicated",
-      seed: parseSeed(values.seed as string | undefined),
+      seed,
     });
   } catch (error) {
     if (signal.aborted) throw signal.reason;
@@ -498,7 +506,10 @@ async function replayCommand(args: string[], signal: AbortSignal): Promise<numbe
     );
   }
   const ok = results.filter((r) => r.status >= 200 && r.status < 300).length;
-  process.stdout.write(`${ok} passed, ${results.length - ok} failed\n`);
+  const stock = results.filter((r) => r.source === "stock").length;
+  process.stdout.write(
+    `${ok} passed, ${results.length - ok} failed (${results.length - stock} recorded, ${stock} stock; seed ${seed})\n`,
+  );
   return ok === results.length ? 0 : 1;
 }
 
