@@ -1,5 +1,15 @@
 /** Reporters: console lines, a JSON file, JUnit XML. */
 export { consoleReporter, formatScenarioResult } from "./console.ts";
 export { jsonReporter, toJsonReport } from "./json.ts";
-export { junitReporter, toJunitXml } from "./junit.ts";
+export {
+  type JunitContext,
+  type JunitOutcome,
+  type JunitSuite,
+  type JunitTestCase,
+  junitDocument,
+  junitReporter,
+  toJunitXml,
+  xml,
+} from "./junit.ts";
 export type { Reporter, RunStartInfo } from "./reporter.ts";
+export { cellLabel, testName } from "./test-name.ts";
