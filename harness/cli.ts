@@ -41,6 +41,7 @@ Options:
   --no-template-cache       migrate afresh instead of starting from the cached template
   --json <file>             write the full results as JSON
   --junit <file>            write JUnit XML
+  --summary <file>          append a one-screen Markdown summary (e.g. "$GITHUB_STEP_SUMMARY")
   --seed <n>                seed for ids and random choices (default: each scenario's randomSeed)
   --ready-timeout <ms>      how long the service may take to become ready (default 15000)
   --trace-dir <dir>         keep each scenario's proxy trace there as <scenario>.ndjson
@@ -91,6 +92,7 @@ function parseRun(args: string[]) {
         "no-template-cache": { type: "boolean" },
         json: { type: "string" },
         junit: { type: "string" },
+        summary: { type: "string" },
         seed: { type: "string" },
         "ready-timeout": { type: "string" },
         "trace-dir": { type: "string" },
@@ -226,6 +228,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     const reporters: Reporter[] = [report.consoleReporter()];
     if (values.json) reporters.push(report.jsonReporter(values.json));
     if (values.junit) reporters.push(report.junitReporter(values.junit));
+    if (values.summary) reporters.push(report.markdownSummaryReporter(values.summary));
 
     const summary = await runScenarios(scenarios, await environment, {
       service: (await servicePromise).spec,

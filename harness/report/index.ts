@@ -1,4 +1,4 @@
-/** Reporters: console lines, a JSON file, JUnit XML. */
+/** Reporters: console lines, a JSON file, JUnit XML, a Markdown summary. */
 export { consoleReporter, formatScenarioResult } from "./console.ts";
 export { jsonReporter, toJsonReport } from "./json.ts";
 export {
@@ -11,5 +11,13 @@ export {
   toJunitXml,
   xml,
 } from "./junit.ts";
+export {
+  defaultReplayCommand,
+  escapeMarkdown,
+  type MarkdownSummaryOptions,
+  markdownSummaryReporter,
+  markdownTable,
+  toMarkdownSummary,
+} from "./markdown.ts";
 export type { Reporter, RunStartInfo } from "./reporter.ts";
 export { cellLabel, testName } from "./test-name.ts";
