@@ -378,7 +378,12 @@ describe("replay of the stock fixtures against the reference payments service", 
 
     const docs = await replayTo("fixtures/schemas");
     expect(docs.code).toBe(2);
-    expect(docs.stderr).toMatch(/nothing to replay: .*; found only README\.md/);
+    expect(docs.stderr).toMatch(/nothing to replay: .*; found only README\.md, dbmate\//);
+    const providers = await replayTo("fixtures/webhooks");
+    expect(providers.code).toBe(2);
+    expect(providers.stderr).toContain(
+      "found only github/, lemonsqueezy/, paddle/, shopify/, standard/, … (6 entries) (sub-folders are not searched)",
+    );
 
     const custom = path.join(dir, "custom");
     await mkdir(custom);

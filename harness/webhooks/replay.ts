@@ -226,9 +226,12 @@ export async function loadStockFixtures(dir: string): Promise<StockFixture[]> {
 
 /** The error for a folder with nothing to send: what it holds and what replay looks for. */
 async function nothingToReplay(dir: string): Promise<Error> {
-  const names = (await readdir(dir)).sort();
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) =>
+    a.name < b.name ? -1 : 1,
+  );
+  const names = entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name));
   const found = names.length
-    ? `found only ${names.slice(0, 5).join(", ")}${names.length > 5 ? `, … (${names.length} entries)` : ""}`
+    ? `found only ${names.slice(0, 5).join(", ")}${names.length > 5 ? `, … (${names.length} entries)` : ""}${entries.some((e) => e.isDirectory()) ? " (sub-folders are not searched)" : ""}`
     : "the folder is empty";
   return new Error(
     `${dir}: nothing to replay: expected recorded fixtures (NNN-name.body + NNN-name.json pairs, as faultline record and faultline import write them) or stock templates (<event>.json, as in fixtures/webhooks/<provider>/); ${found}`,
