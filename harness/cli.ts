@@ -6,6 +6,7 @@ import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
 import { faultlineVersion, runExitHooksNow } from "./lifecycle/index.ts";
 import { resolvePostgresProvider, startEnvironment } from "./postgres/index.ts";
 import type { Reporter } from "./report/index.ts";
+import { shellWord } from "./report/markdown.ts";
 import type { ScenarioResult } from "./scenario/index.ts";
 import type { ServiceSpec } from "./service/index.ts";
 
@@ -45,6 +46,7 @@ Options:
   --no-template-cache       migrate afresh instead of starting from the cached template
   --json <file>             write the full results as JSON
   --junit <file>            write JUnit XML
+  --summary <file>          append a one-screen Markdown summary (e.g. "$GITHUB_STEP_SUMMARY")
   --seed <n>                seed for ids, delivery order and probabilistic faults (default: each
                             scenario's randomSeed, else a new seed the run prints)
   --concurrency <n>         how many scenario cells run at once (default 4 here; 1 = one by one)
@@ -87,8 +89,10 @@ faultline record: a reverse proxy in front of your service that saves each reque
   headers dropped — replay re-signs), until Ctrl-C. --no-scrub keeps the data as it came.
 faultline import stripe-events: an exported Stripe event list ({ "object": "list", "data": […] })
   into the same fixtures. faultline replay: send every fixture in a folder, re-signed as the
-  provider signs (stripe, standard, github, shopify, paddle, lemonsqueezy); exit 0 when every
-  delivery got a 2xx, 1 otherwise.
+  provider signs (stripe, standard, github, shopify, paddle, lemonsqueezy): recorded pairs
+  (NNN-name.body + .json) byte for byte, then stock templates (<event>.json, as in
+  fixtures/webhooks/<provider>/) filled from --seed (printed; default a new one); exit 0 when
+  every delivery got a 2xx, 1 otherwise, 2 when the folder has nothing to send.
 `;
 
 /** Flags `run` and `gate` share: where the service, schema and Postgres come from, and reports. */
@@ -190,17 +194,12 @@ function nonEmpty(values: RunValues, flag: keyof RunValues, what: string): void 
     throw new BadUsageError(`--${flag}: expected ${what}, got an empty string`);
 }
 
-/** A word as a POSIX shell reads it back: quoted only when it must be. */
-function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
-}
-
 /** How the user called faultline, for command lines they can paste back. */
 function invocation(): string {
-  if (process.env.npm_command === "exec") return "npx faultline";
   const script = process.argv[1] ?? "faultline";
+  // Installed (npx, npm scripts, node_modules/.bin): npx finds it again from the project.
+  if (script.split(path.sep).includes("node_modules")) return "npx faultline";
   const relative = path.relative(process.cwd(), script);
-  if (path.basename(script) === "faultline") return relative.includes("/") ? relative : "faultline";
   return `node ${relative.startsWith("..") ? script : relative}`;
 }
 
@@ -226,7 +225,7 @@ function replayCommandLine(
   }
   if (service !== undefined) words.push("--service", service);
   words.push("--seed", String(seed));
-  return [invocation(), ...words.slice(1).map(shellQuote)].join(" ");
+  return [invocation(), ...words.slice(1).map(shellWord)].join(" ");
 }
 
 /** What `run` and `gate` both set up: the config, Postgres with the schema, the scenarios. */
@@ -341,6 +340,12 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     const reporters: Reporter[] = [report.consoleReporter()];
     if (values.json) reporters.push(report.jsonReporter(values.json));
     if (values.junit) reporters.push(report.junitReporter(values.junit));
+    if (values.summary)
+      reporters.push(
+        report.markdownSummaryReporter(values.summary, {
+          replayCommand: (r) => r.replay ?? report.defaultReplayCommand(r),
+        }),
+      );
 
     const [service] = await prepared.services;
     const summary = await runScenarios(prepared.scenarios, await prepared.environment, {
@@ -663,6 +668,12 @@ async function replayCommand(args: string[], signal: AbortSignal): Promise<numbe
       `--provider: unknown provider ${JSON.stringify(providerName)} (known: ${Object.keys(webhooks.webhookProviders).join(", ")})`,
     );
   }
+  // Stock templates are filled from the seed: print it, so the same bytes can be sent again.
+  const seed =
+    parseSeed(values.seed as string | undefined) ?? (await import("./random/index.ts")).newSeed();
+  process.stdout.write(
+    `faultline replay: ${dir} → ${to}, seed ${seed} (--seed ${seed} sends the same bytes)\n`,
+  );
   let results: Awaited<ReturnType<typeof webhooks.replay>>;
   try {
     results = await webhooks.replay({
@@ -671,7 +682,7 @@ async function replayCommand(args: string[], signal: AbortSignal): Promise<numbe
       provider,
       secret,
       policy: policy as "inOrder" | "shuffled" | "concurrent" | "duplicated",
-      seed: parseSeed(values.seed as string | undefined),
+      seed,
     });
   } catch (error) {
     if (signal.aborted) throw signal.reason;
@@ -684,7 +695,10 @@ async function replayCommand(args: string[], signal: AbortSignal): Promise<numbe
     );
   }
   const ok = results.filter((r) => r.status >= 200 && r.status < 300).length;
-  process.stdout.write(`${ok} passed, ${results.length - ok} failed\n`);
+  const stock = results.filter((r) => r.source === "stock").length;
+  process.stdout.write(
+    `${ok} passed, ${results.length - ok} failed (${results.length - stock} recorded, ${stock} stock; seed ${seed})\n`,
+  );
   return ok === results.length ? 0 : 1;
 }
 

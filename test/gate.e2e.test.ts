@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, runCli } from "./cli.ts";
+import { validateJunit } from "./junit-schema.ts";
 
 const FLAGSHIP = "scenarios/credits-balance-hotfix.scenario.ts";
 
@@ -90,6 +91,7 @@ describe("faultline gate on the flagship (two services × two schemas)", () => {
     expect(new Set(databases).size).toBe(4);
 
     expect(junit).toContain('tests="2" failures="0" errors="0"');
+    expect(await validateJunit(junit)).toEqual([]);
     const summary = await readFile(path.join(dir, "summary.md"), "utf8");
     expect(summary).toContain("### faultline gate: ✅ the fix is proven");
     expect(summary).toMatch(
@@ -109,6 +111,7 @@ describe("faultline gate on the flagship (two services × two schemas)", () => {
     expect(report.scenarios[0]?.outcome).toBe("regresses");
     expect(report.exitCode).toBe(1);
     expect(junit).toContain('tests="2" failures="1" errors="0"');
+    expect(await validateJunit(junit)).toEqual([]);
     expect(junit).toMatch(/<failure type="Gate" message="regresses/);
   });
 

@@ -1,10 +1,31 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  writeFile,
+} from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, startCli } from "./cli.ts";
+import {
+  freePort,
+  type RunEnvironment,
+  type ScenarioDatabase,
+  startEnvironment,
+} from "../harness/postgres/index.ts";
+import {
+  type ResolvedService,
+  resolveService,
+  type StartedService,
+  startService,
+} from "../harness/service/index.ts";
+import { ROOT, runCli, startCli } from "./cli.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -243,5 +264,137 @@ describe("a recorded incident as a scenario", () => {
     const bad = await runCli(["run", wrong]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('field "webhooks[0].recorded": no recorded fixture');
+  });
+});
+
+describe("replay of the stock fixtures against the reference payments service", () => {
+  const paymentsSecret = "whsec_replay_stock_e2e";
+  const stripeFixtures = path.join(ROOT, "fixtures", "webhooks", "stripe");
+  let env: RunEnvironment;
+  let resolved: ResolvedService;
+  let db: ScenarioDatabase;
+  let payments: StartedService;
+
+  beforeAll(async () => {
+    const root = path.join(dir, "pg");
+    await mkdir(root);
+    await chmod(dir, 0o755);
+    await chmod(root, 0o755);
+    process.env.FAULTLINE_TMPDIR = root;
+    env = await startEnvironment();
+    resolved = await resolveService("payments:fixed");
+    db = await env.databases.create("replay stock", []);
+    payments = await startService({
+      spec: resolved.spec,
+      env: {
+        DATABASE_URL: db.url,
+        PORT: String(await freePort()),
+        STRIPE_WEBHOOK_SECRET: paymentsSecret,
+      },
+    });
+  });
+  afterAll(async () => {
+    await payments?.stop();
+    await resolved?.dispose();
+    await env?.stop();
+    delete process.env.FAULTLINE_TMPDIR;
+  });
+
+  const replayTo = (folder: string, ...more: string[]) =>
+    runCli([
+      "replay",
+      folder,
+      "--to",
+      payments.url,
+      "--provider",
+      "stripe",
+      "--secret",
+      paymentsSecret,
+      ...more,
+    ]);
+  const recordedEvents = async () =>
+    (
+      await db.query<{ event_id: string }>("SELECT event_id FROM webhook_events ORDER BY event_id")
+    ).rows.map((r) => r.event_id);
+
+  it("fixtures/webhooks/stripe gets a 2xx for every template, filled from the printed seed; the same seed sends the same events", async () => {
+    const templates = (await readdir(stripeFixtures)).filter((f) => f.endsWith(".json"));
+    const first = await replayTo("fixtures/webhooks/stripe");
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const seed = /seed (\d+) \(--seed \1 sends the same bytes\)/.exec(first.stdout)?.[1];
+    expect(seed, first.stdout).toBeDefined();
+    expect(first.stdout).toContain(
+      `${templates.length} passed, 0 failed (0 recorded, ${templates.length} stock; seed ${seed})`,
+    );
+    expect(first.stdout).toMatch(
+      /^ok {3}checkout\.session\.completed\.json checkout\.session\.completed evt_\w{24} → HTTP 200$/m,
+    );
+    const events = await recordedEvents();
+    expect(events).toHaveLength(templates.length);
+    const credited = await db.query("SELECT count(*)::int AS n FROM credit_grants");
+    expect(credited.rows[0]?.n).toBe(1);
+
+    // Same seed: the same events again, which the service recognises as redeliveries.
+    const again = await replayTo("fixtures/webhooks/stripe", "--seed", seed as string);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    const ids = (out: string) => [...out.matchAll(/ (evt_\w{24}) → /g)].map((m) => m[1]);
+    expect(ids(again.stdout)).toEqual(ids(first.stdout));
+    expect(await recordedEvents()).toEqual(events);
+    expect((await db.query("SELECT count(*)::int AS n FROM credit_grants")).rows[0]?.n).toBe(1);
+  });
+
+  it("a folder mixing recorded and stock fixtures sends both", async () => {
+    const mixed = path.join(dir, "mixed");
+    const list = path.join(dir, "mixed-events.json");
+    await writeFile(
+      list,
+      JSON.stringify({ object: "list", data: [event("evt_mixed_1", 100, "mixed@corp.example")] }),
+    );
+    expect((await runCli(["import", "stripe-events", list, "--out", mixed])).code).toBe(0);
+    await copyFile(
+      path.join(stripeFixtures, "customer.created.json"),
+      path.join(mixed, "customer.created.json"),
+    );
+    const run = await replayTo(mixed, "--seed", "42");
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(
+      /^ok {3}001-checkout-session-completed\.body checkout\.session\.completed evt_mixed_1 → HTTP 200$/m,
+    );
+    expect(run.stdout).toMatch(
+      /^ok {3}customer\.created\.json customer\.created evt_\w{24} → HTTP 200$/m,
+    );
+    expect(run.stdout).toContain("2 passed, 0 failed (1 recorded, 1 stock; seed 42)");
+    expect(await recordedEvents()).toContain("evt_mixed_1");
+  });
+
+  it("a folder with nothing to send, or a template nobody can fill, is exit 2 saying why", async () => {
+    const empty = path.join(dir, "empty");
+    await mkdir(empty);
+    const none = await replayTo(empty);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain(`${empty}: nothing to replay: expected recorded fixtures`);
+    expect(none.stderr).toContain("the folder is empty");
+    expect(none.stdout).not.toContain("passed");
+
+    const docs = await replayTo("fixtures/schemas");
+    expect(docs.code).toBe(2);
+    expect(docs.stderr).toMatch(/nothing to replay: .*; found only README\.md, dbmate\//);
+    const providers = await replayTo("fixtures/webhooks");
+    expect(providers.code).toBe(2);
+    expect(providers.stderr).toContain(
+      "found only github/, lemonsqueezy/, paddle/, shopify/, standard/, … (6 entries) (sub-folders are not searched)",
+    );
+
+    const custom = path.join(dir, "custom");
+    await mkdir(custom);
+    await writeFile(
+      path.join(custom, "order.created.json"),
+      JSON.stringify({ id: "{{event_id}}", type: "order.created", ref: "{{order_ref}}" }),
+    );
+    const unfilled = await replayTo(custom);
+    expect(unfilled.code).toBe(2);
+    expect(unfilled.stderr).toContain(
+      `${path.join(custom, "order.created.json")}: no value for template variable {{order_ref}}; the stripe provider fills event_id,`,
+    );
   });
 });

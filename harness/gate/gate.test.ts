@@ -126,6 +126,7 @@ describe("gate reports", () => {
   it("JUnit: one failing testcase per cell, escaped, with the replay line", () => {
     const xml = toGateJunit(summary);
     expect(xml).toContain('tests="1" failures="1" errors="0"');
+    expect(xml).not.toContain("<testsuites ");
     expect(xml).toContain('name="x [schema: a &#60;b&#62; &#38; &#39;c&#39;]"');
     expect(xml).toContain("replay: faultline run f --seed 7");
     expect(xml).toContain("25P02 in_failed_sql_transaction: baseline 0, candidate 2");

@@ -1,5 +1,12 @@
+import { hostname } from "node:os";
 import { describeSqlstate } from "../postgres/index.ts";
-import { xml } from "../report/index.ts";
+import {
+  type JunitContext,
+  type JunitOutcome,
+  type JunitTestCase,
+  junitDocument,
+  testName,
+} from "../report/index.ts";
 import { describeCell, type ScenarioResult } from "../scenario/index.ts";
 import type { GateCell, GateScenario, GateSummary } from "./gate.ts";
 
@@ -180,51 +187,59 @@ function cellText(cell: GateCell): string {
   return lines.join("\n");
 }
 
-/** JUnit XML for a gate: one testcase per scenario cell, judged on both sides. */
-export function toGateJunit(summary: GateSummary): string {
-  const cases: string[] = [];
-  let failures = 0;
-  let errors = 0;
+/**
+ * JUnit XML for a gate, in the shape both JUnit schemas accept: one testcase per scenario cell,
+ * judged on both sides, the SQLSTATEs and evidence in the failure, the console in system-out.
+ */
+export function toGateJunit(summary: GateSummary, context: JunitContext = {}): string {
+  const cases: JunitTestCase[] = [];
   for (const scenario of summary.scenarios) {
     for (const cell of scenario.cells) {
-      const name = cell.cell ? `${scenario.name} [${describeCell(cell.cell)}]` : scenario.name;
-      const time = ((cell.baseline.durationMs + cell.candidate.durationMs) / 1000).toFixed(3);
-      const open = `    <testcase classname="faultline.gate" name="${xml(name)}" file="${xml(scenario.file)}" time="${time}"`;
-      if (cell.outcome === "error") {
-        errors++;
-        const error = cell.candidate.error ?? cell.baseline.error;
-        cases.push(
-          `${open}>\n      <error type="${xml(error?.code ?? "error")}" message="${xml((error?.message ?? "").split("\n")[0] ?? "")}">${xml(cellText(cell))}</error>\n    </testcase>`,
-        );
-      } else if (!cellOk(cell, scenario)) {
-        failures++;
-        cases.push(
-          `${open}>\n      <failure type="Gate" message="${xml(`${cell.outcome} (baseline ${verdictOf(cell.baseline)}, candidate ${verdictOf(cell.candidate)})`)}">${xml(cellText(cell))}</failure>\n    </testcase>`,
-        );
-      } else {
-        cases.push(
-          `${open}>\n      <system-out>${xml(cellText(cell))}</system-out>\n    </testcase>`,
-        );
-      }
+      const text = `${cellText(cell)}\n\n${scenario.file}, seed ${cell.candidate.seed}`;
+      const outcome: JunitOutcome | undefined =
+        cell.outcome === "error"
+          ? {
+              kind: "error",
+              type: (cell.candidate.error ?? cell.baseline.error)?.code ?? "error",
+              message:
+                ((cell.candidate.error ?? cell.baseline.error)?.message ?? "").split("\n")[0] ?? "",
+              text,
+            }
+          : cellOk(cell, scenario)
+            ? undefined
+            : {
+                kind: "failure",
+                type: "Gate",
+                message: `${cell.outcome} (baseline ${verdictOf(cell.baseline)}, candidate ${verdictOf(cell.candidate)})`,
+                text,
+              };
+      cases.push({
+        name: testName({ name: scenario.name, cell: cell.cell }),
+        classname: "faultline.gate",
+        time: (cell.baseline.durationMs + cell.candidate.durationMs) / 1000,
+        ...(outcome ? { outcome } : {}),
+      });
     }
   }
-  const tests = cases.length;
-  const time = (summary.totalMs / 1000).toFixed(3);
-  const counts = `tests="${tests}" failures="${failures}" errors="${errors}"`;
-  return [
-    `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<testsuites name="faultline gate" ${counts} time="${time}">`,
-    `  <testsuite name="faultline gate" ${counts} skipped="0" time="${time}">`,
-    "    <properties>",
-    `      <property name="baseline" value="${xml(summary.baseline)}"/>`,
-    `      <property name="candidate" value="${xml(summary.candidate)}"/>`,
-    `      <property name="seed" value="${summary.seed}"/>`,
-    "    </properties>",
-    ...cases,
-    "  </testsuite>",
-    "</testsuites>",
-    "",
-  ].join("\n");
+  return junitDocument([
+    {
+      name: "faultline gate",
+      timestamp: context.timestamp ?? new Date(Date.now() - summary.totalMs),
+      hostname: context.hostname ?? hostname(),
+      time: summary.totalMs / 1000,
+      properties: [
+        ["baseline", summary.baseline],
+        ["candidate", summary.candidate],
+        ["seed", String(summary.seed)],
+        ["exitCode", String(summary.exitCode)],
+      ],
+      cases,
+      systemOut: [
+        ...summary.scenarios.map((scenario) => formatGateScenario(scenario)),
+        formatGateTotals(summary),
+      ].join("\n"),
+    },
+  ]);
 }
 
 function escapeHtml(text: string): string {
@@ -270,7 +285,7 @@ export function toGateMarkdown(summary: GateSummary): string {
         `| ${cellMarkdown(scenario.name)} | ${cellMarkdown(describeCell(cell.cell) || "–")} | ${good ? "✅" : (OUTCOME_ICON[cell.outcome] ?? "")} ${cell.outcome} | ${verdictOf(cell.baseline)} | ${verdictOf(cell.candidate)} | ${states || "none"} |`,
       );
       if (!good) {
-        const name = cell.cell ? `${scenario.name} [${describeCell(cell.cell)}]` : scenario.name;
+        const name = testName({ name: scenario.name, cell: cell.cell });
         details.push(
           "",
           `<details><summary>${escapeHtml(name)}: ${cell.outcome}</summary>`,

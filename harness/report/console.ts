@@ -1,5 +1,6 @@
-import { describeCell, type ScenarioResult } from "../scenario/index.ts";
+import type { ScenarioResult } from "../scenario/index.ts";
 import type { Reporter } from "./reporter.ts";
+import { testName } from "./test-name.ts";
 
 const EVIDENCE_LINES = 8;
 
@@ -18,7 +19,7 @@ export function formatScenarioResult(result: ScenarioResult): string {
     ...(result.oracle === "proxy trace" ? ["evidence: proxy trace only"] : []),
     `seed ${result.seed}`,
   ];
-  const name = result.cell ? `${result.name} [${describeCell(result.cell)}]` : result.name;
+  const name = testName(result);
   const head = `${verdict} ${name}  ${seconds(result.durationMs)}  [${context.join("; ")}]`;
   if (result.verdict === "pass") return head;
   if (result.error)

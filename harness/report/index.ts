@@ -1,6 +1,25 @@
-/** Reporters: console lines, a JSON file, JUnit XML. */
+/** Reporters: console lines, a JSON file, JUnit XML, a Markdown summary. */
 export { consoleReporter, formatScenarioResult } from "./console.ts";
 export { jsonReporter, toJsonReport } from "./json.ts";
-export { junitReporter, toJunitXml, xml } from "./junit.ts";
+export {
+  type JunitContext,
+  type JunitOutcome,
+  type JunitSuite,
+  type JunitTestCase,
+  junitDocument,
+  junitReporter,
+  toJunitXml,
+  xml,
+} from "./junit.ts";
+export {
+  defaultReplayCommand,
+  escapeMarkdown,
+  type MarkdownSummaryOptions,
+  markdownSummaryReporter,
+  markdownTable,
+  shellWord,
+  toMarkdownSummary,
+} from "./markdown.ts";
 export type { Reporter, RunStartInfo } from "./reporter.ts";
+export { testName } from "./test-name.ts";
 export { writeReportFile } from "./write.ts";

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { RunSummary, ScenarioResult } from "../scenario/index.ts";
+import type { ScenarioResult } from "../scenario/index.ts";
 import { formatScenarioResult } from "./console.ts";
-import { toJunitXml } from "./junit.ts";
 
 const failed: ScenarioResult = {
   file: "scenarios/a.scenario.ts",
@@ -36,23 +35,5 @@ describe("console reporter", () => {
     expect(rest.join("\n")).toContain("✗ noCascade: expected no 25P02; seen 3 × 25P02");
     expect(rest.join("\n")).toContain("ERROR 25P02");
     expect(text).not.toContain("✗ idempotent");
-  });
-});
-
-describe("junit reporter", () => {
-  it("escapes evidence and drops characters XML cannot hold", () => {
-    const summary: RunSummary = {
-      results: [failed, { ...failed, name: "b", verdict: "pass" }],
-      seed: 9,
-      concurrency: 1,
-      setupMs: 1,
-      totalMs: 2,
-      exitCode: 1,
-    };
-    const xml = toJunitXml(summary);
-    expect(xml).toContain('tests="2" failures="1" errors="0"');
-    expect(xml).toContain("&#60;current&#62; &#38; aborted");
-    expect(xml).not.toContain("\u0001");
-    expect(xml).toContain('<testcase classname="faultline.payments:broken" name="b"');
   });
 });

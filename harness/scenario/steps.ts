@@ -2,9 +2,9 @@ import { BadScenarioError } from "../errors.ts";
 import type { RuleSpec } from "../proxy/index.ts";
 import type { Random } from "../random/index.ts";
 import {
-  fillTemplate,
   loadFixture,
   type PreparedWebhook,
+  renderFixture,
   webhookProviders,
 } from "../webhooks/index.ts";
 import { displayPath, findRecorded } from "./load.ts";
@@ -52,25 +52,6 @@ export function shuffle<T>(items: T[], random: Random): T[] {
 }
 
 type WebhookStepInput = Scenario["webhooks"][number];
-
-/** The fields providers put an event's id and type in (Stripe, Standard, Paddle, Lemon Squeezy). */
-type EventBody = {
-  id?: unknown;
-  event_id?: unknown;
-  type?: unknown;
-  event_type?: unknown;
-  meta?: { event_name?: unknown };
-};
-
-function eventIdOf(body: EventBody): string | undefined {
-  const id = body.id ?? body.event_id;
-  return typeof id === "string" || typeof id === "number" ? String(id) : undefined;
-}
-
-function eventTypeOf(body: EventBody): string | undefined {
-  const type = body.type ?? body.event_type ?? body.meta?.event_name;
-  return typeof type === "string" ? type : undefined;
-}
 
 /** Render every webhook of a scenario (templates filled from the seed) into the steps to run. */
 export async function prepareSteps(
@@ -131,18 +112,22 @@ export async function prepareSteps(
     const provider = webhookProviders[providerName];
     const fixture = step.fixture as string;
     if (!provider) throw new Error(`unknown provider ${providerName}`);
-    const template = await loadFixture(providerName, fixture);
-    const values = { ...provider.defaults(fixture, random, nowSeconds), ...step.with };
-    const body = fillTemplate(template, values, `${providerName}/${fixture}`) as EventBody;
-    // Stripe sends its events pretty-printed; the signature covers these exact bytes.
+    const rendered = renderFixture(await loadFixture(providerName, fixture), {
+      provider,
+      fixture,
+      random,
+      nowSeconds,
+      given: step.with,
+      where: `${providerName}/${fixture}`,
+    });
     const webhook: PreparedWebhook = {
       label: step.as ?? `webhook ${webhookCount}`,
       provider,
-      eventId: eventIdOf(body) ?? `${fixture}#${webhookCount}`,
-      type: eventTypeOf(body) ?? fixture,
+      eventId: rendered.eventId ?? `${fixture}#${webhookCount}`,
+      type: rendered.type ?? fixture,
       fixture,
-      payload: JSON.stringify(body, null, 2),
-      values,
+      payload: rendered.payload,
+      values: rendered.values,
       ...signature,
       ...pathFor(step, providerName),
     };

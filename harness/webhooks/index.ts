@@ -12,6 +12,7 @@ export { githubProvider } from "./github-provider.ts";
 export { lemonsqueezyProvider } from "./lemonsqueezy-provider.ts";
 export { paddleProvider } from "./paddle-provider.ts";
 export type { SignContext, WebhookProvider } from "./provider.ts";
+export { type RenderedFixture, type RenderOptions, renderFixture } from "./render.ts";
 export { shopifyProvider, shopifyTopic } from "./shopify-provider.ts";
 export { standardProvider } from "./standard-provider.ts";
 export { stripeProvider } from "./stripe-provider.ts";

@@ -7,7 +7,9 @@ import { verify as verifyGithub } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
 import Stripe from "stripe";
 import { afterEach, describe, expect, it } from "vitest";
+import { FIXTURES_DIR } from "./fixtures.ts";
 import { githubProvider } from "./github-provider.ts";
+import { webhookProviders } from "./index.ts";
 import { type RecordedMetadata, writeFixturePair } from "./recorder.ts";
 import { loadRecordedFixtures, replay } from "./replay.ts";
 import { standardProvider } from "./standard-provider.ts";
@@ -489,5 +491,139 @@ describe("replay", () => {
     expect(
       await verifyGithub("gh-secret", push.body, push.headers["x-hub-signature-256"] as string),
     ).toBe(true);
+  });
+});
+
+describe("replay of stock fixtures", () => {
+  const stripeSecret = "whsec_stock";
+
+  it("fills the shipped Stripe templates from the seed: same seed, same bytes; each validly signed", async () => {
+    const dir = path.join(FIXTURES_DIR, "stripe");
+    const first = await startService();
+    const results = await replay({
+      dir,
+      to: first.url,
+      provider: stripeProvider,
+      secret: stripeSecret,
+      seed: 7,
+    });
+    const templates = (await readdir(dir)).filter((f) => f.endsWith(".json")).sort();
+    expect(templates.length).toBeGreaterThan(5);
+    expect(results.map((r) => [path.basename(r.file), r.source, r.status])).toEqual(
+      templates.map((f) => [f, "stock", 200]),
+    );
+    const stripe = new Stripe("sk_test_x");
+    for (const got of first.received) {
+      expect(got.url).toBe("/webhooks/stripe");
+      expect(got.body).not.toContain("{{");
+      const event = stripe.webhooks.constructEvent(
+        got.body,
+        got.headers["stripe-signature"] as string,
+        stripeSecret,
+      );
+      expect(event.id).toMatch(/^evt_[0-9A-Za-z]{24}$/);
+    }
+    const checkout = JSON.parse(
+      first.received[templates.indexOf("checkout.session.completed.json")]?.body as string,
+    );
+    expect(checkout.type).toBe("checkout.session.completed");
+    expect(checkout.data.object.customer_email).toMatch(/^customer-[0-9a-z]{8}@example\.com$/);
+    expect(checkout.created).toBe(1_767_225_600);
+
+    const again = await startService();
+    await replay({ dir, to: again.url, provider: stripeProvider, secret: stripeSecret, seed: 7 });
+    expect(again.received.map((r) => r.body)).toEqual(first.received.map((r) => r.body));
+    const other = await startService();
+    await replay({ dir, to: other.url, provider: stripeProvider, secret: stripeSecret, seed: 8 });
+    expect(ids(other.received)).not.toEqual(ids(first.received));
+  });
+
+  it("fills every provider's shipped templates with nothing left unfilled", async () => {
+    for (const [name, provider] of Object.entries(webhookProviders)) {
+      const service = await startService();
+      const secret =
+        name === "standard"
+          ? `whsec_${Buffer.from("stock-secret").toString("base64")}`
+          : "stock-secret";
+      const results = await replay({
+        dir: path.join(FIXTURES_DIR, name),
+        to: service.url,
+        provider,
+        secret,
+        seed: 1,
+      });
+      expect(results.length, name).toBeGreaterThan(0);
+      for (const r of results) expect([name, r.source, r.status]).toEqual([name, "stock", 200]);
+      for (const got of service.received) {
+        expect(got.url).toBe(provider.path);
+        expect(got.body, name).not.toContain("{{");
+      }
+    }
+  });
+
+  it("sends a folder's recorded pairs, then its stock templates", async () => {
+    const dir = await stripeFixtures(2);
+    await writeFile(
+      path.join(dir, "checkout.session.completed.json"),
+      await readFile(path.join(FIXTURES_DIR, "stripe", "checkout.session.completed.json")),
+    );
+    await writeFile(path.join(dir, "README.md"), "notes");
+    const service = await startService();
+    const results = await replay({
+      dir,
+      to: service.url,
+      provider: stripeProvider,
+      secret: "whsec_m",
+    });
+    expect(results.map((r) => [path.basename(r.file), r.source, r.type])).toEqual([
+      ["001-invoice-paid.body", "recorded", "invoice.paid"],
+      ["002-invoice-paid.body", "recorded", "invoice.paid"],
+      ["checkout.session.completed.json", "stock", "checkout.session.completed"],
+    ]);
+    expect(ids(service.received).slice(0, 2)).toEqual(["evt_1", "evt_2"]);
+    expect(results[2]?.eventId).toBe(ids(service.received)[2]);
+  });
+
+  it("refuses a folder with nothing to send, saying what it looked for", async () => {
+    const empty = await tempDir();
+    const service = await startService();
+    const options = { to: service.url, provider: stripeProvider, secret: "whsec_e" };
+    await expect(replay({ dir: empty, ...options })).rejects.toThrow(
+      `${empty}: nothing to replay: expected recorded fixtures (NNN-name.body + NNN-name.json pairs`,
+    );
+    await expect(replay({ dir: empty, ...options })).rejects.toThrow(
+      "or stock templates (<event>.json, as in fixtures/webhooks/<provider>/); the folder is empty",
+    );
+    const notes = await tempDir();
+    await writeFile(path.join(notes, "README.md"), "notes");
+    await writeFile(path.join(notes, "event.txt"), "{}");
+    await expect(replay({ dir: notes, ...options })).rejects.toThrow(
+      "; found only README.md, event.txt",
+    );
+    expect(service.received).toEqual([]);
+  });
+
+  it("names the file and every variable nobody fills, and sends nothing", async () => {
+    const dir = await stripeFixtures(1);
+    const template = {
+      id: "{{event_id}}",
+      type: "order.created",
+      ref: "{{order_ref}}",
+      n: "{{qty}}",
+    };
+    await writeFile(path.join(dir, "order.created.json"), JSON.stringify(template));
+    const service = await startService();
+    await expect(
+      replay({ dir, to: service.url, provider: stripeProvider, secret: "whsec_v" }),
+    ).rejects.toThrow(
+      `${path.join(dir, "order.created.json")}: no value for template variables {{order_ref}}, {{qty}}; the stripe provider fills event_id, object_id,`,
+    );
+    await writeFile(path.join(dir, "order.created.json"), "{ not json");
+    await expect(
+      replay({ dir, to: service.url, provider: stripeProvider, secret: "whsec_v" }),
+    ).rejects.toThrow(
+      `${path.join(dir, "order.created.json")}: cannot replay it: a stock fixture must be a JSON payload template`,
+    );
+    expect(service.received).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { type Random, seededRandom } from "../random/index.ts";
 import type { WebhookProvider } from "./provider.ts";
 import { endToEndHeaders, FIXTURE_FILE, SIGNATURE_HEADERS } from "./recorder.ts";
+import { renderFixture } from "./render.ts";
 
 // Lenient about what a hand-written fixture may leave out; strict about what it says.
 const MetadataSchema = z.looseObject({
@@ -44,13 +45,32 @@ export interface RecordedFixture {
   metadata: FixtureMetadata;
 }
 
+/** A stock fixture: a `<name>.json` payload template, as in fixtures/webhooks/<provider>/. */
+export interface StockFixture {
+  /** Path of the `.json` file. */
+  file: string;
+  /** The file name without `.json` (e.g. `checkout.session.completed`): the provider's fixture name. */
+  name: string;
+  /** The parsed template, `{{variables}}` and all. */
+  template: unknown;
+}
+
+/**
+ * Where stock templates' timestamps start (2026-01-01T00:00:00Z, unix seconds): fixed rather
+ * than the wall clock, so that one seed gives the same bytes on any day. Signatures still use
+ * the real time, as providers' verifiers demand.
+ */
+export const STOCK_TEMPLATE_EPOCH = 1_767_225_600;
+
 /** How replay sends the fixtures. */
 export type ReplayPolicy = "inOrder" | "shuffled" | "concurrent" | "duplicated";
 
 /** What happened to one send of one fixture. */
 export interface ReplayResult {
-  /** The fixture's `.body` file. */
+  /** The recorded fixture's `.body` file, or the stock template's `.json`. */
   file: string;
+  /** A recorded request sent byte for byte, or a stock template filled from the seed. */
+  source: "recorded" | "stock";
   eventId: string | null;
   type: string | null;
   /** HTTP status, or 0 when no response came back. */
@@ -74,8 +94,14 @@ export interface ReplayOptions {
    * seeded random order; concurrent: all at once; duplicated: each sent twice in a row.
    */
   policy?: ReplayPolicy;
-  /** Seed for `shuffled` (default 0): the same seed, the same order. */
+  /**
+   * Seed (default 0) for the values stock templates leave to the provider (ids, emails, as a
+   * scenario with this randomSeed draws them) and for `shuffled`'s order: the same seed, the
+   * same bytes in the same order.
+   */
   seed?: number;
+  /** The stock templates' clock in unix seconds (default {@link STOCK_TEMPLATE_EPOCH}). */
+  templateNowSeconds?: number;
   /** How long one request may take, in milliseconds (default 10 000). */
   timeoutMs?: number;
   /** The signing clock (milliseconds since the epoch). */
@@ -171,6 +197,60 @@ export async function loadRecordedFixtures(dir: string): Promise<RecordedFixture
   return fixtures;
 }
 
+/**
+ * The stock templates in `dir`: every `.json` that is not half of a recorded pair, sorted by
+ * name. Throws naming the file when one is not JSON.
+ */
+export async function loadStockFixtures(dir: string): Promise<StockFixture[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    throw new Error(`${dir}: cannot read the fixture folder (${(error as Error).message})`);
+  }
+  const stock: StockFixture[] = [];
+  for (const name of names.filter((n) => n.endsWith(".json") && !FIXTURE_FILE.test(n)).sort()) {
+    const file = path.join(dir, name);
+    let template: unknown;
+    try {
+      template = JSON.parse(await readFile(file, "utf8"));
+    } catch (error) {
+      throw new Error(
+        `${file}: cannot replay it: a stock fixture must be a JSON payload template (${(error as Error).message})`,
+      );
+    }
+    stock.push({ file, name: name.slice(0, -".json".length), template });
+  }
+  return stock;
+}
+
+/** The error for a folder with nothing to send: what it holds and what replay looks for. */
+async function nothingToReplay(dir: string): Promise<Error> {
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) =>
+    a.name < b.name ? -1 : 1,
+  );
+  const names = entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name));
+  const found = names.length
+    ? `found only ${names.slice(0, 5).join(", ")}${names.length > 5 ? `, … (${names.length} entries)` : ""}${entries.some((e) => e.isDirectory()) ? " (sub-folders are not searched)" : ""}`
+    : "the folder is empty";
+  return new Error(
+    `${dir}: nothing to replay: expected recorded fixtures (NNN-name.body + NNN-name.json pairs, as faultline record and faultline import write them) or stock templates (<event>.json, as in fixtures/webhooks/<provider>/); ${found}`,
+  );
+}
+
+/** One request ready to go: recorded bytes, or a stock template already filled. */
+interface Sendable {
+  file: string;
+  source: ReplayResult["source"];
+  body: string;
+  path: string | undefined;
+  headers: Record<string, string>;
+  eventId: string | null;
+  type: string | null;
+  /** The name the provider knows the fixture by (some sign with the event name). */
+  fixture: string;
+}
+
 /** A seeded Fisher–Yates shuffle: the same seed, the same order. */
 function shuffle<T>(items: readonly T[], random: Random): T[] {
   const out = [...items];
@@ -186,11 +266,13 @@ function lowerCaseKeys(headers: Record<string, string>): Record<string, string> 
 }
 
 /**
- * POST every fixture in `dir` to `to` + its recorded path (else the provider's), with the
- * exact saved body, the recorded headers and a fresh signature from `provider`. Never throws
- * for the service's failures and never hangs: each request has a timeout, and a refused
- * connection or a timeout is a result with status 0 and the error. Rejects only for a bad
- * fixture folder, an unknown policy, or an abort through `signal`.
+ * POST every fixture in `dir` to `to` + its recorded path (else the provider's), signed afresh
+ * by `provider`: recorded pairs (in NNN order) with the exact saved body and recorded headers,
+ * then stock templates (by name) filled from `seed`. Never throws for the service's failures
+ * and never hangs: each request has a timeout, and a refused connection or a timeout is a
+ * result with status 0 and the error. Rejects only for a bad fixture folder (one with nothing
+ * to send included), a template variable nobody fills, an unknown policy, or an abort through
+ * `signal`; before anything is sent, except for the abort.
  */
 export async function replay(options: ReplayOptions): Promise<ReplayResult[]> {
   const policy = options.policy ?? "inOrder";
@@ -202,25 +284,66 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult[]> {
   const now = options.now ?? Date.now;
   const base = options.to.replace(/\/+$/, "");
   const { provider, secret } = options;
-  const fixtures = await loadRecordedFixtures(options.dir);
+  const seed = options.seed ?? 0;
+  const recorded = await loadRecordedFixtures(options.dir);
+  const stock = await loadStockFixtures(options.dir);
+  if (!recorded.length && !stock.length) throw await nothingToReplay(options.dir);
+  const fixtures: Sendable[] = recorded.map((f) => ({
+    file: f.file,
+    source: "recorded",
+    body: f.body,
+    path: f.metadata.path,
+    headers: f.metadata.headers,
+    eventId: f.metadata.eventId,
+    type: f.metadata.type,
+    fixture: f.metadata.type ?? "",
+  }));
+  // One stream for all templates, drawn in file order before any shuffling, so a fixture's
+  // bytes depend on the seed and the folder, never on the policy.
+  const random = seededRandom(seed);
+  for (const f of stock) {
+    const rendered = renderFixture(f.template, {
+      provider,
+      fixture: f.name,
+      random,
+      nowSeconds: options.templateNowSeconds ?? STOCK_TEMPLATE_EPOCH,
+      where: f.file,
+    });
+    fixtures.push({
+      file: f.file,
+      source: "stock",
+      body: rendered.payload,
+      path: undefined,
+      headers: {},
+      eventId: rendered.eventId ?? null,
+      type: rendered.type ?? null,
+      fixture: f.name,
+    });
+  }
   // Our own connection pool, closed at the end, so no keep-alive socket outlives the replay.
   const agent = new Agent();
 
-  async function send(fixture: RecordedFixture): Promise<ReplayResult> {
+  async function send(fixture: Sendable): Promise<ReplayResult> {
     options.signal?.throwIfAborted();
-    const { eventId, type } = fixture.metadata;
-    const result = { file: fixture.file, eventId, type, attempt: 1 as const };
+    const { eventId, type } = fixture;
+    const result = {
+      file: fixture.file,
+      source: fixture.source,
+      eventId,
+      type,
+      attempt: 1 as const,
+    };
     let signature: Record<string, string>;
     try {
       signature = await provider.sign(fixture.body, secret, Math.floor(now() / 1000), {
-        fixture: type ?? "",
+        fixture: fixture.fixture,
         eventId: eventId ?? "",
         type: type ?? "",
       });
     } catch (error) {
       return { ...result, status: 0, error: `could not sign it: ${(error as Error).message}` };
     }
-    const recorded = Object.entries(endToEndHeaders(lowerCaseKeys(fixture.metadata.headers)));
+    const recorded = Object.entries(endToEndHeaders(lowerCaseKeys(fixture.headers)));
     const headers = {
       "content-type": "application/json; charset=utf-8",
       // Stale signatures a hand-made fixture may still carry would sit beside the fresh ones.
@@ -229,7 +352,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult[]> {
     };
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
-      const response = await request(`${base}${fixture.metadata.path ?? provider.path}`, {
+      const response = await request(`${base}${fixture.path ?? provider.path}`, {
         method: "POST",
         headers,
         body: fixture.body,
@@ -260,8 +383,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult[]> {
     if (policy === "concurrent") {
       results.push(...(await Promise.all(fixtures.map(send))));
     } else {
-      const order =
-        policy === "shuffled" ? shuffle(fixtures, seededRandom(options.seed ?? 0)) : fixtures;
+      const order = policy === "shuffled" ? shuffle(fixtures, seededRandom(seed)) : fixtures;
       for (const fixture of order) {
         results.push(await send(fixture));
         if (policy === "duplicated") results.push(await send(fixture));
