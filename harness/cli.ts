@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
-import { PACKAGE_ROOT, runExitHooksNow } from "./lifecycle/index.ts";
+import { PACKAGE_ROOT, runExitHooksNow, watchParent } from "./lifecycle/index.ts";
 import { resolvePostgresProvider, startEnvironment } from "./postgres/index.ts";
 import type { Reporter } from "./report/index.ts";
 
@@ -139,9 +139,12 @@ function abortOnSignals(controller: AbortController): () => void {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // A killed `npx faultline` or CI step sends no signal on: its parent's exit is the signal.
+  const unwatch = watchParent(() => onSignal("SIGTERM"));
   return () => {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    unwatch();
   };
 }
 

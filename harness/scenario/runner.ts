@@ -8,7 +8,7 @@ import {
   FaultlineError,
   PostgresFailedError,
 } from "../errors.ts";
-import { defaultTmpRoot, sleep, throwIfAborted } from "../lifecycle/index.ts";
+import { defaultTmpRoot, reapDirOnDeath, sleep, throwIfAborted } from "../lifecycle/index.ts";
 import {
   type Databases,
   DriftFailedError,
@@ -245,6 +245,7 @@ async function runOne(
   let db: ScenarioDatabase | undefined;
   let attachment: Attachment | undefined;
   let traceDir: string | undefined;
+  let forgetTraceDir = () => {};
   try {
     db = await provision(shown, scenario, databases);
     result.database = db.name;
@@ -279,6 +280,7 @@ async function runOne(
     // there and every statement is traced, whatever language the service is written in.
     if (options.traceDir) await mkdir(options.traceDir, { recursive: true });
     traceDir = options.traceDir ?? (await mkdtemp(path.join(defaultTmpRoot(), "faultline-trace-")));
+    if (!options.traceDir) forgetTraceDir = reapDirOnDeath(traceDir);
     const tracePath = path.join(traceDir, `${scenario.name}.ndjson`);
     await rm(tracePath, { force: true });
     attachment = await host.attach({
@@ -333,6 +335,7 @@ async function runOne(
   } finally {
     if (attachment) await host.release(attachment);
     if (traceDir && !options.traceDir) await rm(traceDir, { recursive: true, force: true });
+    forgetTraceDir();
     if (db) await databases.drop(db.name).catch(() => {});
     // Time to verdict excludes the teardown; errors are timed up to here.
     if (result.verdict !== "pass" && result.verdict !== "fail")
