@@ -1,7 +1,7 @@
 export { defaultTmpRoot, PACKAGE_ROOT } from "./paths.ts";
 export {
+  makeTempDir,
   reapCommandOnDeath,
-  reapDirOnDeath,
   reapOnDeath,
   watchParent,
 } from "./reaper.ts";

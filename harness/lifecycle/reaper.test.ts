@@ -182,11 +182,8 @@ describe("the reaper", () => {
     await writeFile(
       script,
       `import { spawn } from "node:child_process";
-       import { mkdirSync } from "node:fs";
-       import { reapDirOnDeath, reapOnDeath } from ${JSON.stringify(reaper)};
-       const dir = ${JSON.stringify(path.join(root, "faultline-pg-user"))};
-       mkdirSync(dir);
-       reapDirOnDeath(dir);
+       import { makeTempDir, reapOnDeath } from ${JSON.stringify(reaper)};
+       makeTempDir(${JSON.stringify(root)}, "faultline-pg-");
        const child = spawn("sh", ["-c", "sleep 300; true"], { detached: true, stdio: "ignore" });
        reapOnDeath(child, { group: true });
        console.log(child.pid);

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import {
   appendFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -154,9 +156,23 @@ export function reapOnDeath(
   else child.once("exit", forget);
 }
 
-/** Have the reaper remove `dir` if faultline dies first; call the result once it is removed. */
-export function reapDirOnDeath(dir: string): () => void {
-  return register({ kind: "dir", path: dir });
+/**
+ * `mkdtemp` for what a run leaves in the tmp root: the dir is listed for the reaper before it
+ * exists, so no kill can fall between the two (an async mkdtemp's dir exists well before the
+ * code after the `await` runs). Call `forget` once the dir is removed.
+ */
+export function makeTempDir(parent: string, prefix: string): { path: string; forget: () => void } {
+  for (;;) {
+    const dir = path.join(parent, `${prefix}${randomBytes(6).toString("base64url")}`);
+    const forget = register({ kind: "dir", path: dir });
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+      return { path: dir, forget };
+    } catch (error) {
+      forget();
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
 }
 
 /** Have the reaper run `argv` (say, remove a container) if faultline dies first. */

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import path from "node:path";
@@ -11,9 +11,9 @@ import type { ContainerRuntimeClient } from "testcontainers";
 import { PostgresFailedError } from "../errors.ts";
 import {
   defaultTmpRoot,
+  makeTempDir,
   onExit,
   reapCommandOnDeath,
-  reapDirOnDeath,
   throwIfAborted,
 } from "../lifecycle/index.ts";
 import type { PostgresProvider, StartedPostgres, StartOptions } from "./provider.ts";
@@ -160,7 +160,10 @@ async function startContainer(image: string, options: StartOptions = {}): Promis
 
   await removeOrphans(client);
   const id = randomBytes(6).toString("hex");
-  const logDir = await mkdtemp(path.join(options.tmpRoot ?? defaultTmpRoot(), "faultline-pgc-"));
+  const { path: logDir, forget: forgetLogDir } = makeTempDir(
+    options.tmpRoot ?? defaultTmpRoot(),
+    "faultline-pgc-",
+  );
   // The server in the container writes here as its own uid (999 in the official image).
   await chmod(logDir, 0o777);
   // Registered before the container exists: a start cut short still leaves nothing behind.
@@ -170,7 +173,6 @@ async function startContainer(image: string, options: StartOptions = {}): Promis
   });
   // A SIGKILLed faultline runs no hook: the reaper removes both instead.
   const forgetContainer = reapCommandOnDeath(removeContainersCommand(id));
-  const forgetLogDir = reapDirOnDeath(logDir);
   const unregister = () => {
     unregisterHook();
     forgetContainer();

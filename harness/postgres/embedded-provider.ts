@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { chown, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chown, mkdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
 import pg from "pg";
@@ -8,8 +8,8 @@ import { PostgresFailedError } from "../errors.ts";
 import {
   defaultTmpRoot,
   killQuietly,
+  makeTempDir,
   onExit,
-  reapDirOnDeath,
   reapOnDeath,
   sleep,
   throwIfAborted,
@@ -102,15 +102,17 @@ async function startEmbedded(options: StartOptions = {}, major?: number): Promis
   const binaries = await resolveBinaries(runAs, major);
   throwIfAborted(signal);
 
-  const root = await mkdtemp(path.join(options.tmpRoot ?? defaultTmpRoot(), "faultline-pg-"));
+  // Listed for the reaper before it exists: if faultline is SIGKILLed, the reaper removes it.
+  const { path: root, forget: forgetRoot } = makeTempDir(
+    options.tmpRoot ?? defaultTmpRoot(),
+    "faultline-pg-",
+  );
   let child: ChildProcess | undefined;
   // If the process dies without reaching stop(), take the server and its files with it.
   const unregisterHook = onExit(() => {
     killQuietly(child?.pid, "SIGKILL");
     rmSync(root, { recursive: true, force: true });
   });
-  // And if it dies by SIGKILL, the reaper takes them.
-  const forgetRoot = reapDirOnDeath(root);
   const unregister = () => {
     unregisterHook();
     forgetRoot();

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
 import {
@@ -8,7 +8,7 @@ import {
   FaultlineError,
   PostgresFailedError,
 } from "../errors.ts";
-import { defaultTmpRoot, reapDirOnDeath, sleep, throwIfAborted } from "../lifecycle/index.ts";
+import { defaultTmpRoot, makeTempDir, sleep, throwIfAborted } from "../lifecycle/index.ts";
 import {
   type Databases,
   DriftFailedError,
@@ -279,8 +279,12 @@ async function runOne(
     // Every scenario's service talks to Postgres through the proxy: the faults are injected
     // there and every statement is traced, whatever language the service is written in.
     if (options.traceDir) await mkdir(options.traceDir, { recursive: true });
-    traceDir = options.traceDir ?? (await mkdtemp(path.join(defaultTmpRoot(), "faultline-trace-")));
-    if (!options.traceDir) forgetTraceDir = reapDirOnDeath(traceDir);
+    if (options.traceDir) traceDir = options.traceDir;
+    else {
+      const made = makeTempDir(defaultTmpRoot(), "faultline-trace-");
+      traceDir = made.path;
+      forgetTraceDir = made.forget;
+    }
     const tracePath = path.join(traceDir, `${scenario.name}.ndjson`);
     await rm(tracePath, { force: true });
     attachment = await host.attach({
