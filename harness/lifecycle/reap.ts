@@ -125,9 +125,9 @@ export async function reap(require: NodeJS.Require, task: ReapTask): Promise<voi
         // The leader may have exited while the rest of its group runs on. A group id stays
         // taken while any member lives, so with the leader gone the group can only be ours;
         // with another process under the leader's pid, leave it alone.
+        // (A zombie leader with our start time still names our group.)
         const leader = stat(pid);
-        const leaderIsOurs = isOurs(pid, start);
-        if (leaderIsOurs || (hasProc && leader === undefined))
+        if (hasProc ? leader === undefined || leader.start === start : trustBarePids)
           target = {
             running: () => groupMembers(pid).length > 0,
             kill: () => signal(-pid, "SIGKILL"),
