@@ -3,7 +3,7 @@ import { appendFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
-import { faultlineVersion, runExitHooksNow } from "./lifecycle/index.ts";
+import { faultlineVersion, runExitHooksNow, watchParent } from "./lifecycle/index.ts";
 import { resolvePostgresProvider, startEnvironment } from "./postgres/index.ts";
 import type { Reporter } from "./report/index.ts";
 import { shellWord } from "./report/markdown.ts";
@@ -173,9 +173,12 @@ function abortOnSignals(controller: AbortController): () => void {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // A killed `npx faultline` or CI step sends no signal on: its parent's exit is the signal.
+  const unwatch = watchParent(() => onSignal("SIGTERM"));
   return () => {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    unwatch();
   };
 }
 

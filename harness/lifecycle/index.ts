@@ -1,7 +1,10 @@
-import { accessSync, constants } from "node:fs";
-import { tmpdir } from "node:os";
-
-export { faultlineVersion, PACKAGE_ROOT } from "./paths.ts";
+export { defaultTmpRoot, faultlineVersion, PACKAGE_ROOT } from "./paths.ts";
+export {
+  makeTempDir,
+  reapCommandOnDeath,
+  reapOnDeath,
+  watchParent,
+} from "./reaper.ts";
 
 /**
  * Last-resort cleanup. Every started resource (Postgres, the service, temp dirs) is stopped
@@ -70,21 +73,4 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-/**
- * Where a run's temp dirs go. FAULTLINE_TMPDIR wins; else /dev/shm on Linux, since a throwaway
- * cluster on tmpfs starts several times faster than on a VM's disk; else the OS temp dir.
- */
-export function defaultTmpRoot(): string {
-  if (process.env.FAULTLINE_TMPDIR) return process.env.FAULTLINE_TMPDIR;
-  if (process.platform === "linux") {
-    try {
-      accessSync("/dev/shm", constants.W_OK);
-      return "/dev/shm";
-    } catch {
-      // No writable tmpfs: use the disk.
-    }
-  }
-  return tmpdir();
 }

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -36,4 +37,21 @@ export function faultlineVersion(): string {
   return (
     JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }
   ).version;
+}
+
+/**
+ * Where a run's temp dirs go. FAULTLINE_TMPDIR wins; else /dev/shm on Linux, since a throwaway
+ * cluster on tmpfs starts several times faster than on a VM's disk; else the OS temp dir.
+ */
+export function defaultTmpRoot(): string {
+  if (process.env.FAULTLINE_TMPDIR) return process.env.FAULTLINE_TMPDIR;
+  if (process.platform === "linux") {
+    try {
+      accessSync("/dev/shm", constants.W_OK);
+      return "/dev/shm";
+    } catch {
+      // No writable tmpfs: use the disk.
+    }
+  }
+  return tmpdir();
 }

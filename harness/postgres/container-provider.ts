@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import path from "node:path";
@@ -9,7 +9,13 @@ import type { StartedPostgreSqlContainer } from "@testcontainers/postgresql";
 import pg from "pg";
 import type { ContainerRuntimeClient } from "testcontainers";
 import { PostgresFailedError } from "../errors.ts";
-import { defaultTmpRoot, onExit, throwIfAborted } from "../lifecycle/index.ts";
+import {
+  defaultTmpRoot,
+  makeTempDir,
+  onExit,
+  reapCommandOnDeath,
+  throwIfAborted,
+} from "../lifecycle/index.ts";
 import type { PostgresProvider, StartedPostgres, StartOptions } from "./provider.ts";
 import { ServerLog } from "./server-log.ts";
 
@@ -61,6 +67,12 @@ function serverCommand(): string[] {
  * same way the start found it (DOCKER_HOST, ~/.testcontainers.properties, Docker contexts).
  */
 function removeContainersSync(value: string): void {
+  const [file, ...args] = removeContainersCommand(value);
+  spawnSync(file as string, args, { stdio: "ignore", timeout: 30_000 });
+}
+
+/** The command line that removes every container labelled `value` (also run by the reaper). */
+function removeContainersCommand(value: string): string[] {
   const entry = createRequire(import.meta.url).resolve("testcontainers");
   const script = `
     const { getContainerRuntimeClient } = require(${JSON.stringify(entry)});
@@ -70,7 +82,7 @@ function removeContainersSync(value: string): void {
         if (info.Labels?.[${JSON.stringify(CONTAINER_LABEL)}] === ${JSON.stringify(value)})
           await client.container.getById(info.Id).remove({ force: true, v: true });
     })().catch(() => process.exit(1));`;
-  spawnSync(process.execPath, ["-e", script], { stdio: "ignore", timeout: 30_000 });
+  return [process.execPath, "-e", script];
 }
 
 function isAlive(pid: number): boolean {
@@ -148,14 +160,24 @@ async function startContainer(image: string, options: StartOptions = {}): Promis
 
   await removeOrphans(client);
   const id = randomBytes(6).toString("hex");
-  const logDir = await mkdtemp(path.join(options.tmpRoot ?? defaultTmpRoot(), "faultline-pgc-"));
+  const { path: logDir, forget: forgetLogDir } = makeTempDir(
+    options.tmpRoot ?? defaultTmpRoot(),
+    "faultline-pgc-",
+  );
   // The server in the container writes here as its own uid (999 in the official image).
   await chmod(logDir, 0o777);
   // Registered before the container exists: a start cut short still leaves nothing behind.
-  const unregister = onExit(() => {
+  const unregisterHook = onExit(() => {
     removeContainersSync(id);
     rmSync(logDir, { recursive: true, force: true });
   });
+  // A SIGKILLed faultline runs no hook: the reaper removes both instead.
+  const forgetContainer = reapCommandOnDeath(removeContainersCommand(id));
+  const unregister = () => {
+    unregisterHook();
+    forgetContainer();
+    forgetLogDir();
+  };
   const password = randomBytes(12).toString("hex");
   let started: StartedPostgreSqlContainer | undefined;
   const cleanUp = async () => {

@@ -1,11 +1,19 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { chown, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chown, mkdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
 import pg from "pg";
 import { PostgresFailedError } from "../errors.ts";
-import { defaultTmpRoot, killQuietly, onExit, sleep, throwIfAborted } from "../lifecycle/index.ts";
+import {
+  defaultTmpRoot,
+  killQuietly,
+  makeTempDir,
+  onExit,
+  reapOnDeath,
+  sleep,
+  throwIfAborted,
+} from "../lifecycle/index.ts";
 import { resolveBinaries } from "./binaries.ts";
 import { clusterCacheDir, clusterCacheKey, restoreCluster, saveCluster } from "./cluster-cache.ts";
 import { resolveRunAs } from "./os-user.ts";
@@ -94,13 +102,21 @@ async function startEmbedded(options: StartOptions = {}, major?: number): Promis
   const binaries = await resolveBinaries(runAs, major);
   throwIfAborted(signal);
 
-  const root = await mkdtemp(path.join(options.tmpRoot ?? defaultTmpRoot(), "faultline-pg-"));
+  // Listed for the reaper before it exists: if faultline is SIGKILLed, the reaper removes it.
+  const { path: root, forget: forgetRoot } = makeTempDir(
+    options.tmpRoot ?? defaultTmpRoot(),
+    "faultline-pg-",
+  );
   let child: ChildProcess | undefined;
   // If the process dies without reaching stop(), take the server and its files with it.
-  const unregister = onExit(() => {
+  const unregisterHook = onExit(() => {
     killQuietly(child?.pid, "SIGKILL");
     rmSync(root, { recursive: true, force: true });
   });
+  const unregister = () => {
+    unregisterHook();
+    forgetRoot();
+  };
   const output: string[] = [];
   const fail = async (message: string, cause?: unknown): Promise<never> => {
     killQuietly(child?.pid, "SIGKILL");
@@ -148,6 +164,7 @@ async function startEmbedded(options: StartOptions = {}, major?: number): Promis
         stdio: ["ignore", "pipe", "pipe"],
       });
       child = initdb;
+      reapOnDeath(initdb, { signal: "SIGTERM" });
       collect(initdb, output);
       const initCode = await waitForExit(initdb);
       if (initCode !== 0) return await fail(`initdb exited with ${initCode}`);
@@ -167,6 +184,8 @@ async function startEmbedded(options: StartOptions = {}, major?: number): Promis
           detached: true,
         });
         child = server;
+        // SIGINT is the fast shutdown: the server removes its shared memory on the way out.
+        reapOnDeath(server, { signal: "SIGINT", graceMs: 5000 });
         collect(server, output);
         const ready = await waitUntilReady(port, server, signal);
         if (ready) return { server, port };

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -9,7 +9,7 @@ import {
   FaultlineError,
   PostgresFailedError,
 } from "../errors.ts";
-import { defaultTmpRoot, sleep, throwIfAborted } from "../lifecycle/index.ts";
+import { defaultTmpRoot, makeTempDir, sleep, throwIfAborted } from "../lifecycle/index.ts";
 import {
   type Databases,
   DriftFailedError,
@@ -365,6 +365,7 @@ async function runOne(
   let db: ScenarioDatabase | undefined;
   let attachment: Attachment | undefined;
   let traceDir: string | undefined;
+  let forgetTraceDir = () => {};
   try {
     db = await provision(shown, scenario, databases);
     result.database = db.name;
@@ -398,7 +399,12 @@ async function runOne(
     // Every scenario's service talks to Postgres through the proxy: the faults are injected
     // there and every statement is traced, whatever language the service is written in.
     if (options.traceDir) await mkdir(options.traceDir, { recursive: true });
-    traceDir = options.traceDir ?? (await mkdtemp(path.join(defaultTmpRoot(), "faultline-trace-")));
+    if (options.traceDir) traceDir = options.traceDir;
+    else {
+      const made = makeTempDir(defaultTmpRoot(), "faultline-trace-");
+      traceDir = made.path;
+      forgetTraceDir = made.forget;
+    }
     const tracePath = path.join(traceDir, traceFileName(job));
     await rm(tracePath, { force: true });
     attachment = await host.attach({
@@ -453,6 +459,7 @@ async function runOne(
   } finally {
     if (attachment) await host.release(attachment);
     if (traceDir && !options.traceDir) await rm(traceDir, { recursive: true, force: true });
+    forgetTraceDir();
     if (db) await databases.drop(db.name).catch(() => {});
     // Time to verdict excludes the teardown; errors are timed up to here.
     if (result.verdict !== "pass" && result.verdict !== "fail")

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { ServiceFailedError } from "../errors.ts";
-import { killQuietly, onExit } from "../lifecycle/index.ts";
+import { killQuietly, onExit, reapOnDeath } from "../lifecycle/index.ts";
 
 const OUTPUT_LINES = 40;
 
@@ -24,6 +24,7 @@ export async function runBuild(options: {
     detached: true,
   });
   const unregister = onExit(() => killQuietly(child.pid, "SIGKILL", true));
+  reapOnDeath(child, { group: true, signal: "SIGKILL", graceMs: 0 });
   const keep = (chunk: Buffer) => {
     lines.push(
       ...chunk

@@ -1,8 +1,8 @@
 import { rmSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { build } from "esbuild";
-import { defaultTmpRoot, onExit, PACKAGE_ROOT } from "../lifecycle/index.ts";
+import { defaultTmpRoot, makeTempDir, onExit, PACKAGE_ROOT } from "../lifecycle/index.ts";
 import type { ServiceEnvContext, ServiceSpec } from "./process.ts";
 
 /** The service block of a faultline.config file, resolved (paths absolute). */
@@ -58,11 +58,12 @@ export async function resolveService(
     return { spec, dispose: async () => {} };
   }
 
-  const dir = await mkdtemp(path.join(defaultTmpRoot(), "faultline-service-"));
+  const { path: dir, forget: forgetDir } = makeTempDir(defaultTmpRoot(), "faultline-service-");
   const unregister = onExit(() => rmSync(dir, { recursive: true, force: true }));
   const dispose = async () => {
     await rm(dir, { recursive: true, force: true });
     unregister();
+    forgetDir();
   };
   const outfile = path.join(dir, "service.mjs");
   try {

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { request } from "undici";
 import { ServiceFailedError } from "../errors.ts";
-import { killQuietly, onExit, sleep } from "../lifecycle/index.ts";
+import { killQuietly, onExit, reapOnDeath, sleep } from "../lifecycle/index.ts";
 
 /** How to start a service under test. */
 export interface ServiceSpec {
@@ -135,6 +135,7 @@ export async function startService(options: StartServiceOptions): Promise<Starte
     detached: true,
   });
   const unregister = onExit(() => killQuietly(child.pid, "SIGKILL", true));
+  reapOnDeath(child, { group: true, signal: "SIGTERM", graceMs: 3000 });
   const capture = (stream: NodeJS.ReadableStream | null) => {
     let partial = "";
     stream?.on("data", (chunk: Buffer) => {
