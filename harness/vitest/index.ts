@@ -3,6 +3,9 @@
  * types to vitest's `Assertion`, so `expect(await runScenario(…)).toHaveNoCascade()` reads and
  * type-checks like any other assertion. vitest is an optional peer: only this entry needs it.
  */
+// The side-effect import stays in the emitted .d.ts (the named one does not, being a value), and
+// a user's tsc applies the augmentation below only where the declaration file imports vitest.
+import "vitest";
 import { expect } from "vitest";
 import { type FaultlineMatchers, faultlineMatchers } from "./matchers.ts";
 
