@@ -30,4 +30,5 @@ export {
 } from "./postgres/index.ts";
 export * from "./scenario/index.ts";
 export { bundledServices, resolveService, type ServiceSpec } from "./service/index.ts";
+export * from "./suite/index.ts";
 export { stripeProvider, type WebhookProvider, webhookProviders } from "./webhooks/index.ts";

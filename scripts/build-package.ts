@@ -1,6 +1,7 @@
 /**
- * Builds what `npm pack` ships: dist/cli.js and dist/index.js (ESM, code split, dependencies left
- * as imports so they resolve from the installing project's node_modules) and dist/types/*.d.ts.
+ * Builds what `npm pack` ships: dist/cli.js, dist/index.js and dist/vitest.js (ESM, code split, so
+ * the entries share chunks and with them module state; dependencies left as imports so they
+ * resolve from the installing project's node_modules) and dist/types/*.d.ts.
  * Run by `npm run build` and by `prepack`, so a tarball never carries a stale build.
  *
  * The .d.ts files come from `tsc --emitDeclarationOnly`. TypeScript 5.9's
@@ -41,6 +42,8 @@ await build({
   entryPoints: {
     cli: path.join(root, "harness", "cli.ts"),
     index: path.join(root, "harness", "index.ts"),
+    // Its own entry, so only `faultline/vitest` imports vitest (an optional peer dependency).
+    vitest: path.join(root, "harness", "vitest", "index.ts"),
   },
   outdir: dist,
   bundle: true,
@@ -58,5 +61,5 @@ execFileSync(
 );
 const declarations = rewriteDeclarations(path.join(dist, "types"));
 console.log(
-  `build-package: dist/cli.js, dist/index.js and ${declarations} declaration files in ${Date.now() - started} ms`,
+  `build-package: dist/cli.js, dist/index.js, dist/vitest.js and ${declarations} declaration files in ${Date.now() - started} ms`,
 );

@@ -1,10 +1,11 @@
 /**
  * faultline as a user gets it: `npm pack` → `npm install <tarball>` into a fresh project →
  * `npx faultline init` on a tiny Node service there → `npx faultline run` → the starter scenario
- * and config type-check against the shipped .d.ts files.
+ * and config type-check against the shipped .d.ts files → the same scenario as the project's own
+ * vitest test, through `runScenario` and the `faultline/vitest` matchers, run and type-checked.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -126,6 +127,29 @@ CREATE TABLE payments (
 );
 `;
 
+// The starter scenario as the project's own vitest test: the config's service passes it, and the
+// same service block with the broken server as its command reproduces the cascade.
+const VITEST_TEST = `import { runScenario, stopEnvironments } from "faultline";
+import "faultline/vitest";
+import { afterAll, expect, it } from "vitest";
+
+afterAll(stopEnvironments);
+
+it("the service keeps payments flowing when credits_balance is missing", async () => {
+  const result = await runScenario("faultline/incident.scenario.ts");
+  expect(result).toHaveNoCascade();
+  expect(result).toPassInvariant("noCascade");
+}, 60_000);
+
+it("the pre-fix server cascades", async () => {
+  const result = await runScenario("faultline/incident.scenario.ts", {
+    service: "exec node server-broken.js",
+  });
+  expect(result).not.toHaveNoCascade();
+  expect(result.sqlstates["25P02"]).toBeGreaterThan(0);
+}, 60_000);
+`;
+
 let work: string;
 let app: string;
 let tarball: string;
@@ -179,6 +203,7 @@ describe("the packed package in a fresh project", () => {
         "pg",
         "typescript@~5.9.3",
         "@types/node@^20",
+        "vitest@^4",
       ],
       app,
       120_000,
@@ -205,6 +230,16 @@ describe("the packed package in a fresh project", () => {
     );
     expect(api.code, show(api)).toBe(0);
     expect(api.stdout.trim()).toBe("function function");
+
+    // vitest is an optional peer: only the faultline/vitest entry imports it.
+    const dist = path.join(installed, "dist");
+    const importers = readdirSync(dist).filter(
+      (f) =>
+        f.endsWith(".js") && /from\s*["']vitest["']/.test(readFileSync(path.join(dist, f), "utf8")),
+    );
+    expect(importers).toEqual(["vitest.js"]);
+    const manifest = JSON.parse(readFileSync(path.join(installed, "package.json"), "utf8"));
+    expect(manifest.peerDependenciesMeta?.vitest?.optional).toBe(true);
   }, 120_000);
 
   it("npx faultline init writes a config and a scenario for a plain node:http + pg service", async () => {
@@ -289,4 +324,49 @@ describe("the packed package in a fresh project", () => {
     expect(failed.stdout).toMatch(/FAIL\s+incident/);
     expect(failed.stdout).toMatch(/noCascade/);
   }, 90_000);
+  it("the project's own vitest test runs the incident through runScenario and faultline/vitest", async () => {
+    // The incident's bug as a second server: the error swallowed, the transaction carried on.
+    const broken = SERVER.replace('"ROLLBACK TO SAVEPOINT credits"', '"SELECT 1"');
+    writeFileSync(path.join(app, "server-broken.js"), broken);
+    await mkdir(path.join(app, "test"), { recursive: true });
+    writeFileSync(path.join(app, "test", "incident.test.ts"), VITEST_TEST);
+    const run = await sh(
+      process.execPath,
+      [path.join(app, "node_modules", "vitest", "vitest.mjs"), "run"],
+      app,
+      90_000,
+    );
+    expect(run.code, show(run)).toBe(0);
+    expect(run.stdout).toContain("2 passed");
+  }, 120_000);
+
+  it("the vitest test type-checks: the matchers are on vitest's Assertion, a typo is an error", async () => {
+    writeFileSync(
+      path.join(app, "tsconfig.vitest.json"),
+      `${JSON.stringify({ extends: "./tsconfig.json", include: ["test/**/*.ts"] }, null, 2)}\n`,
+    );
+    const tsc = (...args: string[]) =>
+      sh(
+        process.execPath,
+        [
+          path.join(app, "node_modules", "typescript", "bin", "tsc"),
+          "-p",
+          "tsconfig.vitest.json",
+          ...args,
+        ],
+        app,
+      );
+    const typed = await tsc();
+    expect(typed.code, show(typed)).toBe(0);
+
+    writeFileSync(
+      path.join(app, "test", "typo.test.ts"),
+      `import { runScenario } from "faultline";\nimport "faultline/vitest";\nimport { expect, it } from "vitest";\nit("x", async () => {\n  expect(await runScenario("faultline/incident.scenario.ts")).toHaveNoCascde();\n  expect(await runScenario("faultline/incident.scenario.ts")).toPassInvariant(7);\n});\n`,
+    );
+    const typo = await tsc("--skipLibCheck");
+    rmSync(path.join(app, "test", "typo.test.ts"));
+    expect(typo.code).not.toBe(0);
+    expect(typo.stdout).toContain("toHaveNoCascde");
+    expect(typo.stdout).toMatch(/typo\.test\.ts\(6,.*not assignable to parameter of type 'string'/);
+  }, 60_000);
 });

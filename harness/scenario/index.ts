@@ -8,7 +8,13 @@ export {
   type InvariantSpec,
   invariants,
 } from "./invariants/index.ts";
-export { findScenarioFiles, type LoadedScenario, loadScenario } from "./load.ts";
+export {
+  displayPath,
+  findScenarioFiles,
+  type LoadedScenario,
+  loadScenario,
+  validateScenario,
+} from "./load.ts";
 export { describeCell, expandMatrix, type ScenarioCell, withDeliveryPolicy } from "./matrix.ts";
 export {
   concurrencyFor,

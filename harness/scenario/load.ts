@@ -97,7 +97,15 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
       "has no default export (expected `export default defineScenario({...})`)",
     );
   }
-  const parsed = scenarioSchema.safeParse(module.default);
+  return { file, scenario: await validateScenario(module.default, shown) };
+}
+
+/**
+ * Validate a scenario value (a file's default export, or a value handed to `runScenario`):
+ * everything that can be checked before a run. `shown` names it in errors.
+ */
+export async function validateScenario(value: unknown, shown: string): Promise<Scenario> {
+  const parsed = scenarioSchema.safeParse(value);
   if (!parsed.success) throw new BadScenarioError(shown, formatIssues(parsed.error.issues));
   const scenario = parsed.data;
   await checkWebhooks(shown, scenario);
@@ -115,7 +123,7 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
         `field "${where}.invariant": unknown invariant ${spec.invariant}`,
       );
   }
-  return { file, scenario };
+  return scenario;
 }
 
 /** A recorded fixture pair by its path without extension, relative to `baseDir`. */
