@@ -1,0 +1,292 @@
+import { execFileSync, spawn } from "node:child_process";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliRun, ROOT } from "./cli.ts";
+
+// scripts/gate-refs.mjs on a repository shaped like a user's: the python-billing example at its
+// root, with its own faultline.config.ts and scenarios, faultline installed in node_modules, and
+// a history where the hotfix is a real change of billing.py:
+//   A  the service before the hotfix (only the pre-hotfix handler) and a guard scenario
+//   B  the hotfix (the rollback code), plus the scenario that reproduces the incident
+//   C  on B: the hotfix reverted, the scenario kept
+// branch main at A, branch fix at B, branch revert at C.
+const EXAMPLE = path.join(ROOT, "examples", "python-billing");
+const SCRIPT = path.join(ROOT, "scripts", "gate-refs.mjs");
+const ZX = path.join(ROOT, "node_modules", "zx", "build", "cli.js");
+// biome-ignore lint/suspicious/noTemplateCurlyInString: the shell expands it, not JavaScript
+const START = 'exec "${PYTHON:-python3}" app.py';
+
+let root: string;
+let repo: string;
+let tmp: string;
+const sha: Record<"A" | "B" | "C", string> = { A: "", B: "", C: "" };
+
+function git(...args: string[]): string {
+  return execFileSync("git", args, { cwd: repo, encoding: "utf8" }).trim();
+}
+
+function commit(message: string): string {
+  git("add", "-A");
+  git("-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-q", "-m", message);
+  return git("rev-parse", "HEAD");
+}
+
+beforeAll(() => {
+  root = mkdtempSync(path.join(tmpdir(), "faultline-gate-refs-e2e-"));
+  repo = path.join(root, "billing");
+  tmp = path.join(root, "tmp");
+  mkdirSync(tmp);
+  mkdirSync(path.join(repo, "faultline"), { recursive: true });
+  for (const file of ["app.py", "stripe_signature.py", "python.ts", "faultline.config.ts", "db"])
+    cpSync(path.join(EXAMPLE, file), path.join(repo, file), { recursive: true });
+  writeFileSync(path.join(repo, ".gitignore"), "node_modules/\n__pycache__/\n");
+  // What `npm install --save-dev faultline` leaves: the bin, ignored by git.
+  mkdirSync(path.join(repo, "node_modules", ".bin"), { recursive: true });
+  symlinkSync(
+    path.join(ROOT, "bin", "faultline.mjs"),
+    path.join(repo, "node_modules", ".bin", "faultline"),
+  );
+
+  const fixed = readFileSync(path.join(EXAMPLE, "billing.py"), "utf8");
+  const hotfixAt = fixed.indexOf("# --- fixed: the hotfix");
+  expect(hotfixAt).toBeGreaterThan(0);
+  const broken = `${fixed.slice(0, hotfixAt)}# Before the hotfix there is one handler.\nHANDLERS = {"broken": handle_broken, "fixed": handle_broken}\n`;
+  const guard = readFileSync(path.join(EXAMPLE, "faultline", "bad-signatures.scenario.ts"), "utf8");
+  expect(guard).toContain("randomSeed: 20240315,");
+
+  execFileSync("git", ["init", "-q", "-b", "main", repo]);
+  writeFileSync(path.join(repo, "billing.py"), broken);
+  writeFileSync(
+    path.join(repo, "faultline", "bad-signatures.scenario.ts"),
+    guard.replace("randomSeed: 20240315,", "randomSeed: 20240315,\n  mustPassOnBaseline: true,"),
+  );
+  sha.A = commit("billing service");
+  git("checkout", "-q", "-b", "fix");
+  writeFileSync(path.join(repo, "billing.py"), fixed);
+  cpSync(
+    path.join(EXAMPLE, "faultline", "tax-column-missing.scenario.ts"),
+    path.join(repo, "faultline", "tax-column-missing.scenario.ts"),
+  );
+  sha.B = commit("hotfix: roll back after a failed write; scenario tax-column-missing");
+  git("checkout", "-q", "-b", "revert");
+  writeFileSync(path.join(repo, "billing.py"), broken);
+  sha.C = commit("revert the hotfix");
+  git("checkout", "-q", "main");
+});
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** Run the zx script as a user would, from the repository (or `cwd`). */
+function startGateRefs(args: string[], cwd = repo) {
+  const child = spawn(process.execPath, [ZX, SCRIPT, ...args], {
+    cwd,
+    env: { ...process.env, TMPDIR: tmp },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const done = new Promise<CliRun>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
+  return { child, done, output: () => stdout };
+}
+
+const gateRefs = (args: string[], cwd = repo) => startGateRefs(args, cwd).done;
+
+function expectNoCheckoutLeft() {
+  expect(git("worktree", "list", "--porcelain").match(/^worktree /gm)).toHaveLength(1);
+  expect(readdirSync(tmp).filter((e) => e.startsWith("faultline-gate-refs-"))).toEqual([]);
+}
+
+describe("scripts/gate-refs.mjs against a user's repository", () => {
+  it("A → B proves the fix: the head's scenarios, both checkouts built, reports where the caller is", async () => {
+    const reports = path.join(root, "reports-ab");
+    mkdirSync(reports);
+    const run = await gateRefs(
+      [
+        "--head",
+        "fix",
+        "--build",
+        'echo "building $(git rev-parse --short HEAD)"',
+        "--start",
+        START,
+        "--",
+        "--junit",
+        "gate.xml",
+        "--json=gate.json",
+        "--summary",
+        "summary.md",
+      ],
+      reports,
+    );
+    // --repo defaults to the current folder: run from reports/ it is not a repository.
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/is not inside a git repository/);
+
+    const ok = await gateRefs([
+      "--repo",
+      repo,
+      "--head",
+      "fix",
+      "--build",
+      'echo "building $(git rev-parse --short HEAD)"',
+      "--start",
+      START,
+      "--",
+      "--junit",
+      path.join(reports, "gate.xml"),
+      `--json=${path.join(reports, "gate.json")}`,
+      "--summary",
+      path.join(reports, "summary.md"),
+    ]);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    // No --base: the merge base of fix and main, i.e. A.
+    expect(ok.stdout).toContain(
+      `baseline merge-base(fix, main) (${sha.A.slice(0, 12)}), candidate fix (${sha.B.slice(0, 12)})`,
+    );
+    expect(ok.stdout).toContain(`[baseline] building ${sha.A.slice(0, 7)}`);
+    expect(ok.stdout).toContain(`[candidate] building ${sha.B.slice(0, 7)}`);
+    // The scenario exists only in the head: the gate ran the head's scenarios on both sides.
+    expect(ok.stdout).toMatch(/tax-column-missing: proves the fix/);
+    expect(ok.stdout).toMatch(/bad-signatures: passes on both/);
+    const json = JSON.parse(readFileSync(path.join(reports, "gate.json"), "utf8"));
+    expect(json.exitCode).toBe(0);
+    expect(json.baseline).toMatch(/^cd \S+\/baseline && exec /);
+    expect(readFileSync(path.join(reports, "gate.xml"), "utf8")).toContain("tax-column-missing");
+    const summary = readFileSync(path.join(reports, "summary.md"), "utf8");
+    expect(summary).toContain("the fix is proven");
+    expect(summary).toContain(`candidate: fix \`${sha.B.slice(0, 12)}\``);
+    expectNoCheckoutLeft();
+  });
+
+  it("report paths are relative to the caller's folder, scenario paths to the head checkout", async () => {
+    const run = await gateRefs([
+      "--base",
+      sha.A,
+      "--head",
+      sha.B,
+      "--start",
+      START,
+      "--",
+      "faultline/tax-column-missing.scenario.ts",
+      "--json",
+      "out/gate.json",
+    ]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const json = JSON.parse(readFileSync(path.join(repo, "out", "gate.json"), "utf8"));
+    expect(json.scenarios.map((s: { name: string }) => s.name)).toEqual(["tax-column-missing"]);
+    rmSync(path.join(repo, "out"), { recursive: true });
+    expectNoCheckoutLeft();
+  });
+
+  it("B → C regresses: exit 1", async () => {
+    const run = await gateRefs(["--base", "fix", "--head", "revert", "--start", START]);
+    expect(run.code, run.stdout + run.stderr).toBe(1);
+    expect(run.stdout).toMatch(/tax-column-missing: regresses/);
+    expectNoCheckoutLeft();
+  });
+
+  it("a failed build is exit 3 naming the side and the ref, with the build's last lines", async () => {
+    const summary = path.join(root, "build-failed.md");
+    const run = await gateRefs([
+      "--head",
+      "fix",
+      "--build",
+      'grep -q handle_fixed billing.py || { echo "no hotfix in this checkout" >&2; exit 7; }',
+      "--start",
+      START,
+      "--",
+      "--summary",
+      summary,
+    ]);
+    expect(run.code, run.stdout + run.stderr).toBe(3);
+    expect(run.stderr).toContain("[baseline] no hotfix in this checkout");
+    expect(run.stderr).toMatch(
+      /the build of the baseline \(merge-base\(fix, main\)\) failed with exit code 7[\s\S]*no hotfix in this checkout/,
+    );
+    expect(run.stdout).toContain("[candidate] built in");
+    expect(readFileSync(summary, "utf8")).toContain("infrastructure failed");
+    expectNoCheckoutLeft();
+  });
+
+  it("bad usage is exit 2 with a message saying what is wrong, and nothing checked out", async () => {
+    const cases: [string[], RegExp][] = [
+      [["--head", "fix"], /--start is required/],
+      [["--start", START], /--head is required/],
+      [["--head", "no-such-branch", "--start", START], /--head no-such-branch: no such commit/],
+      [["--head", "fix", "--base", "v9", "--start", START], /--base v9: no such commit/],
+      [["--head", "fix", "--target", "trunk", "--start", START], /--target trunk: no such commit/],
+      [["--head", "fix", "--base", "main", "--target", "main", "--start", START], /not both/],
+      [
+        ["--head", "fix", "--start", START, "scenario.ts"],
+        /put scenarios and gate flags after "--"/,
+      ],
+      [["--head", "fix", "--start", START, "--bogus"], /Unknown option '--bogus'/],
+      [
+        ["--head", "fix", "--start", START, "--", "--baseline", "x"],
+        /--baseline after "--": gate-refs sets --baseline and --candidate itself/,
+      ],
+      [["--head", "fix", "--start", START, "--repo", path.join(root, "nowhere")], /no such folder/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await gateRefs(args);
+      expect(run.code, `${args.join(" ")}\n${run.stderr}`).toBe(2);
+      expect(run.stderr).toMatch(message);
+    }
+    expectNoCheckoutLeft();
+  });
+
+  it("--dry-run prints the commands and runs none", async () => {
+    const run = await gateRefs([
+      "--head",
+      "fix",
+      "--build",
+      "make",
+      "--start",
+      START,
+      "--dry-run",
+      "--",
+      "--junit",
+      "gate.xml",
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`worktree add --detach <tmp>/baseline ${sha.A}`);
+    expect(run.stdout).toContain(`worktree add --detach <tmp>/candidate ${sha.B}`);
+    expect(run.stdout).toContain("(cd <tmp>/baseline && make)");
+    expect(run.stdout).toContain(
+      `node_modules/.bin/faultline gate --junit ${path.join(repo, "gate.xml")} --baseline`,
+    );
+    expectNoCheckoutLeft();
+  });
+
+  it("Ctrl-C during the gate stops it and removes the checkouts: exit 130", async () => {
+    const { child, done, output } = startGateRefs(["--head", "fix", "--start", START]);
+    const deadline = Date.now() + 30_000;
+    while (!output().includes("faultline gate:") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    child.kill("SIGINT");
+    const run = await done;
+    expect(run.code, run.stdout + run.stderr).toBe(130);
+    expect(run.stderr).toContain("SIGINT: stopping");
+    expectNoCheckoutLeft();
+  });
+});
