@@ -1,27 +1,14 @@
-import { execFileSync, spawn } from "node:child_process";
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BillingRepo, createBillingRepo } from "./billing-repo.ts";
 import { type CliRun, ROOT } from "./cli.ts";
 
-// scripts/gate-refs.mjs on a repository shaped like a user's: the python-billing example at its
-// root, with its own faultline.config.ts and scenarios, faultline installed in node_modules, and
-// a history where the hotfix is a real change of billing.py:
-//   A  the service before the hotfix (only the pre-hotfix handler) and a guard scenario
-//   B  the hotfix (the rollback code), plus the scenario that reproduces the incident
-//   C  on B: the hotfix reverted, the scenario kept
-// branch main at A, branch fix at B, branch revert at C.
-const EXAMPLE = path.join(ROOT, "examples", "python-billing");
+// scripts/gate-refs.mjs on a repository shaped like a user's (see billing-repo.ts): main at A
+// (before the hotfix) then D, fix at B (the hotfix and the scenario that reproduces the
+// incident), revert at C (B with the hotfix reverted).
 const SCRIPT = path.join(ROOT, "scripts", "gate-refs.mjs");
 const ZX = path.join(ROOT, "node_modules", "zx", "build", "cli.js");
 // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell expands it, not JavaScript
@@ -30,59 +17,17 @@ const START = 'exec "${PYTHON:-python3}" app.py';
 let root: string;
 let repo: string;
 let tmp: string;
-const sha: Record<"A" | "B" | "C", string> = { A: "", B: "", C: "" };
-
-function git(...args: string[]): string {
-  return execFileSync("git", args, { cwd: repo, encoding: "utf8" }).trim();
-}
-
-function commit(message: string): string {
-  git("add", "-A");
-  git("-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-q", "-m", message);
-  return git("rev-parse", "HEAD");
-}
+let billing: BillingRepo;
+let sha: BillingRepo["sha"];
+const git = (...args: string[]) => billing.git(...args);
 
 beforeAll(() => {
   root = mkdtempSync(path.join(tmpdir(), "faultline-gate-refs-e2e-"));
   repo = path.join(root, "billing");
   tmp = path.join(root, "tmp");
   mkdirSync(tmp);
-  mkdirSync(path.join(repo, "faultline"), { recursive: true });
-  for (const file of ["app.py", "stripe_signature.py", "python.ts", "faultline.config.ts", "db"])
-    cpSync(path.join(EXAMPLE, file), path.join(repo, file), { recursive: true });
-  writeFileSync(path.join(repo, ".gitignore"), "node_modules/\n__pycache__/\n");
-  // What `npm install --save-dev faultline` leaves: the bin, ignored by git.
-  mkdirSync(path.join(repo, "node_modules", ".bin"), { recursive: true });
-  symlinkSync(
-    path.join(ROOT, "bin", "faultline.mjs"),
-    path.join(repo, "node_modules", ".bin", "faultline"),
-  );
-
-  const fixed = readFileSync(path.join(EXAMPLE, "billing.py"), "utf8");
-  const hotfixAt = fixed.indexOf("# --- fixed: the hotfix");
-  expect(hotfixAt).toBeGreaterThan(0);
-  const broken = `${fixed.slice(0, hotfixAt)}# Before the hotfix there is one handler.\nHANDLERS = {"broken": handle_broken, "fixed": handle_broken}\n`;
-  const guard = readFileSync(path.join(EXAMPLE, "faultline", "bad-signatures.scenario.ts"), "utf8");
-  expect(guard).toContain("randomSeed: 20240315,");
-
-  execFileSync("git", ["init", "-q", "-b", "main", repo]);
-  writeFileSync(path.join(repo, "billing.py"), broken);
-  writeFileSync(
-    path.join(repo, "faultline", "bad-signatures.scenario.ts"),
-    guard.replace("randomSeed: 20240315,", "randomSeed: 20240315,\n  mustPassOnBaseline: true,"),
-  );
-  sha.A = commit("billing service");
-  git("checkout", "-q", "-b", "fix");
-  writeFileSync(path.join(repo, "billing.py"), fixed);
-  cpSync(
-    path.join(EXAMPLE, "faultline", "tax-column-missing.scenario.ts"),
-    path.join(repo, "faultline", "tax-column-missing.scenario.ts"),
-  );
-  sha.B = commit("hotfix: roll back after a failed write; scenario tax-column-missing");
-  git("checkout", "-q", "-b", "revert");
-  writeFileSync(path.join(repo, "billing.py"), broken);
-  sha.C = commit("revert the hotfix");
-  git("checkout", "-q", "main");
+  billing = createBillingRepo(repo);
+  sha = billing.sha;
 });
 
 afterAll(() => {
