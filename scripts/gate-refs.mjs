@@ -16,7 +16,7 @@
 // infrastructure); 2 also for a bad flag or an unknown ref here, 3 when a checkout or a build
 // fails, 130/143 when interrupted (after the worktrees are removed).
 import { spawn } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, realpathSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -55,6 +55,7 @@ const OUTPUT_FLAGS = new Set(["--junit", "--json", "--summary", "--trace-dir"]);
 // Set here from --start; given after `--` they would silently replace the checkouts.
 const OWNED_FLAGS = new Set(["--baseline", "--candidate", "--service"]);
 const BUILD_TAIL_LINES = 20;
+const EXIT_MEANINGS = { 2: "bad usage or a bad scenario", 3: "infrastructure failed" };
 
 /** The arguments after this script's own path, whether run by `zx script` or `node script`. */
 function scriptArgs() {
@@ -382,18 +383,30 @@ async function main() {
     if (interrupted) return interrupted === "SIGTERM" ? 143 : 130;
 
     const [command, ...args] = gateArgv;
+    const summary = flagValue(options.gateArgs, "--summary");
+    const summaryFile = summary && path.resolve(cwd, summary);
+    const summarySize = () =>
+      summaryFile && existsSync(summaryFile) ? statSync(summaryFile).size : 0;
+    const before = summarySize();
     const { code, signal } = await startChild(command, args, {
       cwd: sides[1].dir,
       stdio: "inherit",
     }).done;
     if (interrupted) return interrupted === "SIGTERM" ? 143 : 130;
     if (code === null) return 128 + (os.constants.signals[signal] ?? 0);
-    const summary = flagValue(options.gateArgs, "--summary");
-    if (summary)
+    if (summaryFile) {
+      // The gate writes no summary when it stops before judging (bad usage, no Postgres): a
+      // reader of the step summary or the pull request comment still learns why.
+      if (summarySize() === before)
+        appendFileSync(
+          summaryFile,
+          `### faultline gate: ⚠️ exit ${code} (${EXIT_MEANINGS[code] ?? "unexpected"}), no verdict: see the gate's output\n`,
+        );
       appendFileSync(
-        path.resolve(cwd, summary),
+        summaryFile,
         `\nbaseline: ${baseRef} \`${short(baseSha)}\` · candidate: ${options.head} \`${short(headSha)}\` (built by scripts/gate-refs.mjs)\n\n`,
       );
+    }
     return code;
   } catch (error) {
     if (error instanceof InfrastructureError) {

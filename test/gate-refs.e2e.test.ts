@@ -200,6 +200,26 @@ describe("scripts/gate-refs.mjs against a user's repository", () => {
     expectNoCheckoutLeft();
   });
 
+  it("the gate's own exit 2 passes through, and the summary says there was no verdict", async () => {
+    const summary = path.join(root, "no-verdict.md");
+    const run = await gateRefs([
+      "--head",
+      "fix",
+      "--start",
+      START,
+      "--",
+      "faultline/no-such.scenario.ts",
+      "--summary",
+      summary,
+    ]);
+    expect(run.code, run.stdout + run.stderr).toBe(2);
+    expect(run.stderr).toContain("no-such.scenario.ts");
+    expect(readFileSync(summary, "utf8")).toMatch(
+      /^### faultline gate: ⚠️ exit 2 \(bad usage or a bad scenario\), no verdict[\s\S]*candidate: fix `/,
+    );
+    expectNoCheckoutLeft();
+  });
+
   it("--dry-run prints the commands and runs none", async () => {
     const run = await gateRefs([
       "--head",
