@@ -378,8 +378,17 @@ async function main() {
         );
       added.push(s.dir);
     }
-    if (options.build && !interrupted)
-      await Promise.all(sides.map((s) => build(s.side, s.ref, s.dir, options.build)));
+    if (options.build && !interrupted) {
+      const builds = sides.map((s) => build(s.side, s.ref, s.dir, options.build));
+      try {
+        await Promise.all(builds);
+      } catch (error) {
+        // One side failed: the other's result cannot matter, and its checkout is about to go.
+        signalChildren("SIGTERM");
+        await Promise.allSettled(builds);
+        throw error;
+      }
+    }
     if (interrupted) return interrupted === "SIGTERM" ? 143 : 130;
 
     const [command, ...args] = gateArgv;

@@ -156,7 +156,7 @@ describe("scripts/gate-refs.mjs against a user's repository", () => {
       "--head",
       "fix",
       "--build",
-      'grep -q handle_fixed billing.py || { echo "no hotfix in this checkout" >&2; exit 7; }',
+      'grep -q handle_fixed billing.py || { sleep 0.5; echo "no hotfix in this checkout" >&2; exit 7; }',
       "--start",
       START,
       "--",
@@ -170,6 +170,22 @@ describe("scripts/gate-refs.mjs against a user's repository", () => {
     );
     expect(run.stdout).toContain("[candidate] built in");
     expect(readFileSync(summary, "utf8")).toContain("infrastructure failed");
+    expectNoCheckoutLeft();
+  });
+
+  it("a failed build stops the other side's build", async () => {
+    const started = Date.now();
+    const run = await gateRefs([
+      "--head",
+      "fix",
+      "--build",
+      "if grep -q handle_fixed billing.py; then echo waiting; exec sleep 60; else exit 9; fi",
+      "--start",
+      START,
+    ]);
+    expect(run.code, run.stdout + run.stderr).toBe(3);
+    expect(run.stderr).toContain("the build of the baseline");
+    expect(Date.now() - started).toBeLessThan(20_000);
     expectNoCheckoutLeft();
   });
 
