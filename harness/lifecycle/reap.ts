@@ -153,8 +153,16 @@ export async function reap(require: NodeJS.Require, task: ReapTask): Promise<voi
         const [file, ...args] = resource.argv;
         if (file) spawnSync(file, args, { stdio: "ignore", timeout: 30_000 });
       }
-    for (const resource of resources)
-      if (resource.kind === "dir") fs.rmSync(resource.path, { recursive: true, force: true });
+    const removeDirs = () => {
+      for (const resource of resources)
+        if (resource.kind === "dir") fs.rmSync(resource.path, { recursive: true, force: true });
+    };
+    removeDirs();
+    // A helper the parent ran but never listed (esbuild's service process, bundling the
+    // payments service) ends when its stdin closes, but may finish writing its output first,
+    // making a removed dir again: remove the listed dirs once more after it had time to stop.
+    await wait(500);
+    removeDirs();
     fs.rmSync(runDir, { recursive: true, force: true });
   };
 

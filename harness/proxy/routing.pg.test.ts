@@ -567,8 +567,10 @@ describe("long-lived pools across beginScenario", () => {
       };
     });
     expect(result.after).toEqual([{ marker: "B" }]);
-    // Two idle clients through the proxy, two straight to Postgres.
-    expect(idleErrors).toEqual(["57P01", "57P01", "57P01", "57P01"]);
+    // Two idle clients through the proxy, two straight to Postgres; under load a client that
+    // was being released as the terminate landed reports it too, so at least four, all 57P01.
+    expect(idleErrors.length).toBeGreaterThanOrEqual(4);
+    expect([...new Set(idleErrors)]).toEqual(["57P01"]);
   });
 
   it("postgres-js: closed connections reconnect on the next query, which sees B", async () => {
