@@ -161,8 +161,10 @@ export async function reap(require: NodeJS.Require, task: ReapTask): Promise<voi
     // A helper the parent ran but never listed (esbuild's service process, bundling the
     // payments service) ends when its stdin closes, but may finish writing its output first,
     // making a removed dir again: remove the listed dirs once more after it had time to stop.
-    await wait(500);
-    removeDirs();
+    if (resources.some((r) => r.kind === "dir")) {
+      await wait(500);
+      removeDirs();
+    }
     fs.rmSync(runDir, { recursive: true, force: true });
   };
 
