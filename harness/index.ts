@@ -10,6 +10,7 @@ export {
   type ServiceEnvContext,
 } from "./config/index.ts";
 export * from "./errors.ts";
+export * from "./gate/index.ts";
 export { formatInitReport, type InitReport, initProject } from "./init/index.ts";
 export {
   containerPostgres,
