@@ -50,6 +50,8 @@ Options:
   --seed <n>                seed for ids, delivery order and probabilistic faults (default: each
                             scenario's randomSeed, else a new seed the run prints)
   --concurrency <n>         how many scenario cells run at once (default 4 here; 1 = one by one)
+  --cell <axis=value>       only the matrix cells with that value (repeatable), e.g.
+                            --cell "schema=credits_balance missing"
   --ready-timeout <ms>      how long the service may take to become ready (default 15000)
   --trace-dir <dir>         keep each scenario's proxy trace there as <scenario>.ndjson
   -h, --help                show this help
@@ -110,6 +112,7 @@ const RUN_FLAGS = {
   summary: { type: "string" },
   seed: { type: "string" },
   concurrency: { type: "string" },
+  cell: { type: "string", multiple: true },
   "ready-timeout": { type: "string" },
   "trace-dir": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -191,6 +194,21 @@ function parseConcurrency(value: string | undefined): number | undefined {
   return Number(value);
 }
 
+/** `--cell schema=credits_balance missing` (repeatable): the matrix cells to run. */
+function parseCells(values: string[] | undefined): Record<string, string> | undefined {
+  if (!values?.length) return undefined;
+  const only: Record<string, string> = {};
+  for (const value of values) {
+    const match = /^(schema|delivery|faults)=(.+)$/.exec(value);
+    if (!match)
+      throw new BadUsageError(
+        `--cell: expected axis=value with axis schema, delivery or faults (e.g. --cell "schema=credits_balance missing"), got ${JSON.stringify(value)}`,
+      );
+    only[match[1] as string] = match[2] as string;
+  }
+  return only;
+}
+
 function nonEmpty(values: RunValues, flag: keyof RunValues, what: string): void {
   const value = values[flag];
   if (typeof value === "string" && value.trim() === "")
@@ -213,20 +231,20 @@ function invocation(): string {
  */
 function replayCommandLine(
   tokens: NonNullable<ReturnType<typeof parseRunFlags>["tokens"]>,
-  file: string,
-  seed: number,
+  { file, seed, cell }: ScenarioResult,
   service?: string,
 ): string {
   const words = ["faultline", "run", file];
   for (const token of tokens) {
     if (token.kind !== "option") continue;
-    if (["seed", "baseline", "candidate", "concurrency"].includes(token.name)) continue;
+    if (["seed", "baseline", "candidate", "concurrency", "cell"].includes(token.name)) continue;
     if (REPORT_FLAGS.has(token.name) || (service !== undefined && token.name === "service"))
       continue;
     words.push(`--${token.name}`);
     if (token.value !== undefined) words.push(token.value);
   }
   if (service !== undefined) words.push("--service", service);
+  for (const [axis, label] of Object.entries(cell ?? {})) words.push("--cell", `${axis}=${label}`);
   words.push("--seed", String(seed));
   return [invocation(), ...words.slice(1).map(shellWord)].join(" ");
 }
@@ -243,6 +261,7 @@ async function prepareRun(
   nonEmpty(values, "postgres", "a provider");
   const seed = parseSeed(values.seed);
   const concurrency = parseConcurrency(values.concurrency);
+  const only = parseCells(values.cell);
   const readyTimeoutMs = parseReadyTimeout(values["ready-timeout"]);
 
   const { findConfigFile, loadConfig } = await import("./config/index.ts");
@@ -301,10 +320,21 @@ async function prepareRun(
     ]);
   };
   try {
-    const { findScenarioFiles, loadScenario } = await import("./scenario/index.ts");
+    const { findScenarioFiles, loadScenario, expandMatrix, cellMatches, describeCell } =
+      await import("./scenario/index.ts");
     const scenarios = [];
     const targets = positionals.length ? positionals : (config?.scenarios ?? []);
     for (const file of await findScenarioFiles(targets)) scenarios.push(await loadScenario(file));
+    // --cell picks matrix cells; picking none is a mistake, never a green run on nothing.
+    if (only) {
+      const cells = scenarios.flatMap((loaded) =>
+        expandMatrix(loaded).map((cell) => ({ name: loaded.scenario.name, cell: cell.cell })),
+      );
+      if (!cells.some(({ cell }) => cellMatches(cell, only)))
+        throw new BadUsageError(
+          `--cell: no cell has ${describeCell(only)}; the cells are: ${cells.map(({ name, cell }) => `${name}${cell ? ` [${describeCell(cell)}]` : ""}`).join("; ")}`,
+        );
+    }
     return {
       config,
       environment,
@@ -314,6 +344,7 @@ async function prepareRun(
       options: {
         seed,
         concurrency,
+        only,
         readyTimeoutMs: readyTimeoutMs ?? config?.service.readyTimeoutMs,
         webhookPaths: config?.webhookPaths,
         traceDir: values["trace-dir"] ? path.resolve(values["trace-dir"]) : undefined,
@@ -358,8 +389,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
         for (const r of reporters) await r.onRunStart?.(info);
       },
       onScenarioEnd: async (result) => {
-        if (result.verdict !== "pass")
-          result.replay = replayCommandLine(tokens ?? [], result.file, result.seed);
+        if (result.verdict !== "pass") result.replay = replayCommandLine(tokens ?? [], result);
         for (const r of reporters) await r.onScenarioResult?.(result);
       },
     });
@@ -417,7 +447,7 @@ async function gate(args: string[], signal: AbortSignal): Promise<number> {
         if (cell.baseline.verdict === "error" || scenario.outcome === "does not reproduce")
           replays.push([cell.baseline, values.baseline]);
         for (const [result, service] of replays) {
-          result.replay = replayCommandLine(tokens ?? [], result.file, result.seed, service);
+          result.replay = replayCommandLine(tokens ?? [], result, service);
           if (!shown.has(result.replay)) write(`  replay: ${result.replay}\n`);
           shown.add(result.replay);
         }

@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, runCli } from "./cli.ts";
 import { validateJunit } from "./junit-schema.ts";
@@ -105,9 +107,19 @@ describe("faultline gate on the flagship (two services × two schemas)", () => {
     expect(code, stdout).toBe(1);
     expect(stdout).toMatch(/FAIL credits-balance-hotfix: regresses/);
     expect(stdout).toMatch(/candidate ✗ noCascade: expected no 25P02/);
-    expect(stdout).toMatch(
-      /replay: .* run scenarios\/credits-balance-hotfix\.scenario\.ts --service payments:broken --seed 20261128/,
+    // The replay line runs the failing side on the failing cell alone.
+    const replay = /replay: (.*)\n/.exec(stdout)?.[1] ?? "";
+    expect(replay).toMatch(
+      / run scenarios\/credits-balance-hotfix\.scenario\.ts --service payments:broken --cell 'schema=credits_balance missing' --seed 20261128$/,
     );
+    const again = await promisify(execFile)("sh", ["-c", `${replay} || echo "exit $?"`], {
+      cwd: ROOT,
+    });
+    expect(again.stdout).toContain("exit 1");
+    expect(again.stdout).toMatch(
+      /^FAIL {2}credits-balance-hotfix \[schema: credits_balance missing\]/m,
+    );
+    expect(again.stdout).toContain("0 passed, 1 failed, 0 errored");
     expect(report.scenarios[0]?.outcome).toBe("regresses");
     expect(report.exitCode).toBe(1);
     expect(junit).toContain('tests="2" failures="1" errors="0"');
@@ -150,6 +162,23 @@ describe("faultline gate with a guard scenario and bad usage", () => {
     ]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/OK {3}bad-signatures: passes on both \(must pass on baseline\)/);
+  });
+
+  it("a --cell no scenario has is bad usage, naming the cells there are", async () => {
+    const run = await runCli([
+      "gate",
+      FLAGSHIP,
+      "--baseline",
+      "payments:broken",
+      "--candidate",
+      "payments:fixed",
+      "--cell",
+      "schema=credits_balance gone",
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      "--cell: no cell has schema: credits_balance gone; the cells are: credits-balance-hotfix [schema: credits_balance missing]; credits-balance-hotfix [schema: credits_balance present]",
+    );
   });
 
   it("without --candidate, or with --service, is bad usage (exit 2)", async () => {

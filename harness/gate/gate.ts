@@ -2,6 +2,7 @@ import { EXIT } from "../errors.ts";
 import type { RunEnvironment } from "../postgres/index.ts";
 import { newSeed } from "../random/index.ts";
 import {
+  cellMatches,
   concurrencyFor,
   expandMatrix,
   type Job,
@@ -140,7 +141,9 @@ export async function runGate(
   const startedAt = Date.now();
   const seed = options.seed ?? newSeed();
   const cells = scenarios.flatMap((loaded) =>
-    expandMatrix(loaded).map((cell) => ({ loaded, cell })),
+    expandMatrix(loaded)
+      .filter((cell) => cellMatches(cell.cell, options.only))
+      .map((cell) => ({ loaded, cell })),
   );
   // Baseline and candidate of a cell side by side in the queue, so both run early and together.
   const jobs: Job[] = cells.flatMap(({ cell }) => [

@@ -15,7 +15,13 @@ export {
   loadScenario,
   validateScenario,
 } from "./load.ts";
-export { describeCell, expandMatrix, type ScenarioCell, withDeliveryPolicy } from "./matrix.ts";
+export {
+  cellMatches,
+  describeCell,
+  expandMatrix,
+  type ScenarioCell,
+  withDeliveryPolicy,
+} from "./matrix.ts";
 export {
   concurrencyFor,
   defaultConcurrency,

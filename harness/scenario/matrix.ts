@@ -166,3 +166,12 @@ export function describeCell(cell: Record<string, string> | undefined): string {
         .join(", ")
     : "";
 }
+
+/** Whether a cell is one of those `only` names: every axis given has that value's label. */
+export function cellMatches(
+  cell: Record<string, string> | undefined,
+  only: Record<string, string> | undefined,
+): boolean {
+  if (!only) return true;
+  return Object.entries(only).every(([axis, label]) => cell?.[axis] === label);
+}

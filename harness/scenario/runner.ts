@@ -37,7 +37,7 @@ import {
   snapshotTables,
 } from "./invariants/index.ts";
 import { displayPath, type LoadedScenario } from "./load.ts";
-import { describeCell, expandMatrix, type ScenarioCell } from "./matrix.ts";
+import { cellMatches, describeCell, expandMatrix, type ScenarioCell } from "./matrix.ts";
 import type { Scenario } from "./schema.ts";
 import { type Attachment, perRunHost, perScenarioHost, type ServiceHost } from "./service-host.ts";
 import { type Planned, prepareSteps, type Step, shuffle, stripeRetrySchedule } from "./steps.ts";
@@ -115,6 +115,8 @@ export interface RunOptions {
   seed?: number;
   /** How many cells run at once (default: defaultConcurrency()). */
   concurrency?: number;
+  /** Only the matrix cells with these values (axis → label), e.g. to replay one cell. */
+  only?: Record<string, string>;
   /** How long the service may take to become ready, in milliseconds. */
   readyTimeoutMs?: number;
   /** Per webhook provider, the path the service receives it on (else the provider's default). */
@@ -279,6 +281,7 @@ export async function runScenarios(
   const seed = options.seed ?? newSeed();
   const jobs = scenarios
     .flatMap(expandMatrix)
+    .filter((cell) => cellMatches(cell.cell, options.only))
     .map((cell): Job => ({ cell, service: options.service }));
   const concurrency = concurrencyFor(jobs, options.concurrency);
   await options.onRunStart?.({
