@@ -52,7 +52,9 @@ export function consoleReporter(
   return {
     onRunStart(info) {
       const cells =
-        info.cells !== info.scenarios ? ` (${info.cells} cells, ${info.concurrency} at a time)` : "";
+        info.cells !== info.scenarios
+          ? ` (${info.cells} cells, ${info.concurrency} at a time)`
+          : "";
       write(
         `faultline: ${info.scenarios} scenario(s)${cells} against ${info.service} on ${info.postgres}; seed ${info.seed}\n`,
       );
