@@ -1,5 +1,5 @@
 import { setMaxListeners } from "node:events";
-import { appendFile } from "node:fs/promises";
+import { appendFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
@@ -468,7 +468,10 @@ async function gate(args: string[], signal: AbortSignal): Promise<number> {
       );
     if (values.junit) await report.writeReportFile(values.junit, gates.toGateJunit(summary));
     // Appended: GitHub's step summary file is shared by every step of the job.
-    if (values.summary) await appendFile(values.summary, gates.toGateMarkdown(summary));
+    if (values.summary) {
+      await mkdir(path.dirname(path.resolve(values.summary)), { recursive: true });
+      await appendFile(values.summary, gates.toGateMarkdown(summary));
+    }
     return summary.exitCode;
   } finally {
     await prepared.close();

@@ -227,6 +227,8 @@ export async function runJobs(
   }
   const results: ScenarioResult[] = new Array(jobs.length);
   let next = 0;
+  // One worker's failure (an interrupt, a bug) stops the others taking further jobs.
+  let stopped = false;
   let reported = Promise.resolve();
   const worker = async () => {
     const hosts = new Map<ServiceSpec, ServiceHost>();
@@ -246,7 +248,7 @@ export async function runJobs(
       return host;
     };
     try {
-      while (next < jobs.length) {
+      while (next < jobs.length && !stopped) {
         throwIfAborted(options.signal);
         const index = next++;
         const job = jobs[index] as Job;
@@ -256,6 +258,9 @@ export async function runJobs(
         reported = reported.then(() => options.onScenarioEnd?.(result));
         await reported;
       }
+    } catch (error) {
+      stopped = true;
+      throw error;
     } finally {
       await Promise.allSettled([...hosts.values()].map((host) => host.close()));
     }
