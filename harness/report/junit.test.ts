@@ -1,43 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { validateJunit } from "../../test/junit-schema.ts";
-import type { RunSummary, ScenarioResult } from "../scenario/index.ts";
+import type { ScenarioResult } from "../scenario/index.ts";
 import { junitDocument, toJunitXml } from "./junit.ts";
+import { failedResult, summaryOf } from "./sample-results.ts";
 
-const failed: ScenarioResult = {
-  file: "scenarios/a.scenario.ts",
-  name: "a",
-  verdict: "fail",
-  durationMs: 1234,
-  seed: 9,
-  service: "payments:broken",
-  database: "fl_a",
-  drift: ["no users.credits_balance"],
-  deliveries: [],
-  invariants: [
-    {
-      name: "noCascade",
-      passed: false,
-      expected: "no 25P02",
-      seen: "3 × 25P02",
-      evidence: ["ERROR 25P02: <current> & \u0001aborted ]]> \"quoted\" 'single'"],
-    },
-    { name: "idempotent", passed: true, expected: "x", seen: "y", evidence: [] },
-  ],
-  serverErrorCount: 3,
-  sqlstates: { "25P02": 3 },
-  faults: [],
-};
+const failed = failedResult(["ERROR 25P02: <current> & \u0001aborted ]]> \"quoted\" 'single'"]);
 
 const context = { timestamp: new Date("2026-11-28T06:50:01.234Z"), hostname: "ci-runner-7" };
 
-const summary = (results: ScenarioResult[]): RunSummary => ({
-  results,
-  seed: 9,
-  concurrency: 1,
-  setupMs: 1,
-  totalMs: 2500,
-  exitCode: results.some((r) => r.verdict !== "pass") ? 1 : 0,
-});
+const summary = (results: ScenarioResult[]) => summaryOf(results);
 
 describe("toJunitXml", () => {
   it("escapes evidence, drops what XML cannot hold, and validates against both schemas", async () => {

@@ -2,44 +2,42 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { RunSummary, ScenarioResult } from "../scenario/index.ts";
+import type { InvariantResult, ScenarioResult } from "../scenario/index.ts";
 import {
   escapeMarkdown,
   markdownSummaryReporter,
   markdownTable,
   toMarkdownSummary,
 } from "./markdown.ts";
+import { failedResult, summaryOf } from "./sample-results.ts";
 
-const failed: ScenarioResult = {
-  file: "scenarios/credits-balance-missing.scenario.ts",
-  name: "credits-balance-missing",
-  verdict: "fail",
-  durationMs: 523,
-  seed: 20261127,
-  service: "payments:broken",
-  database: "fl_a",
-  drift: ["no users.credits_balance"],
-  deliveries: [],
-  invariants: [
-    {
-      name: "noCascade",
-      passed: false,
-      expected: "no 25P02",
-      seen: "5 × 25P02 in 1 session(s)",
-      evidence: [
-        'ERROR 42703: column "credits_balance" does not exist',
-        "ERROR 25P02: current transaction is aborted",
-        "ERROR 25P02: again",
-        "ERROR 25P02: and again",
-      ],
-    },
-    { name: "idempotent", passed: true, expected: "x", seen: "y", evidence: [] },
-    { name: "processingContinues", passed: false, expected: "2xx", seen: "500", evidence: [] },
+const failed = failedResult(
+  [
+    'ERROR 42703: column "credits_balance" does not exist',
+    "ERROR 25P02: current transaction is aborted",
+    "ERROR 25P02: again",
+    "ERROR 25P02: and again",
   ],
-  serverErrorCount: 6,
-  sqlstates: { "42703": 1, "25P02": 5 },
-  faults: [],
+  {
+    file: "scenarios/credits-balance-missing.scenario.ts",
+    name: "credits-balance-missing",
+    durationMs: 523,
+    seed: 20261127,
+    serverErrorCount: 6,
+    sqlstates: { "42703": 1, "25P02": 5 },
+  },
+);
+failed.invariants[0] = {
+  ...(failed.invariants[0] as InvariantResult),
+  seen: "5 × 25P02 in 1 session(s)",
 };
+failed.invariants.push({
+  name: "processingContinues",
+  passed: false,
+  expected: "2xx",
+  seen: "500",
+  evidence: [],
+});
 const passed: ScenarioResult = {
   ...failed,
   name: "credits-balance-present",
@@ -49,14 +47,7 @@ const passed: ScenarioResult = {
   invariants: [],
   sqlstates: {},
 };
-const summary = (results: ScenarioResult[]): RunSummary => ({
-  results,
-  seed: 9,
-  concurrency: 1,
-  setupMs: 900,
-  totalMs: 1930,
-  exitCode: results.some((r) => r.verdict !== "pass") ? 1 : 0,
-});
+const summary = (results: ScenarioResult[]) => summaryOf(results, { setupMs: 900, totalMs: 1930 });
 
 describe("toMarkdownSummary", () => {
   it("a headline, a table, and each failure's evidence folded with its seed and replay line", () => {

@@ -1,31 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { ScenarioResult } from "../scenario/index.ts";
 import { formatScenarioResult } from "./console.ts";
+import { failedResult } from "./sample-results.ts";
 
-const failed: ScenarioResult = {
-  file: "scenarios/a.scenario.ts",
-  name: "a",
-  verdict: "fail",
-  durationMs: 1234,
-  seed: 9,
-  service: "payments:broken",
-  database: "fl_a",
-  drift: ["no users.credits_balance"],
-  deliveries: [],
-  invariants: [
-    {
-      name: "noCascade",
-      passed: false,
-      expected: "no 25P02",
-      seen: "3 × 25P02",
-      evidence: ["ERROR 25P02: <current> & \u0001aborted"],
-    },
-    { name: "idempotent", passed: true, expected: "x", seen: "y", evidence: [] },
-  ],
-  serverErrorCount: 3,
-  sqlstates: { "25P02": 3 },
-  faults: [],
-};
+const failed = failedResult(["ERROR 25P02: <current> & \u0001aborted"]);
 
 describe("console reporter", () => {
   it("prints verdict, time and the violated invariants with evidence", () => {
