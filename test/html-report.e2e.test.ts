@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toHtmlReport } from "../harness/index.ts";
 import { ROOT, runCli } from "./cli.ts";
 
 // Debian's chromium package; the report is judged by what a real browser draws.
@@ -133,6 +134,28 @@ describe("--html", () => {
     expect(await candidate.locator(".chart.swimlane canvas").count()).toBeGreaterThanOrEqual(1);
     const [left, right] = await Promise.all([baseline.boundingBox(), candidate.boundingBox()]);
     expect(right?.x ?? 0).toBeGreaterThan((left?.x ?? 0) + (left?.width ?? 0) - 1);
+    await page.close();
+  });
+
+  it("draws a load run's latency percentiles over time", async () => {
+    // The load command passes this series; until it exists, a series of its shape.
+    const latency = Array.from({ length: 60 }, (_, t) => ({
+      t,
+      p50: 20 + t,
+      p90: 40 + t,
+      p99: 90 + 2 * t,
+    }));
+    const file = path.join(OUT, "latency.html");
+    writeFileSync(
+      file,
+      toHtmlReport({ title: "faultline load", sides: [{ label: "load", results: [], latency }] }),
+    );
+    const { page, consoleErrors, requests } = await open(file, path.join(OUT, "latency.png"));
+    expect(consoleErrors).toEqual([]);
+    expect(requests).toEqual([]);
+    expect(await page.locator(".chart.latency canvas").count()).toBeGreaterThanOrEqual(1);
+    const labels = await page.locator(".chart.latency .u-legend .u-label").allTextContents();
+    expect(labels).toEqual(expect.arrayContaining(["p50", "p90", "p99"]));
     await page.close();
   });
 });

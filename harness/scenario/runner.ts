@@ -81,7 +81,7 @@ export interface ScenarioResult {
   replay?: string;
   /** Set when the scenario could not be judged: bad scenario or broken infrastructure. */
   error?: { code: string; message: string; exitCode: number };
-  /** Every statement the proxy traced, kept only with `keepTrace` (the HTML report draws it). */
+  /** Every statement the proxy traced, kept only with `keepTrace` (the HTML report draws it); not enumerable, so not in JSON. */
   trace?: TraceEntry[];
 }
 
@@ -447,7 +447,10 @@ async function runOne(
     const trace: TraceEntry[] = [];
     for await (const entry of readTrace(tracePath)) trace.push(entry);
     result.sqlstates = countSqlstates(trace);
-    if (options.keepTrace) result.trace = trace;
+    // Not enumerable: JSON reports and copies of the result leave it out, only the HTML report
+    // (which asked for it) reads it; a whole trace would balloon a JSON report.
+    if (options.keepTrace)
+      Object.defineProperty(result, "trace", { value: trace, enumerable: false, writable: true });
 
     const context: InvariantContext = {
       db,
