@@ -47,6 +47,7 @@ Options:
   --json <file>             write the full results as JSON
   --junit <file>            write JUnit XML
   --summary <file>          append a one-screen Markdown summary (e.g. "$GITHUB_STEP_SUMMARY")
+  --html <file>             write a self-contained HTML report: timeline, connection lanes, verdicts
   --seed <n>                seed for ids, delivery order and probabilistic faults (default: each
                             scenario's randomSeed, else a new seed the run prints)
   --concurrency <n>         how many scenario cells run at once (default 4 here; 1 = one by one)
@@ -110,6 +111,7 @@ const RUN_FLAGS = {
   json: { type: "string" },
   junit: { type: "string" },
   summary: { type: "string" },
+  html: { type: "string" },
   seed: { type: "string" },
   concurrency: { type: "string" },
   cell: { type: "string", multiple: true },
@@ -348,6 +350,7 @@ async function prepareRun(
         readyTimeoutMs: readyTimeoutMs ?? config?.service.readyTimeoutMs,
         webhookPaths: config?.webhookPaths,
         traceDir: values["trace-dir"] ? path.resolve(values["trace-dir"]) : undefined,
+        keepTrace: values.html !== undefined,
         signal,
         onProgress: (line: string) => process.stdout.write(`faultline: ${line}\n`),
       },
@@ -374,6 +377,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     const reporters: Reporter[] = [report.consoleReporter()];
     if (values.json) reporters.push(report.jsonReporter(values.json));
     if (values.junit) reporters.push(report.junitReporter(values.junit));
+    if (values.html) reporters.push(report.htmlReporter(values.html));
     if (values.summary)
       reporters.push(
         report.markdownSummaryReporter(values.summary, {
@@ -467,6 +471,19 @@ async function gate(args: string[], signal: AbortSignal): Promise<number> {
         `${JSON.stringify(gates.toGateJson(summary, { versions }), null, 2)}\n`,
       );
     if (values.junit) await report.writeReportFile(values.junit, gates.toGateJunit(summary));
+    if (values.html) {
+      const cells = summary.scenarios.flatMap((s) => s.cells);
+      await report.writeReportFile(
+        values.html,
+        report.toHtmlReport({
+          title: "faultline gate",
+          sides: [
+            { label: `baseline: ${summary.baseline}`, results: cells.map((c) => c.baseline) },
+            { label: `candidate: ${summary.candidate}`, results: cells.map((c) => c.candidate) },
+          ],
+        }),
+      );
+    }
     // Appended: GitHub's step summary file is shared by every step of the job.
     if (values.summary) {
       await mkdir(path.dirname(path.resolve(values.summary)), { recursive: true });

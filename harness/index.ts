@@ -29,6 +29,12 @@ export {
   startEnvironment,
   urlPostgres,
 } from "./postgres/index.ts";
+export {
+  type HtmlReportInput,
+  type HtmlReportSide,
+  type LatencyPoint,
+  toHtmlReport,
+} from "./report/index.ts";
 export * from "./scenario/index.ts";
 export { bundledServices, resolveService, type ServiceSpec } from "./service/index.ts";
 export * from "./suite/index.ts";

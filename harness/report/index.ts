@@ -1,5 +1,12 @@
-/** Reporters: console lines, a JSON file, JUnit XML, a Markdown summary. */
+/** Reporters: console lines, a JSON file, JUnit XML, a Markdown summary, an HTML page. */
 export { consoleReporter, formatScenarioResult } from "./console.ts";
+export {
+  type HtmlReportInput,
+  type HtmlReportSide,
+  htmlReporter,
+  type LatencyPoint,
+  toHtmlReport,
+} from "./html.ts";
 export { jsonReporter, toJsonReport } from "./json.ts";
 export {
   type JunitContext,

@@ -81,6 +81,8 @@ export interface ScenarioResult {
   replay?: string;
   /** Set when the scenario could not be judged: bad scenario or broken infrastructure. */
   error?: { code: string; message: string; exitCode: number };
+  /** Every statement the proxy traced, kept only with `keepTrace` (the HTML report draws it); not enumerable, so not in JSON. */
+  trace?: TraceEntry[];
 }
 
 /** What a run announces when it starts. */
@@ -123,6 +125,8 @@ export interface RunOptions {
   webhookPaths?: Record<string, string>;
   /** Keep each scenario's proxy trace here as <name>.ndjson (else a temp dir, removed). */
   traceDir?: string;
+  /** Keep the proxy trace on each result (`result.trace`); off so JSON reports stay small. */
+  keepTrace?: boolean;
   signal?: AbortSignal;
   /** The clock for signatures and template timestamps, in milliseconds. */
   now?: () => number;
@@ -443,6 +447,10 @@ async function runOne(
     const trace: TraceEntry[] = [];
     for await (const entry of readTrace(tracePath)) trace.push(entry);
     result.sqlstates = countSqlstates(trace);
+    // Not enumerable: JSON reports and copies of the result leave it out, only the HTML report
+    // (which asked for it) reads it; a whole trace would balloon a JSON report.
+    if (options.keepTrace)
+      Object.defineProperty(result, "trace", { value: trace, enumerable: false, writable: true });
 
     const context: InvariantContext = {
       db,
