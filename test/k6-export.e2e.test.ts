@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Stripe from "stripe";
@@ -16,6 +17,7 @@ import {
   type StartedService,
   startService,
 } from "../harness/service/index.ts";
+import { webhookProviders } from "../harness/webhooks/index.ts";
 import { ROOT, runCli } from "./cli.ts";
 
 // k6 is a Go binary no registry here ships: the generated script runs in Node against a
@@ -96,6 +98,29 @@ async function runWithStandIn(
   return JSON.parse(await readFile(result, "utf8")) as StandInResult;
 }
 
+/** A scenario sending the other providers' webhooks, exported with `faultline k6`. */
+async function exportOtherProviders(): Promise<string> {
+  const scenario = path.join(dir, "other-providers.scenario.ts");
+  await writeFile(
+    scenario,
+    `export default {
+  name: "other-providers",
+  randomSeed: 7,
+  webhooks: [
+    { provider: "standard", fixture: "invoice.paid" },
+    { provider: "github", fixture: "push" },
+    { provider: "lemonsqueezy", fixture: "order_created" },
+  ],
+  invariants: [{ invariant: "noCascade" }],
+};
+`,
+  );
+  const otherScript = path.join(dir, "other.js");
+  const cli = await runCli(["k6", scenario, "--out", otherScript]);
+  expect(cli.code, cli.stderr).toBe(0);
+  return otherScript;
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "faultline-k6-e2e-"));
   await chmod(dir, 0o755);
@@ -162,7 +187,7 @@ describe("faultline k6", () => {
           types: ["k6"],
           typeRoots: [path.join(ROOT, "node_modules", "@types")],
         },
-        files: [script],
+        files: [script, await exportOtherProviders()],
       }),
     );
     const tsc = await exec(process.execPath, [
@@ -304,5 +329,49 @@ describe("faultline k6", () => {
     const badThreshold = await runCli(["k6", SCENARIO, "--threshold", "p99>300ms"]);
     expect(badThreshold.code).toBe(2);
     expect(badThreshold.stderr).toMatch(/--threshold: expected .*p99<300ms/);
+  });
+
+  it("signs standard, github and lemonsqueezy webhooks exactly as faultline's providers do", async () => {
+    const otherScript = await exportOtherProviders();
+    // Any 200 will do: the check is on the bytes and headers that were sent.
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => res.writeHead(200).end("ok"));
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const { port } = receiver.address() as { port: number };
+    const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    try {
+      const previous = script;
+      script = otherScript;
+      const result = await runWithStandIn(6, {
+        K6_TARGET: `http://127.0.0.1:${port}`,
+        WEBHOOK_SECRET: secret,
+        RUN_ID: "other",
+      }).finally(() => {
+        script = previous;
+      });
+      expect(result.requests.map((r) => new URL(r.url).pathname)).toEqual(
+        Array(2).fill(["/webhooks/standard", "/webhooks/github", "/webhooks/lemonsqueezy"]).flat(),
+      );
+      for (const [i, r] of result.requests.entries()) {
+        const provider = webhookProviders[["standard", "github", "lemonsqueezy"][i % 3] as string];
+        const timestamp = Number(r.headers["webhook-timestamp"] ?? 0);
+        const fixture = ["invoice.paid", "push", "order_created"][i % 3] as string;
+        const expected = await provider?.sign(r.body, secret, timestamp, {
+          fixture,
+          eventId: "",
+          type: "",
+        });
+        expect(r.headers).toMatchObject(expected ?? { missing: true });
+      }
+      // Fresh ids in each cycle.
+      const ids = result.requests
+        .filter((_, i) => i % 3 === 0)
+        .map((r) => (JSON.parse(r.body) as { id?: string }).id ?? r.headers["webhook-id"]);
+      expect(new Set(ids).size).toBe(2);
+    } finally {
+      receiver.close();
+    }
   });
 });

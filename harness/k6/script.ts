@@ -25,23 +25,38 @@ const SIGNERS: Record<string, string> = {
   },`,
   standard: `  // Standard Webhooks: the whsec_ secret is base64 of the key; v1,<base64 HMAC of "<id>.<t>.<body>">.
   standard(payload, secret, timestamp) {
-    const id = String(JSON.parse(payload).id);
+    // The payload's own id, else one derived from its bytes (msg_ and 27 base62 characters).
+    const own = JSON.parse(payload).id;
+    const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    const digest = new Uint8Array(/** @type {ArrayBuffer} */ (crypto.sha256(payload, "binary")));
+    const id =
+      typeof own === "string" && own
+        ? own
+        : \`msg_\${Array.from(digest.subarray(0, 27), (b) => base62[b % 62]).join("")}\`;
     const key = encoding.b64decode(secret.replace(/^whsec_/, ""), "std");
     const signature = crypto.hmac("sha256", key, \`\${id}.\${timestamp}.\${payload}\`, "base64");
     return {
       "webhook-id": id,
       "webhook-timestamp": String(timestamp),
       "webhook-signature": \`v1,\${signature}\`,
+      "user-agent": "faultline (Standard Webhooks)",
     };
   },`,
-  github: `  // GitHub: hex HMACs of the body (SHA-256 and the legacy SHA-1), the event name, a delivery id.
+  github: `  // GitHub: hex HMACs of the body (SHA-256 and the legacy SHA-1), the event name, and the
+  // delivery id as faultline derives it: a name-based UUID (v5) of the body.
   github(payload, secret, _timestamp, step) {
-    const hex = crypto.sha1(payload, "hex");
+    const hasher = crypto.createHash("sha1");
+    // DELIVERY_NAMESPACE of harness/webhooks/github-provider.ts, base64.
+    hasher.update(encoding.b64decode("bxwuCps9TF6PehssPU5fYA==", "std"));
+    hasher.update(payload);
+    const h = String(hasher.digest("hex"));
+    const variant = (8 | (parseInt(h[16], 16) & 3)).toString(16);
     return {
       "x-hub-signature-256": \`sha256=\${crypto.hmac("sha256", secret, payload, "hex")}\`,
       "x-hub-signature": \`sha1=\${crypto.hmac("sha1", secret, payload, "hex")}\`,
       "x-github-event": step.fixture.split(".")[0],
-      "x-github-delivery": \`\${hex.slice(0, 8)}-\${hex.slice(8, 12)}-5\${hex.slice(13, 16)}-8\${hex.slice(17, 20)}-\${hex.slice(20, 32)}\`,
+      "x-github-delivery": \`\${h.slice(0, 8)}-\${h.slice(8, 12)}-5\${h.slice(13, 16)}-\${variant}\${h.slice(17, 20)}-\${h.slice(20, 32)}\`,
+      "user-agent": "GitHub-Hookshot/faultline",
     };
   },`,
   lemonsqueezy: `  // Lemon Squeezy: X-Signature, the hex HMAC-SHA256 of the body; X-Event-Name from meta.
@@ -49,6 +64,7 @@ const SIGNERS: Record<string, string> = {
     return {
       "x-signature": crypto.hmac("sha256", secret, payload, "hex"),
       "x-event-name": String(JSON.parse(payload).meta.event_name),
+      "user-agent": "faultline (Lemon Squeezy)",
     };
   },`,
 };

@@ -1,5 +1,5 @@
 // k6/crypto's hashes and HMACs on node:crypto; k6 takes string or ArrayBuffer keys.
-import { createHash, createHmac } from "node:crypto";
+import { createHmac, createHash as nodeCreateHash } from "node:crypto";
 
 const key = (secret) => (typeof secret === "string" ? secret : Buffer.from(secret));
 
@@ -17,8 +17,20 @@ export function hmac(algorithm, secret, data, encoding) {
 }
 
 export const sha1 = (data, encoding) =>
-  encode(createHash("sha1").update(key(data)).digest(), encoding);
+  encode(nodeCreateHash("sha1").update(key(data)).digest(), encoding);
 export const sha256 = (data, encoding) =>
-  encode(createHash("sha256").update(key(data)).digest(), encoding);
+  encode(nodeCreateHash("sha256").update(key(data)).digest(), encoding);
 
-export default { hmac, sha1, sha256 };
+export function createHash(algorithm) {
+  const hash = nodeCreateHash(algorithm);
+  return {
+    update(input) {
+      hash.update(key(input));
+    },
+    digest(encoding) {
+      return encode(hash.digest(), encoding);
+    },
+  };
+}
+
+export default { hmac, sha1, sha256, createHash };
