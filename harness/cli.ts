@@ -5,6 +5,8 @@ import { parseArgs } from "node:util";
 import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
 import { faultlineVersion, runExitHooksNow, watchParent } from "./lifecycle/index.ts";
 import { resolvePostgresProvider, startEnvironment } from "./postgres/index.ts";
+// Inner files, not report/index.ts: these two are needed before any command's heavy imports.
+import { colourFor } from "./report/colour.ts";
 import type { Reporter } from "./report/index.ts";
 import { shellWord } from "./report/markdown.ts";
 import type { ScenarioResult } from "./scenario/index.ts";
@@ -58,7 +60,8 @@ Options:
   --ready-timeout <ms>      how long the service may take to become ready (default 15000)
   --trace-dir <dir>         keep each scenario's proxy trace there as <scenario>.ndjson
   -q, --quiet               print only the verdict lines and errors
-  --verbose                 print progress details (Postgres, template, service start-up)
+  --verbose                 also print progress details: the scenario files, how long Postgres
+                            and the template took, every invariant that held
   -h, --help                show this help
 
 Exit codes: 0 all passed, 1 an invariant failed, 2 bad usage or bad scenario,
@@ -115,10 +118,12 @@ const RUN_EXAMPLE = `Examples:
 
 /** Each command's own --help: what it does, its options, an example. */
 const COMMAND_HELP: Record<string, string> = {
-  run: `${USAGE.slice(USAGE.indexOf("Runs scenarios"), USAGE.indexOf("faultline gate: prove"))}${RUN_EXAMPLE}`,
+  run: `Usage: faultline run [files, folders or globs…] [options]
+
+${USAGE.slice(USAGE.indexOf("Runs scenarios"), USAGE.indexOf("faultline gate: prove"))}${RUN_EXAMPLE}`,
   gate: `Usage: faultline gate [files, folders or globs…] --baseline <service> --candidate <service> [options]
 
-${USAGE.slice(USAGE.indexOf("faultline gate: prove"), USAGE.indexOf("faultline proxy: a fault"))}
+${USAGE.slice(USAGE.indexOf("faultline gate: prove"), USAGE.indexOf("  e.g. faultline gate"))}
 Takes every option of faultline run (faultline run --help), among them --quiet and --verbose.
 
 Example:
@@ -236,6 +241,8 @@ const RUN_FLAGS = {
   cell: { type: "string", multiple: true },
   "ready-timeout": { type: "string" },
   "trace-dir": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -257,6 +264,22 @@ function parseRunFlags<T extends typeof RUN_FLAGS | typeof GATE_FLAGS>(args: str
 }
 
 type RunValues = ReturnType<typeof parseRunFlags<typeof GATE_FLAGS>>["values"];
+
+/** What `run` and `gate` print besides verdicts: `--quiet` drops progress, `--verbose` adds detail. */
+function consoleOutput(values: RunValues) {
+  if (values.quiet && values.verbose)
+    throw new BadUsageError("give one of --quiet and --verbose, not both");
+  const progress = values.quiet
+    ? () => {}
+    : (line: string) => process.stdout.write(`faultline: ${line}\n`);
+  return {
+    quiet: Boolean(values.quiet),
+    verbose: Boolean(values.verbose),
+    colour: colourFor(process.stdout),
+    progress,
+    detail: values.verbose ? progress : () => {},
+  };
+}
 
 function parseSeed(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -358,7 +381,12 @@ function replayCommandLine(
   const words = ["faultline", "run", file];
   for (const token of tokens) {
     if (token.kind !== "option") continue;
-    if (["seed", "baseline", "candidate", "concurrency", "cell"].includes(token.name)) continue;
+    if (
+      ["seed", "baseline", "candidate", "concurrency", "cell", "quiet", "verbose"].includes(
+        token.name,
+      )
+    )
+      continue;
     if (REPORT_FLAGS.has(token.name) || (service !== undefined && token.name === "service"))
       continue;
     words.push(`--${token.name}`);
@@ -384,14 +412,12 @@ async function prepareRun(
   const concurrency = parseConcurrency(values.concurrency);
   const only = parseCells(values.cell);
   const readyTimeoutMs = parseReadyTimeout(values["ready-timeout"]);
+  const output = consoleOutput(values);
 
   const { findConfigFile, loadConfig } = await import("./config/index.ts");
   const configFile = values.config ?? (await findConfigFile());
   const config = configFile ? await loadConfig(configFile) : undefined;
-  if (config)
-    process.stdout.write(
-      `faultline: config ${path.relative(process.cwd(), config.file) || config.file}\n`,
-    );
+  if (config) output.progress(`config ${path.relative(process.cwd(), config.file) || config.file}`);
   const allowRemote = Boolean(values["allow-remote"]) || (config?.database.allowRemote ?? false);
   const given = (["migrations", "schema", "migrate"] as const).filter(
     (k) => values[k] !== undefined,
@@ -421,8 +447,16 @@ async function prepareRun(
     allowNonLoopback: allowRemote,
     ...(schema ? { schema } : {}),
     ...(values["no-template-cache"] ? { templateCache: false } : {}),
-    onProgress: (line) => process.stdout.write(`faultline: ${line}\n`),
+    onProgress: output.progress,
   });
+  const startedAt = performance.now();
+  environment.then(
+    (e) =>
+      output.detail(
+        `Postgres ${e.postgres} and the template ready in ${((performance.now() - startedAt) / 1000).toFixed(2)}s`,
+      ),
+    () => {},
+  );
   const services = Promise.all(
     serviceArgs.map((arg) =>
       import("./service/index.ts").then(({ resolveService }) =>
@@ -446,6 +480,9 @@ async function prepareRun(
     const scenarios = [];
     const targets = positionals.length ? positionals : (config?.scenarios ?? []);
     for (const file of await findScenarioFiles(targets)) scenarios.push(await loadScenario(file));
+    output.detail(
+      `${scenarios.length} scenario file(s): ${scenarios.map((s) => path.relative(process.cwd(), s.file) || s.file).join(", ")}`,
+    );
     // --cell picks matrix cells; picking none is a mistake, never a green run on nothing.
     if (only) {
       const cells = scenarios.flatMap((loaded) =>
@@ -470,8 +507,9 @@ async function prepareRun(
         webhookPaths: config?.webhookPaths,
         traceDir: values["trace-dir"] ? path.resolve(values["trace-dir"]) : undefined,
         signal,
-        onProgress: (line: string) => process.stdout.write(`faultline: ${line}\n`),
+        onProgress: output.progress,
       },
+      output,
     };
   } catch (error) {
     setup.abort(error);
@@ -492,7 +530,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
       import("./scenario/index.ts"),
       import("./report/index.ts"),
     ]);
-    const reporters: Reporter[] = [report.consoleReporter()];
+    const reporters: Reporter[] = [report.consoleReporter(undefined, prepared.output)];
     if (values.json) reporters.push(report.jsonReporter(values.json));
     if (values.junit) reporters.push(report.junitReporter(values.junit));
     if (values.summary)
@@ -552,6 +590,7 @@ async function gate(args: string[], signal: AbortSignal): Promise<number> {
       baseline,
       candidate,
       onGateStart: (info) => {
+        if (prepared.output.quiet) return;
         write(
           `faultline gate: ${info.scenarios} scenario(s), ${info.cells} cell(s) × 2 services, ${info.concurrency} at a time, on ${info.postgres}; seed ${info.seed}\n  baseline:  ${info.baseline}\n  candidate: ${info.candidate}\n`,
         );
@@ -559,6 +598,17 @@ async function gate(args: string[], signal: AbortSignal): Promise<number> {
     });
     for (const scenario of summary.scenarios) {
       write(`${gates.formatGateScenario(scenario)}\n`);
+      if (prepared.output.verbose) {
+        const { formatScenarioResult } = await import("./report/index.ts");
+        for (const cell of scenario.cells)
+          for (const [side, result] of [
+            ["baseline", cell.baseline],
+            ["candidate", cell.candidate],
+          ] as const)
+            write(
+              `  ${side}: ${formatScenarioResult(result, prepared.output).replace(/\n/g, "\n  ")}\n`,
+            );
+      }
       const shown = new Set<string>();
       for (const cell of scenario.cells) {
         // What to look at next: the candidate where it fails, the baseline where it errors

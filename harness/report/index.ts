@@ -1,5 +1,6 @@
 /** Reporters: console lines, a JSON file, JUnit XML, a Markdown summary. */
-export { consoleReporter, formatScenarioResult } from "./console.ts";
+export { colourFor, styler } from "./colour.ts";
+export { type ConsoleOptions, consoleReporter, formatScenarioResult } from "./console.ts";
 export { jsonReporter, toJsonReport } from "./json.ts";
 export {
   type JunitContext,
