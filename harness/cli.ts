@@ -1013,6 +1013,11 @@ export async function main(argv: string[]): Promise<number> {
   // Every wait of every parallel cell listens for the abort: more than Node's default of 10.
   setMaxListeners(0, controller.signal);
   const release = abortOnSignals(controller);
+  // `faultline run | head`: a reader that stops reading is not a failure of the run, which
+  // still finishes, cleans up and exits with its verdict.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
   try {
     if (command === "help" && rest[0] && COMMAND_HELP[rest[0]]) {
       process.stdout.write(helpFor(rest[0]));

@@ -107,4 +107,42 @@ describe("terminal output", () => {
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/give one of --quiet and --verbose/);
   });
+
+  it("gate --quiet drops the header and progress, --verbose adds each side's verdict line", async () => {
+    const gate = [
+      "gate",
+      "scenarios/credits-balance-hotfix.scenario.ts",
+      "--baseline",
+      "payments:broken",
+      "--candidate",
+      "payments:fixed",
+      "--cell",
+      "schema=credits_balance missing",
+    ];
+    const quiet = await runCli([...gate, "-q"]);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout).not.toMatch(/^faultline/m);
+    expect(quiet.stdout).toMatch(/^OK {3}credits-balance-hotfix: proves the fix/m);
+    expect(quiet.stdout).toMatch(/^gate: 1 proves the fix/m);
+
+    const verbose = await runCli([...gate, "--verbose"]);
+    expect(verbose.code, verbose.stderr).toBe(0);
+    expect(verbose.stdout).toMatch(/^faultline gate: 1 scenario\(s\)/m);
+    expect(verbose.stdout).toMatch(/^ {2}baseline: FAIL {2}credits-balance-hotfix/m);
+    expect(verbose.stdout).toMatch(
+      /^ {2}candidate: PASS {2}credits-balance-hotfix.*\n {6}✓ noCascade/m,
+    );
+  });
+
+  it("piped into head, a run still ends with its verdict and no EPIPE", async () => {
+    const command = `'${process.execPath}' bin/faultline.mjs run scenarios/credits-balance-missing.scenario.ts --service payments:broken | head -1`;
+    const child = spawn("bash", ["-o", "pipefail", "-c", command], { cwd: ROOT });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    expect(stderr).not.toMatch(/EPIPE/);
+    expect(code).toBe(1);
+  });
 });
