@@ -293,6 +293,23 @@ describe("faultline k6", () => {
     expect(result.summary.stdout).toMatch(/✗ http_req_failed: rate<0\.001/);
   });
 
+  it("stops before sending anything when WEBHOOK_SECRET is not set", async () => {
+    const run = await exec(
+      process.execPath,
+      [
+        "--import",
+        path.join(STAND_IN, "register.mjs"),
+        path.join(STAND_IN, "driver.mjs"),
+        script,
+        "1",
+        path.join(dir, "no-secret.json"),
+      ],
+      { cwd: dir, env: { K6_TARGET: service.url, WEBHOOK_SECRET: "" } },
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.output).toMatch(/test aborted: WEBHOOK_SECRET is not set/);
+  });
+
   it("ramps with --ramp, and rejects a rate or threshold it cannot parse with exit 2", async () => {
     const ramped = await runCli([
       "k6",

@@ -144,7 +144,6 @@ import http from "k6/http";
 
 const TARGET = (__ENV.K6_TARGET || "http://127.0.0.1:3000").replace(/\\/$/, "");
 const SECRET = __ENV.WEBHOOK_SECRET || "";
-if (!SECRET) throw new Error("WEBHOOK_SECRET is not set: the service's webhook signing secret");
 const RUN_ID = (__ENV.RUN_ID || ${JSON.stringify(options.defaultRunId)}).replace(/[^A-Za-z0-9]/g, "");
 
 /** @type {import("k6/options").Options} */
@@ -217,6 +216,12 @@ function render(step, cycle) {
   for (const [name, variable] of Object.entries(step.variables || {}))
     values[name] = valueOf(variable, suffix);
   return JSON.stringify(fill(TEMPLATES[step.template || ""], values), null, 2);
+}
+
+// Checked in setup, not in the init context: the k6 operator's initializer reads the script's
+// options without the runners' environment.
+export function setup() {
+  if (!SECRET) exec.test.abort("WEBHOOK_SECRET is not set: the service's webhook signing secret");
 }
 
 export default function () {

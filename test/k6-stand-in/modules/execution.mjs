@@ -12,4 +12,9 @@ export default {
     },
   },
   vu: { idInTest: 1, idInInstance: 1 },
+  test: {
+    abort(reason) {
+      throw new Error(`test aborted: ${reason}`);
+    },
+  },
 };
