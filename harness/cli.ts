@@ -5,6 +5,8 @@ import { parseArgs } from "node:util";
 import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
 import { faultlineVersion, runExitHooksNow, watchParent } from "./lifecycle/index.ts";
 import { resolvePostgresProvider, startEnvironment } from "./postgres/index.ts";
+// Inner files, not report/index.ts: these two are needed before any command's heavy imports.
+import { colourFor } from "./report/colour.ts";
 import type { Reporter } from "./report/index.ts";
 import { shellWord } from "./report/markdown.ts";
 import type { ScenarioResult } from "./scenario/index.ts";
@@ -22,6 +24,9 @@ const USAGE = `Usage: faultline run [files, folders or globs…] [options]
        faultline import stripe-events <events.json> [--out <dir>]
        faultline replay <dir> --to <http://service> --provider <name> --secret <secret>
                         [--policy inOrder|shuffled|concurrent|duplicated] [--seed n]
+       faultline k6 <scenario> [--out load.js] [--rate 200/s] [--duration 60s] [--ramp 30s]
+                        [--threshold 'p99<300ms' …]
+       faultline <command> --help   (each command's options and an example)
 
 Runs scenarios (*.scenario.ts) against a service under test, each on its own database cloned
 from a migrated template on a Postgres faultline starts. The service, schema, Postgres and
@@ -55,6 +60,9 @@ Options:
                             --cell "schema=credits_balance missing"
   --ready-timeout <ms>      how long the service may take to become ready (default 15000)
   --trace-dir <dir>         keep each scenario's proxy trace there as <scenario>.ndjson
+  -q, --quiet               print only the verdict lines and errors
+  --verbose                 also print progress details: the scenario files, how long Postgres
+                            and the template took, every invariant that held
   -h, --help                show this help
 
 Exit codes: 0 all passed, 1 an invariant failed, 2 bad usage or bad scenario,
@@ -96,7 +104,125 @@ faultline import stripe-events: an exported Stripe event list ({ "object": "list
   (NNN-name.body + .json) byte for byte, then stock templates (<event>.json, as in
   fixtures/webhooks/<provider>/) filled from --seed (printed; default a new one); exit 0 when
   every delivery got a 2xx, 1 otherwise, 2 when the folder has nothing to send.
+faultline k6: write the scenario's webhooks as a k6 script (arrival-rate scenario, thresholds,
+  signatures made with k6/crypto, fresh ids per iteration, handleSummary) for \`k6 run\` or the
+  k6 operator; see faultline k6 --help.
+
+Colour only on a terminal, never with NO_COLOR set.
 `;
+
+const RUN_EXAMPLE = `Examples:
+  faultline run                                   # the config's scenarios, else scenarios/
+  faultline run scenarios/credits-balance-missing.scenario.ts --service payments:broken
+  faultline run --junit results.xml --summary "$GITHUB_STEP_SUMMARY" --quiet
+`;
+
+/** Each command's own --help: what it does, its options, an example. */
+const COMMAND_HELP: Record<string, string> = {
+  run: `Usage: faultline run [files, folders or globs…] [options]
+
+${USAGE.slice(USAGE.indexOf("Runs scenarios"), USAGE.indexOf("faultline gate: prove"))}${RUN_EXAMPLE}`,
+  gate: `Usage: faultline gate [files, folders or globs…] --baseline <service> --candidate <service> [options]
+
+${USAGE.slice(USAGE.indexOf("faultline gate: prove"), USAGE.indexOf("  e.g. faultline gate"))}
+Takes every option of faultline run (faultline run --help), among them --quiet and --verbose.
+
+Example:
+  faultline gate scenarios/credits-balance-hotfix.scenario.ts \\
+    --baseline payments:broken --candidate payments:fixed --junit gate.xml
+`,
+  proxy: `Usage: faultline proxy --upstream <postgres://host:port> [options]
+
+${USAGE.slice(USAGE.indexOf("faultline proxy: a fault"), USAGE.indexOf("faultline init: detect"))}
+Example:
+  faultline proxy --upstream postgres://127.0.0.1:5432 --rules rules.json --trace trace.ndjson
+  psql "postgres://me@127.0.0.1:6543/app"      # then point your service at port 6543
+`,
+  init: `Usage: faultline init [dir]
+
+Detects the service, migrations, Stripe webhook route and env variables in dir (default: the
+current folder), writes faultline.config.ts and faultline/incident.scenario.ts (existing files
+are kept) and prints each guess with the file:line it came from.
+
+Example:
+  cd my-service && npx faultline init && npx faultline run
+`,
+  postgres: `Usage: faultline postgres fetch <major>
+
+Downloads Postgres <major> (15–18) for --postgres embedded:<major> into
+~/.cache/faultline/postgres (FAULTLINE_POSTGRES_CACHE), so later runs need no network.
+
+Example:
+  faultline postgres fetch 16 && faultline run --postgres embedded:16
+`,
+  record: `Usage: faultline record --forward <http://service> --out <dir> [--listen host:port] [--no-scrub]
+
+A reverse proxy in front of your service that saves each request's raw body and headers as a
+fixture (emails, names, card fingerprints replaced by stable fakes; signature headers dropped —
+replay re-signs), until Ctrl-C. --listen defaults to 127.0.0.1:9000; --no-scrub keeps the data
+as it came.
+
+Example:
+  faultline record --forward http://127.0.0.1:3000 --out fixtures/incident
+  stripe listen --forward-to 127.0.0.1:9000/webhooks/stripe   # in another terminal
+`,
+  import: `Usage: faultline import stripe-events <events.json> [--out <dir>] [--no-scrub]
+
+Turns an exported Stripe event list ({ "object": "list", "data": […] }) into fixtures that
+faultline replay and scenarios' \`recorded\` steps send (default folder:
+faultline-fixtures/<file name>).
+
+Example:
+  stripe events list --limit 100 > events.json
+  faultline import stripe-events events.json --out fixtures/incident
+`,
+  replay: `Usage: faultline replay <dir> --to <http://service> --provider <name> --secret <secret>
+                        [--policy inOrder|shuffled|concurrent|duplicated] [--seed n]
+
+Sends every fixture in a folder, re-signed as the provider signs (stripe, standard, github,
+shopify, paddle, lemonsqueezy): recorded pairs (NNN-name.body + .json) byte for byte, then stock
+templates (<event>.json, as in fixtures/webhooks/<provider>/) filled from --seed (printed;
+default a new one). Exit 0 when every delivery got a 2xx, 1 otherwise, 2 when the folder has
+nothing to send.
+
+Example:
+  faultline replay fixtures/incident --to http://127.0.0.1:3000 --provider stripe \\
+    --secret "$STRIPE_WEBHOOK_SECRET" --policy duplicated
+`,
+  k6: `Usage: faultline k6 <scenario> [--out load.js] [--rate 200/s] [--duration 60s] [--ramp 30s]
+                    [--threshold 'p99<300ms' …] [--seed n] [--config file]
+
+Writes the scenario's webhooks as a k6 script for load beyond one machine: an arrival-rate
+scenario (requests start on schedule whether or not earlier ones returned), k6 thresholds, each
+provider's signature made with k6/crypto (stripe, standard, github, lemonsqueezy), fresh ids and
+emails every cycle through the scenario's webhooks, and handleSummary. It runs as is with
+\`k6 run\` and unchanged on the Kubernetes k6 operator (a TestRun with parallelism). The script
+reads K6_TARGET (the service's base URL), WEBHOOK_SECRET, RUN_ID and SUMMARY_JSON from the
+environment. Rule steps, recorded requests and deliberately bad signatures are left out.
+
+Options:
+  --out <file>            where to write the script (default: standard output)
+  --rate <N/s|N/m>        arrival rate, whole requests per second or minute (default 50/s)
+  --duration <Ns|Nm>      how long to hold the rate (default 60s)
+  --ramp <Ns|Nm>          ramp from 0 to the rate first (ramping-arrival-rate), then hold it
+  --threshold <expr>      fail the k6 run unless it holds (repeatable): p50|p90|p95|p99|p99.9|
+                          avg|med|min|max<N(ms|s), or errors<N% (non-2xx/3xx responses). A run
+                          that drops more than 1% of its iterations (could not keep the rate)
+                          always fails.
+  --seed <n>              seed for the values drawn once at export (default: randomSeed)
+  --config <file>         faultline.config.ts whose webhook paths to post to
+
+Example:
+  faultline k6 scenarios/credits-balance-present.scenario.ts --out load.js \\
+    --rate 200/s --duration 60s --ramp 30s --threshold 'p99<300ms' --threshold 'errors<0.1%'
+  K6_TARGET=http://127.0.0.1:3000 WEBHOOK_SECRET=whsec_… k6 run load.js
+`,
+};
+
+/** A command's own help, or the global usage for a command without one. */
+function helpFor(command: string): string {
+  return COMMAND_HELP[command] ?? USAGE;
+}
 
 /** Flags `run` and `gate` share: where the service, schema and Postgres come from, and reports. */
 const RUN_FLAGS = {
@@ -117,6 +243,8 @@ const RUN_FLAGS = {
   cell: { type: "string", multiple: true },
   "ready-timeout": { type: "string" },
   "trace-dir": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -138,6 +266,22 @@ function parseRunFlags<T extends typeof RUN_FLAGS | typeof GATE_FLAGS>(args: str
 }
 
 type RunValues = ReturnType<typeof parseRunFlags<typeof GATE_FLAGS>>["values"];
+
+/** What `run` and `gate` print besides verdicts: `--quiet` drops progress, `--verbose` adds detail. */
+function consoleOutput(values: RunValues) {
+  if (values.quiet && values.verbose)
+    throw new BadUsageError("give one of --quiet and --verbose, not both");
+  const progress = values.quiet
+    ? () => {}
+    : (line: string) => process.stdout.write(`faultline: ${line}\n`);
+  return {
+    quiet: Boolean(values.quiet),
+    verbose: Boolean(values.verbose),
+    colour: colourFor(process.stdout),
+    progress,
+    detail: values.verbose ? progress : () => {},
+  };
+}
 
 function parseSeed(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -239,7 +383,12 @@ function replayCommandLine(
   const words = ["faultline", "run", file];
   for (const token of tokens) {
     if (token.kind !== "option") continue;
-    if (["seed", "baseline", "candidate", "concurrency", "cell"].includes(token.name)) continue;
+    if (
+      ["seed", "baseline", "candidate", "concurrency", "cell", "quiet", "verbose"].includes(
+        token.name,
+      )
+    )
+      continue;
     if (REPORT_FLAGS.has(token.name) || (service !== undefined && token.name === "service"))
       continue;
     words.push(`--${token.name}`);
@@ -265,14 +414,12 @@ async function prepareRun(
   const concurrency = parseConcurrency(values.concurrency);
   const only = parseCells(values.cell);
   const readyTimeoutMs = parseReadyTimeout(values["ready-timeout"]);
+  const output = consoleOutput(values);
 
   const { findConfigFile, loadConfig } = await import("./config/index.ts");
   const configFile = values.config ?? (await findConfigFile());
   const config = configFile ? await loadConfig(configFile) : undefined;
-  if (config)
-    process.stdout.write(
-      `faultline: config ${path.relative(process.cwd(), config.file) || config.file}\n`,
-    );
+  if (config) output.progress(`config ${path.relative(process.cwd(), config.file) || config.file}`);
   const allowRemote = Boolean(values["allow-remote"]) || (config?.database.allowRemote ?? false);
   const given = (["migrations", "schema", "migrate"] as const).filter(
     (k) => values[k] !== undefined,
@@ -302,8 +449,16 @@ async function prepareRun(
     allowNonLoopback: allowRemote,
     ...(schema ? { schema } : {}),
     ...(values["no-template-cache"] ? { templateCache: false } : {}),
-    onProgress: (line) => process.stdout.write(`faultline: ${line}\n`),
+    onProgress: output.progress,
   });
+  const startedAt = performance.now();
+  environment.then(
+    (e) =>
+      output.detail(
+        `Postgres ${e.postgres} and the template ready in ${((performance.now() - startedAt) / 1000).toFixed(2)}s`,
+      ),
+    () => {},
+  );
   const services = Promise.all(
     serviceArgs.map((arg) =>
       import("./service/index.ts").then(({ resolveService }) =>
@@ -327,6 +482,9 @@ async function prepareRun(
     const scenarios = [];
     const targets = positionals.length ? positionals : (config?.scenarios ?? []);
     for (const file of await findScenarioFiles(targets)) scenarios.push(await loadScenario(file));
+    output.detail(
+      `${scenarios.length} scenario file(s): ${scenarios.map((s) => path.relative(process.cwd(), s.file) || s.file).join(", ")}`,
+    );
     // --cell picks matrix cells; picking none is a mistake, never a green run on nothing.
     if (only) {
       const cells = scenarios.flatMap((loaded) =>
@@ -352,8 +510,9 @@ async function prepareRun(
         traceDir: values["trace-dir"] ? path.resolve(values["trace-dir"]) : undefined,
         keepTrace: values.html !== undefined,
         signal,
-        onProgress: (line: string) => process.stdout.write(`faultline: ${line}\n`),
+        onProgress: output.progress,
       },
+      output,
     };
   } catch (error) {
     setup.abort(error);
@@ -365,7 +524,7 @@ async function prepareRun(
 async function run(args: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals, tokens } = parseRunFlags(args, RUN_FLAGS);
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(helpFor("run"));
     return 0;
   }
   const prepared = await prepareRun(values, positionals, signal, [values.service]);
@@ -374,7 +533,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
       import("./scenario/index.ts"),
       import("./report/index.ts"),
     ]);
-    const reporters: Reporter[] = [report.consoleReporter()];
+    const reporters: Reporter[] = [report.consoleReporter(undefined, prepared.output)];
     if (values.json) reporters.push(report.jsonReporter(values.json));
     if (values.junit) reporters.push(report.junitReporter(values.junit));
     if (values.html) reporters.push(report.htmlReporter(values.html));
@@ -408,7 +567,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
 async function gate(args: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals, tokens } = parseRunFlags(args, GATE_FLAGS);
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(helpFor("gate"));
     return 0;
   }
   for (const side of ["baseline", "candidate"] as const) {
@@ -435,6 +594,7 @@ async function gate(args: string[], signal: AbortSignal): Promise<number> {
       baseline,
       candidate,
       onGateStart: (info) => {
+        if (prepared.output.quiet) return;
         write(
           `faultline gate: ${info.scenarios} scenario(s), ${info.cells} cell(s) × 2 services, ${info.concurrency} at a time, on ${info.postgres}; seed ${info.seed}\n  baseline:  ${info.baseline}\n  candidate: ${info.candidate}\n`,
         );
@@ -442,6 +602,17 @@ async function gate(args: string[], signal: AbortSignal): Promise<number> {
     });
     for (const scenario of summary.scenarios) {
       write(`${gates.formatGateScenario(scenario)}\n`);
+      if (prepared.output.verbose) {
+        const { formatScenarioResult } = await import("./report/index.ts");
+        for (const cell of scenario.cells)
+          for (const [side, result] of [
+            ["baseline", cell.baseline],
+            ["candidate", cell.candidate],
+          ] as const)
+            write(
+              `  ${side}: ${formatScenarioResult(result, prepared.output).replace(/\n/g, "\n  ")}\n`,
+            );
+      }
       const shown = new Set<string>();
       for (const cell of scenario.cells) {
         // What to look at next: the candidate where it fails, the baseline where it errors
@@ -535,7 +706,7 @@ async function proxy(args: string[], signal: AbortSignal): Promise<number> {
     "allow-remote-upstream": { type: "boolean" },
   });
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(helpFor("proxy"));
     return 0;
   }
   const upstream = parseHostPort(
@@ -585,7 +756,7 @@ async function proxy(args: string[], signal: AbortSignal): Promise<number> {
 
 function parseFlags(
   args: string[],
-  options: Record<string, { type: "string" | "boolean"; short?: string }>,
+  options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>,
   positionals = false,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
@@ -626,7 +797,7 @@ async function record(args: string[], signal: AbortSignal): Promise<number> {
     "no-scrub": { type: "boolean" },
   });
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(helpFor("record"));
     return 0;
   }
   const listen = parseHostPort(
@@ -657,7 +828,7 @@ async function importCommand(args: string[]): Promise<number> {
     true,
   );
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(helpFor("import"));
     return 0;
   }
   const [kind, file, ...extra] = positionals;
@@ -695,7 +866,7 @@ async function replayCommand(args: string[], signal: AbortSignal): Promise<numbe
     true,
   );
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(helpFor("replay"));
     return 0;
   }
   const [dir, ...extra] = positionals;
@@ -770,7 +941,7 @@ async function initCommand(args: string[]): Promise<number> {
     }
   })();
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(helpFor("init"));
     return 0;
   }
   if (positionals.length > 1)
@@ -784,7 +955,7 @@ async function initCommand(args: string[]): Promise<number> {
 async function postgresCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, {}, true);
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(helpFor("postgres"));
     return 0;
   }
   const [verb, major, ...extra] = positionals;
@@ -796,6 +967,62 @@ async function postgresCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `faultline k6 <scenario> --out load.js`: the scenario's webhooks as a k6 script. */
+async function k6Command(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    args,
+    {
+      out: { type: "string" },
+      rate: { type: "string" },
+      duration: { type: "string" },
+      ramp: { type: "string" },
+      threshold: { type: "string", multiple: true },
+      seed: { type: "string" },
+      config: { type: "string" },
+    },
+    true,
+  );
+  if (values.help) {
+    process.stdout.write(helpFor("k6"));
+    return 0;
+  }
+  const [file, ...extra] = positionals;
+  if (!file || extra.length)
+    throw new BadUsageError(`k6: expected one scenario file\n\n${helpFor("k6")}`);
+  const k6 = await import("./k6/index.ts");
+  const rate = k6.parseRate((values.rate as string | undefined) ?? "50/s");
+  const durationSeconds = k6.parseDuration((values.duration as string | undefined) ?? "60s");
+  const rampSeconds =
+    values.ramp === undefined ? undefined : k6.parseDuration(values.ramp as string, "--ramp");
+  const thresholds = ((values.threshold as unknown as string[] | undefined) ?? []).map(
+    k6.parseThreshold,
+  );
+  const { findConfigFile, loadConfig } = await import("./config/index.ts");
+  const configFile = (values.config as string | undefined) ?? (await findConfigFile());
+  const config = configFile ? await loadConfig(configFile) : undefined;
+  const seed = parseSeed(values.seed as string | undefined);
+  const exported = await k6.exportK6Script(file, {
+    rate,
+    durationSeconds,
+    ...(rampSeconds ? { rampSeconds } : {}),
+    thresholds,
+    ...(seed === undefined ? {} : { seed }),
+    ...(config ? { paths: config.webhookPaths } : {}),
+    command: ["faultline", "k6", ...args].map(shellWord).join(" "),
+  });
+  const out = values.out as string | undefined;
+  if (out === undefined || out === "-") {
+    process.stdout.write(exported.script);
+    return 0;
+  }
+  const { writeReportFile } = await import("./report/index.ts");
+  await writeReportFile(out, exported.script);
+  process.stderr.write(
+    `faultline k6: ${exported.scenario} (${exported.steps} webhook(s) in turn) at ${rate.count}/${rate.perSeconds === 1 ? "s" : "m"} for ${durationSeconds}s${rampSeconds ? ` after a ${rampSeconds}s ramp` : ""} → ${out}\n  run it: K6_TARGET=http://127.0.0.1:3000 WEBHOOK_SECRET=… k6 run ${shellWord(out)}\n`,
+  );
+  return 0;
+}
+
 /** The command line: returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -803,7 +1030,16 @@ export async function main(argv: string[]): Promise<number> {
   // Every wait of every parallel cell listens for the abort: more than Node's default of 10.
   setMaxListeners(0, controller.signal);
   const release = abortOnSignals(controller);
+  // `faultline run | head`: a reader that stops reading is not a failure of the run, which
+  // still finishes, cleans up and exits with its verdict.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
   try {
+    if (command === "help" && rest[0] && COMMAND_HELP[rest[0]]) {
+      process.stdout.write(helpFor(rest[0]));
+      return 0;
+    }
     if (command === undefined || command === "-h" || command === "--help" || command === "help") {
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;
@@ -818,6 +1054,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === "record") return await record(rest, controller.signal);
     if (command === "import") return await importCommand(rest);
     if (command === "replay") return await replayCommand(rest, controller.signal);
+    if (command === "k6") return await k6Command(rest);
     if (command !== "run" && command !== "gate")
       throw new BadUsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     const code = await (command === "gate" ? gate : run)(rest, controller.signal);

@@ -1,4 +1,5 @@
 import type { ScenarioResult } from "../scenario/index.ts";
+import { styler } from "./colour.ts";
 import type { Reporter } from "./reporter.ts";
 import { testName } from "./test-name.ts";
 
@@ -8,9 +9,21 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)}s`;
 }
 
+/** How the console shows results: colour (a terminal) and detail (--verbose). */
+export interface ConsoleOptions {
+  colour?: boolean;
+  /** Only the verdict lines and errors: no run header. */
+  quiet?: boolean;
+  /** Also every invariant that held, with what it saw. */
+  verbose?: boolean;
+}
+
+const VERDICT_STYLE = { pass: "green", fail: "red", error: "yellow" } as const;
+
 /** The line for one scenario, then its violations' evidence indented beneath it. */
-export function formatScenarioResult(result: ScenarioResult): string {
-  const verdict = result.verdict.toUpperCase().padEnd(5);
+export function formatScenarioResult(result: ScenarioResult, options: ConsoleOptions = {}): string {
+  const style = styler(options.colour ?? false);
+  const verdict = style(VERDICT_STYLE[result.verdict], result.verdict.toUpperCase().padEnd(5));
   const context = [
     result.service,
     ...result.drift,
@@ -21,7 +34,10 @@ export function formatScenarioResult(result: ScenarioResult): string {
   ];
   const name = testName(result);
   const head = `${verdict} ${name}  ${seconds(result.durationMs)}  [${context.join("; ")}]`;
-  if (result.verdict === "pass") return head;
+  if (result.verdict === "pass") {
+    if (!options.verbose) return head;
+    return [head, ...result.invariants.map((r) => `    ✓ ${r.name}: ${r.seen}`)].join("\n");
+  }
   if (result.error)
     return `${head}  ${result.error.message.split("\n")[0]}${indentRest(result.error.message)}${result.replay ? `\n    replay: ${result.replay}` : ""}`;
   const violated = result.invariants.filter((r) => !r.passed);
@@ -31,7 +47,7 @@ export function formatScenarioResult(result: ScenarioResult): string {
     for (const l of result.serviceExit.output.slice(-EVIDENCE_LINES)) lines.push(`        ${l}`);
   }
   for (const r of violated) {
-    lines.push(`    ✗ ${r.name}: expected ${r.expected}; seen ${r.seen}`);
+    lines.push(style("red", `    ✗ ${r.name}: expected ${r.expected}; seen ${r.seen}`));
     for (const e of r.evidence.slice(0, EVIDENCE_LINES)) lines.push(`        ${e}`);
     if (r.evidence.length > EVIDENCE_LINES)
       lines.push(`        … ${r.evidence.length - EVIDENCE_LINES} more (see --json)`);
@@ -48,9 +64,11 @@ function indentRest(message: string): string {
 /** Prints one line per scenario as it finishes, and a summary line at the end. */
 export function consoleReporter(
   write: (text: string) => void = (t) => process.stdout.write(t),
+  options: ConsoleOptions = {},
 ): Reporter {
   return {
     onRunStart(info) {
+      if (options.quiet) return;
       const cells =
         info.cells !== info.scenarios
           ? ` (${info.cells} cells, ${info.concurrency} at a time)`
@@ -60,7 +78,7 @@ export function consoleReporter(
       );
     },
     onScenarioResult(result) {
-      write(`${formatScenarioResult(result)}\n`);
+      write(`${formatScenarioResult(result, options)}\n`);
     },
     onRunEnd(summary) {
       const count = (v: string) => summary.results.filter((r) => r.verdict === v).length;

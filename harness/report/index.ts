@@ -1,5 +1,6 @@
 /** Reporters: console lines, a JSON file, JUnit XML, a Markdown summary, an HTML page. */
-export { consoleReporter, formatScenarioResult } from "./console.ts";
+export { colourFor, styler } from "./colour.ts";
+export { type ConsoleOptions, consoleReporter, formatScenarioResult } from "./console.ts";
 export {
   type HtmlReportInput,
   type HtmlReportSide,

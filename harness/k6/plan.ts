@@ -1,0 +1,106 @@
+import { BadUsageError } from "../errors.ts";
+import { seededRandom } from "../random/index.ts";
+import type { Scenario } from "../scenario/index.ts";
+import { loadFixture, type TemplateValue, webhookProviders } from "../webhooks/index.ts";
+
+/**
+ * How a template variable gets its value in each iteration cycle: kept as the scenario says,
+ * or made unique per cycle (ids and emails), so thousands of iterations are thousands of
+ * distinct events and customers rather than one event redelivered.
+ */
+export type VariablePlan =
+  | { keep: TemplateValue }
+  | { uniqueId: string }
+  | { uniqueEmail: { local: string; domain: string } };
+
+/** One webhook the k6 script sends: a fresh event, or the bytes an earlier step sent. */
+export interface PlannedStep {
+  /** A label for k6's `name` tag and messages: the step's `as`, else its fixture. */
+  name: string;
+  provider: string;
+  fixture: string;
+  path: string;
+  template: unknown;
+  variables: Record<string, VariablePlan>;
+  /** For a redelivery: the index of the step whose bytes it sends again (same cycle). */
+  resends?: number;
+}
+
+/** Providers whose signing the k6 script reproduces with `k6/crypto`. */
+export const K6_SIGNED_PROVIDERS = ["stripe", "standard", "github", "lemonsqueezy"] as const;
+
+const ID_LIKE = /^[a-z]+(?:_[a-z]+)*_[A-Za-z0-9]+$/;
+const EMAIL = /^([^@\s]+)@([^@\s]+)$/;
+
+function planVariable(value: TemplateValue): VariablePlan {
+  if (typeof value === "string") {
+    if (ID_LIKE.test(value)) return { uniqueId: value };
+    const email = EMAIL.exec(value);
+    if (email) return { uniqueEmail: { local: email[1] as string, domain: email[2] as string } };
+  }
+  return { keep: value };
+}
+
+/**
+ * The scenario's webhooks as the k6 script cycles through them: rule steps and deliberately
+ * bad signatures are left out (a load test measures what the service accepts), batches are
+ * flattened, `duplicates` become redeliveries. Values the scenario does not give are drawn
+ * once here from its seed; which of them become unique per cycle is decided by their shape.
+ */
+export async function planSteps(
+  scenario: Scenario,
+  options: { where: string; seed?: number; nowSeconds: number; paths?: Record<string, string> },
+): Promise<PlannedStep[]> {
+  const random = seededRandom(options.seed ?? scenario.randomSeed ?? 1);
+  const steps: PlannedStep[] = [];
+  const byAs = new Map<string, number>();
+  const flat = scenario.webhooks.flatMap((step) => (step.batch ? step.batch : [step]));
+  for (const step of flat) {
+    if (step.signature !== undefined) continue;
+    if (step.redeliver !== undefined) {
+      const original = byAs.get(step.redeliver);
+      if (original === undefined) continue;
+      steps.push({
+        ...(steps[original] as PlannedStep),
+        name: `${step.redeliver} (again)`,
+        resends: original,
+      });
+      continue;
+    }
+    if (step.fixture === undefined) continue;
+    const providerName = step.provider ?? "stripe";
+    const provider = webhookProviders[providerName];
+    if (!provider || !(K6_SIGNED_PROVIDERS as readonly string[]).includes(providerName))
+      throw new BadUsageError(
+        `${options.where}: the k6 export signs ${K6_SIGNED_PROVIDERS.join(", ")} webhooks; this scenario sends ${providerName}`,
+      );
+    const template = await loadFixture(providerName, step.fixture);
+    const values = {
+      ...provider.defaults(step.fixture, random, options.nowSeconds),
+      ...step.with,
+    };
+    const index = steps.length;
+    steps.push({
+      name: step.as ?? step.fixture,
+      provider: providerName,
+      fixture: step.fixture,
+      path: step.path ?? options.paths?.[providerName] ?? provider.path,
+      template,
+      variables: Object.fromEntries(
+        Object.entries(values).map(([name, value]) => [name, planVariable(value)]),
+      ),
+    });
+    if (step.as) byAs.set(step.as, index);
+    for (let copy = 0; copy < (step.duplicates ?? 0); copy++)
+      steps.push({
+        ...(steps[index] as PlannedStep),
+        name: `${step.as ?? step.fixture} (duplicate)`,
+        resends: index,
+      });
+  }
+  if (!steps.length)
+    throw new BadUsageError(
+      `${options.where}: no webhook to send under load (rule steps, recorded requests and bad signatures are left out)`,
+    );
+  return steps;
+}
