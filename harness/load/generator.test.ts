@@ -13,7 +13,7 @@ afterEach(async () => {
 /** A real HTTP endpoint that answers after `delayMs`, counting what it got. */
 async function endpoint(delayMs: number, status = 200) {
   const seen = { requests: 0, bodies: new Set<string>() };
-  server = createServer((req, res) => {
+  const listening = createServer((req, res) => {
     let body = "";
     req.on("data", (c) => {
       body += c;
@@ -24,8 +24,9 @@ async function endpoint(delayMs: number, status = 200) {
       setTimeout(() => res.writeHead(status).end("ok"), delayMs);
     });
   });
-  await new Promise<void>((r) => server?.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${(server?.address() as AddressInfo).port}`, seen };
+  server = listening;
+  await new Promise<void>((r) => listening.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(listening.address() as AddressInfo).port}`, seen };
 }
 
 const build = (index: number) => ({ path: "/hook", headers: {}, body: `request ${index}` });
