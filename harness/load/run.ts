@@ -178,7 +178,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       if (!service.running && !targetFailure) {
         targetFailure = {
           message: `the service ${service.ended ?? "stopped"} during the load`,
-          output: service.output().slice(-20),
+          output: service.output().slice(-5),
         };
         stop.abort(new Error(targetFailure.message));
       }
@@ -249,7 +249,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     if (!service.running && !targetFailure)
       targetFailure = {
         message: `the service ${service.ended ?? "stopped"} during the load`,
-        output: service.output().slice(-20),
+        output: service.output().slice(-5),
       };
 
     await attachment.proxy.flushTrace();
