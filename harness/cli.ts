@@ -17,6 +17,7 @@ const BUNDLED_SERVICES = ["payments:fixed", "payments:broken"];
 
 const USAGE = `Usage: faultline run [files, folders or globs…] [options]
        faultline gate [files, folders or globs…] --baseline <service> --candidate <service> [options]
+       faultline load <scenario> --rate 200/s --duration 60s [--ramp 30s] [--faults …] [--threshold …]
        faultline init [dir]
        faultline postgres fetch <major>
        faultline proxy --upstream <postgres://host:port> [options]
@@ -89,6 +90,26 @@ faultline proxy: a fault-injecting Postgres proxy in front of any Postgres, unti
   --trace <file.ndjson>     append every statement of every connection
   --seed <n>                seed for probabilistic rules (overrides the file's)
   --allow-remote-upstream   allow an upstream that is not on this machine's loopback
+
+faultline load: an open-model load on one service (as run starts it) and one scenario database,
+  through the proxy with the scenario's fault rules on. Requests go out on schedule whether or
+  not earlier ones returned; latency counts from each request's intended send time. Each request
+  is one of the scenario's fixture webhooks, templated fresh (new event ids and emails from
+  --seed) and signed as its provider signs. At the end: rates, p50/p90/p99/p99.9/max, statuses,
+  SQLSTATEs from the trace, noLostEvents and exactlyOnceEffect over every event sent.
+  --rate <n/s>              arrival rate: 200/s, 12000/m or 200 (per second)
+  --duration <time>         how long it sends, ramp included: 60s, 1m30s, 500ms or 60 (seconds)
+  --ramp <time>             rise linearly from 0 to --rate over this long first (default 0)
+  --faults <scenario|none|file.json>  the proxy rules in force (default: the scenario's)
+  --threshold <expr>        fail (exit 1) unless it holds, repeatable: p50|p90|p95|p99|p99.9|max|avg
+                            <|<=|>|>= <n>ms; errors<0.1%; rate>=190/s
+  --json <file>             write the whole result as JSON
+  --quiet                   no progress line
+  Also --config, --service, --postgres, --migrations, --schema, --migrate, --seed,
+  --ready-timeout as in run. Exit 1 when an invariant or threshold fails or the rate could not
+  be held (more than 1% of requests sent >10 ms late); 3 when the service died mid-run.
+  e.g. faultline load scenarios/credits-balance-hotfix.scenario.ts --rate 200/s --duration 60s \\
+         --ramp 10s --threshold 'p99<300ms' --threshold 'errors<0.1%'
 
 faultline init: detect the service, migrations, Stripe webhook route and env variables in dir
   (default: the current folder), write faultline.config.ts and faultline/incident.scenario.ts
@@ -1023,6 +1044,99 @@ async function k6Command(args: string[]): Promise<number> {
   return 0;
 }
 
+const LOAD_FLAGS = {
+  ...RUN_FLAGS,
+  rate: { type: "string" },
+  duration: { type: "string" },
+  ramp: { type: "string" },
+  faults: { type: "string" },
+  threshold: { type: "string", multiple: true },
+  quiet: { type: "boolean", short: "q" },
+} as const;
+
+/** `faultline load`: an open-model load on one scenario, judged by invariants and thresholds. */
+async function loadCommand(args: string[], signal: AbortSignal): Promise<number> {
+  let parsed: ReturnType<
+    typeof parseArgs<{
+      args: string[];
+      allowPositionals: true;
+      strict: true;
+      options: typeof LOAD_FLAGS;
+    }>
+  >;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: LOAD_FLAGS });
+  } catch (error) {
+    throw new BadUsageError(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const load = await import("./load/index.ts");
+  if (values.rate === undefined) throw new BadUsageError(`--rate: required, ${load.RATE_FORMS}`);
+  if (values.duration === undefined)
+    throw new BadUsageError(`--duration: required, ${load.DURATION_FORMS}`);
+  const profile = {
+    rate: load.parseRate(values.rate),
+    durationMs: load.parseDuration(values.duration),
+    rampMs: values.ramp === undefined ? 0 : load.parseDuration(values.ramp, "--ramp", true),
+  };
+  if (profile.rampMs > profile.durationMs)
+    throw new BadUsageError(
+      `--ramp: ${values.ramp} is longer than --duration ${values.duration}; the ramp is part of the duration`,
+    );
+  const thresholds = (values.threshold ?? []).map((t) => load.parseThreshold(t));
+  const faults =
+    values.faults === undefined || values.faults === "scenario"
+      ? ({ kind: "scenario" } as const)
+      : values.faults === "none"
+        ? ({ kind: "none" } as const)
+        : ({ kind: "file", file: path.resolve(values.faults) } as const);
+  if (positionals.length !== 1)
+    throw new BadUsageError(
+      `load takes one scenario file; got ${positionals.length ? positionals.join(", ") : "none"}`,
+    );
+  const prepared = await prepareRun(values as RunValues, positionals, signal, [values.service]);
+  try {
+    const { expandMatrix } = await import("./scenario/index.ts");
+    const { newSeed } = await import("./random/index.ts");
+    const loaded = prepared.scenarios[0];
+    if (!loaded) throw new BadUsageError(`no scenario in ${positionals[0]}`);
+    const cell = expandMatrix(loaded)[0] as NonNullable<ReturnType<typeof expandMatrix>[0]>;
+    const seed = prepared.options.seed ?? cell.scenario.randomSeed ?? newSeed();
+    const [service] = await prepared.services;
+    const live = process.stdout.isTTY && !values.quiet;
+    const result = await load.runLoad({
+      environment: await prepared.environment,
+      service: (service as { spec: ServiceSpec }).spec,
+      scenario: cell,
+      profile,
+      seed,
+      thresholds,
+      faults,
+      readyTimeoutMs: prepared.options.readyTimeoutMs,
+      webhookPaths: prepared.options.webhookPaths,
+      signal,
+      onLine: (line) => process.stdout.write(`faultline: ${line}\n`),
+      onProgress: live
+        ? (p) => process.stdout.write(`\r\x1b[2K${load.formatProgress(p)}`)
+        : undefined,
+    });
+    if (live) process.stdout.write("\r\x1b[2K");
+    process.stdout.write(load.formatResult(result));
+    if (values.json) {
+      await mkdir(path.dirname(path.resolve(values.json)), { recursive: true });
+      const { writeFile } = await import("node:fs/promises");
+      await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
+    }
+    return result.exitCode;
+  } finally {
+    await prepared.close();
+  }
+}
+
 /** The command line: returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -1055,6 +1169,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === "import") return await importCommand(rest);
     if (command === "replay") return await replayCommand(rest, controller.signal);
     if (command === "k6") return await k6Command(rest);
+    if (command === "load") return await loadCommand(rest, controller.signal);
     if (command !== "run" && command !== "gate")
       throw new BadUsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     const code = await (command === "gate" ? gate : run)(rest, controller.signal);

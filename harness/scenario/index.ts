@@ -36,3 +36,4 @@ export {
   type ScenarioResult,
 } from "./runner.ts";
 export { formatIssues, type Scenario, type ScenarioInput, scenarioSchema } from "./schema.ts";
+export { perScenarioHost } from "./service-host.ts";

@@ -1,0 +1,132 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * The load generator's own ceiling, against a trivial node:http endpoint in its own process:
+ *   1. a requested 2,000 req/s for a few seconds, each request a freshly templated Stripe
+ *      checkout.session.completed signed as Stripe signs: the achieved rate and the share of
+ *      requests sent more than 10 ms late (issue 9's bar: < 1%);
+ *   2. the generator's maximum (a rate it cannot reach, so it sends as fast as it can) and
+ *      autocannon's (closed model, 100 connections, the same body unsigned) in the same run,
+ *      and their ratio (issue 9's bar: ≥ 1).
+ * Figures are printed, not asserted. Usage: npx tsx scripts/bench-load.ts [seconds]  (default 4)
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateLoad } from "../harness/load/index.ts";
+import { seededRandom } from "../harness/random/index.ts";
+import { loadFixture, renderFixture, stripeProvider } from "../harness/webhooks/index.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const seconds = Number(process.argv[2] ?? 4);
+
+const ENDPOINT = `
+const http = require("node:http");
+const server = http.createServer((req, res) => {
+  req.on("data", () => {});
+  req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end('{"received":true}'));
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`;
+
+async function startEndpoint(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ["-e", ENDPOINT], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<string>((resolve) =>
+    child.stdout?.once("data", (c: Buffer) => resolve(c.toString().trim())),
+  );
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+async function generator(url: string, rate: number) {
+  const template = await loadFixture("stripe", "checkout.session.completed");
+  const random = seededRandom(9);
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const secret = stripeProvider.newSecret(random);
+  return generateLoad({
+    baseUrl: url,
+    profile: { rate, durationMs: seconds * 1000, rampMs: 0 },
+    graceMs: 5000,
+    connections: Number(process.env.CONNECTIONS ?? 64),
+    build: async () => {
+      const rendered = renderFixture(template, {
+        provider: stripeProvider,
+        fixture: "checkout.session.completed",
+        random,
+        nowSeconds,
+        where: "stripe/checkout.session.completed",
+      });
+      const headers = await stripeProvider.sign(
+        rendered.payload,
+        secret,
+        Math.floor(Date.now() / 1000),
+      );
+      return {
+        path: "/webhooks/stripe",
+        headers: { "content-type": "application/json", ...headers },
+        body: rendered.payload,
+      };
+    },
+  });
+}
+
+async function autocannon(url: string): Promise<number> {
+  const template = await loadFixture("stripe", "checkout.session.completed");
+  const body = renderFixture(template, {
+    provider: stripeProvider,
+    fixture: "checkout.session.completed",
+    random: seededRandom(9),
+    nowSeconds: Math.floor(Date.now() / 1000),
+    where: "stripe/checkout.session.completed",
+  }).payload;
+  const bin = path.join(root, "node_modules", ".bin", "autocannon");
+  const args = [
+    "-c",
+    "100",
+    "-d",
+    String(seconds),
+    "-m",
+    "POST",
+    "-H",
+    "content-type=application/json",
+    "-b",
+    body,
+    "--json",
+    `${url}/webhooks/stripe`,
+  ];
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ["ignore", "pipe", "ignore"] });
+    let text = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      text += c.toString();
+    });
+    child.on("error", reject);
+    child.on("close", () => resolve(text));
+  });
+  const result = JSON.parse(out) as { requests: { total: number }; duration: number };
+  return result.requests.total / result.duration;
+}
+
+const { url, child } = await startEndpoint();
+try {
+  const held = await generator(url, 2000);
+  const heldLate = (held.late / Math.max(held.sent, 1)) * 100;
+  console.log(
+    `generator at 2000/s requested, signed: sent ${held.sendRate.toFixed(0)}/s, achieved ${held.achievedRate.toFixed(0)}/s, ${held.late}/${held.sent} sent >10 ms late (${heldLate.toFixed(2)}%), ${held.dropped} dropped, p99 ${held.latency.p99} ms`,
+  );
+  // The open model has no "as fast as it can": its ceiling is the highest requested rate it
+  // still completes; past it, requests queue and the achieved rate falls behind.
+  let best = held.achievedRate;
+  for (const rate of [4000, 8000]) {
+    const r = await generator(url, rate);
+    const late = (r.late / Math.max(r.sent, 1)) * 100;
+    console.log(
+      `generator at ${rate}/s requested, signed: achieved ${r.achievedRate.toFixed(0)}/s, ${late.toFixed(2)}% sent >10 ms late, ${r.sent - r.acked} unanswered, p99 ${r.latency.p99} ms`,
+    );
+    if (r.acked === r.sent) best = Math.max(best, r.achievedRate);
+  }
+  const cannon = await autocannon(url);
+  console.log(`autocannon -c 100, unsigned, same endpoint: ${cannon.toFixed(0)}/s`);
+  console.log(`ratio generator (best achieved) / autocannon: ${(best / cannon).toFixed(2)}×`);
+} finally {
+  child.kill();
+}

@@ -1,0 +1,115 @@
+import { readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { processesTagged, runCli, startCli } from "./cli.ts";
+
+const SCENARIO = "scenarios/credits-balance-hotfix.scenario.ts";
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "faultline-load-e2e-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("faultline load", () => {
+  it("holds 50/s for 3 s on payments:fixed with the invariants over every event sent", async () => {
+    const json = path.join(dir, "fixed.json");
+    const run = await runCli([
+      "load",
+      SCENARIO,
+      "--service",
+      "payments:fixed",
+      "--rate",
+      "50/s",
+      "--duration",
+      "3s",
+      "--threshold",
+      "errors<1%",
+      "--threshold",
+      "rate>=45/s",
+      "--json",
+      json,
+    ]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/requested 50\/s, sent [\d.]+\/s, achieved [\d.]+\/s/);
+    expect(run.stdout).toMatch(
+      /p50 [\d.]+ms {2}p90 [\d.]+ms {2}p99 [\d.]+ms {2}p99\.9 [\d.]+ms {2}max/,
+    );
+    expect(run.stdout).toContain("statuses   200×150");
+    expect(run.stdout).toContain("✓ noLostEvents: 150 acknowledged, 0 of them without effect");
+    expect(run.stdout).toContain("✓ exactlyOnceEffect: 150 payment(s) over 150 deliveries");
+    expect(run.stdout).toContain("✓ threshold errors<1%: 0%");
+    const result = JSON.parse(await readFile(json, "utf8"));
+    expect(result.load.sent).toBe(150);
+    expect(result.load.acked).toBe(150);
+    expect(result.invariants.map((i: { passed: boolean }) => i.passed)).toEqual([true, true, true]);
+    expect(result.exitCode).toBe(0);
+  });
+
+  it("fails on payments:broken with the 42703 → 25P02 cascade counted", async () => {
+    const run = await runCli([
+      "load",
+      SCENARIO,
+      "--service",
+      "payments:broken",
+      "--rate",
+      "50/s",
+      "--duration",
+      "2s",
+      "--threshold",
+      "errors<0.1%",
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/sqlstates {2}.*42703×\d+/);
+    expect(run.stdout).toMatch(/25P02×\d+/);
+    expect(run.stdout).toContain("✗ noCascade");
+    expect(run.stdout).toContain("✗ threshold errors<0.1%: 100%");
+  });
+
+  it.each([
+    [["--rate", "fast", "--duration", "3s"], /--rate: expected <n>\/s, <n>\/m or <n>/],
+    [["--rate", "50/s", "--duration", "forever"], /--duration: expected .*60s, 1m30s/],
+    [["--rate", "50/s", "--duration", "3s", "--ramp", "x"], /--ramp: expected/],
+    [["--rate", "50/s", "--duration", "3s", "--ramp", "5s"], /--ramp: 5s is longer/],
+    [["--rate", "50/s", "--duration", "3s", "--threshold", "p99<300"], /'p99<300ms'/],
+    [["--duration", "3s"], /--rate: required/],
+  ])("bad flags %j → exit 2 with the accepted forms", async (flags, message) => {
+    const run = await runCli(["load", SCENARIO, ...flags]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it("ends within 5 s with partial results when the service dies mid-run (exit 3)", async () => {
+    const tag = `load-kill-${process.pid}-${Date.now()}`;
+    const { child, done } = startCli(
+      ["load", SCENARIO, "--service", "payments:fixed", "--rate", "50/s", "--duration", "60s"],
+      { FAULTLINE_TEST_TAG: tag },
+    );
+    let out = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    const deadline = Date.now() + 30_000;
+    while (!out.includes("load: payments:fixed at") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 1000));
+    // The bundled service runs as `node …/service.mjs`: that process, nothing else of the run.
+    const service = processesTagged("FAULTLINE_TEST_TAG", tag).filter((pid) =>
+      readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("service.mjs"),
+    );
+    expect(service.length).toBe(1);
+    process.kill(service[0] as number, "SIGKILL");
+    const killedAt = Date.now();
+    const run = await done;
+    expect(Date.now() - killedAt).toBeLessThan(5000);
+    expect(run.code).toBe(3);
+    expect(run.stdout).toMatch(
+      /the service was killed by SIGKILL during the load; results above are partial/,
+    );
+    expect(run.stdout).toMatch(/sent \d+/);
+  });
+});
