@@ -137,6 +137,9 @@ export function describeRuleIssues(value: unknown, issues: z.core.$ZodIssue[]): 
     .join("; ");
 }
 
+/** Distinct SQL texts whose rule-match results are kept (ad-hoc SQL with inlined literals). */
+const SQL_CACHE_LIMIT = 4096;
+
 /**
  * The rules in force on a proxy. Rules may be added and removed while traffic flows; the first
  * rule (in order added) whose match holds fires. Counters for nth/every are per rule.
@@ -144,6 +147,13 @@ export function describeRuleIssues(value: unknown, issues: z.core.$ZodIssue[]): 
 export class RuleSet {
   private rules: ActiveRule[] = [];
   private readonly random: Random;
+  /**
+   * For each SQL text seen, whether each rule's `sql` and `sqlRegex` hold on it (index = rule
+   * position). Those tests are pure, and a load test repeats a handful of statements, so each
+   * distinct SQL is scanned by the rules once instead of once per statement per rule. Emptied
+   * whenever the rules change, and when it grows past SQL_CACHE_LIMIT distinct texts.
+   */
+  private sqlMatches = new Map<string, Uint8Array>();
 
   constructor(random: Random, rules: RuleSpec[] = []) {
     this.random = random;
@@ -162,6 +172,7 @@ export class RuleSet {
       );
     const rule = parsed.data;
     this.remove(rule.name);
+    this.sqlMatches.clear();
     this.rules.push({
       name: rule.name,
       match: rule.match,
@@ -176,6 +187,7 @@ export class RuleSet {
   remove(name: string): boolean {
     const before = this.rules.length;
     this.rules = this.rules.filter((r) => r.name !== name);
+    if (this.rules.length !== before) this.sqlMatches.clear();
     return this.rules.length !== before;
   }
 
@@ -202,8 +214,13 @@ export class RuleSet {
     phase: "statement" | "connect",
     info: Partial<StatementInfo> & Pick<StatementInfo, "applicationName" | "database" | "atMs">,
   ): Fired | undefined {
-    for (const rule of this.rules) {
-      if (rule.fault.phase !== phase || !this.holds(rule, info)) continue;
+    const sqlHolds = info.sql === undefined ? undefined : this.sqlMatchesFor(info.sql);
+    const rules = this.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i] as ActiveRule;
+      if (rule.fault.phase !== phase) continue;
+      if (sqlHolds && sqlHolds[i] === 0) continue;
+      if (!this.holds(rule, info)) continue;
       rule.matches++;
       const { nth, every, probability } = rule.match;
       if (nth !== undefined && rule.matches !== nth) continue;
@@ -217,6 +234,22 @@ export class RuleSet {
     return undefined;
   }
 
+  private sqlMatchesFor(sql: string): Uint8Array {
+    let holds = this.sqlMatches.get(sql);
+    if (holds) return holds;
+    holds = new Uint8Array(this.rules.length);
+    this.rules.forEach((rule, i) => {
+      const m = rule.match;
+      const ok =
+        (m.sql === undefined || sql.includes(m.sql)) &&
+        (rule.sqlRegex === undefined || rule.sqlRegex.test(sql));
+      holds[i] = ok ? 1 : 0;
+    });
+    if (this.sqlMatches.size >= SQL_CACHE_LIMIT) this.sqlMatches.clear();
+    this.sqlMatches.set(sql, holds);
+    return holds;
+  }
+
   private holds(
     rule: ActiveRule,
     info: Partial<StatementInfo> & Pick<StatementInfo, "applicationName" | "database" | "atMs">,
@@ -226,9 +259,8 @@ export class RuleSet {
     if (m.database !== undefined && info.database !== m.database) return false;
     if (m.afterMs !== undefined && info.atMs < m.afterMs) return false;
     if (m.untilMs !== undefined && info.atMs > m.untilMs) return false;
+    // `sql` and `sqlRegex` were checked in fire(), through the per-SQL cache.
     if (info.sql === undefined) return true;
-    if (m.sql !== undefined && !info.sql.includes(m.sql)) return false;
-    if (rule.sqlRegex && !rule.sqlRegex.test(info.sql)) return false;
     if (m.kind !== undefined && info.kind !== m.kind) return false;
     if (m.inTransaction !== undefined && info.inTransaction !== m.inTransaction) return false;
     return true;
