@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import { existsSync } from "node:fs";
 import { appendFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -95,17 +96,24 @@ faultline load: an open-model load on one service (as run starts it) and one sce
   through the proxy with the scenario's fault rules on. Requests go out on schedule whether or
   not earlier ones returned; latency counts from each request's intended send time. Each request
   is one of the scenario's fixture webhooks, templated fresh (new event ids and emails from
-  --seed) and signed as its provider signs. At the end: rates, p50/p90/p99/p99.9/max, statuses,
-  SQLSTATEs from the trace, noLostEvents and exactlyOnceEffect over every event sent.
+  --seed; ids and emails the scenario gives are made unique per request) and signed as its
+  provider signs. A live progress line (every 5 s when not on a terminal); at the end: rates,
+  p50/p90/p99/p99.9/max, statuses, SQLSTATEs from the trace, the proxy's share of a CPU core,
+  and the invariants over every event sent: noCascade, the scenario's own event- and session-
+  wide ones (noLostEvents, effectOnce, exactlyOnceEffect, rollsBackAfterError,
+  noAbortedIdleConnections) and, when it names no effect invariant, the payments preset's
+  noLostEvents and exactlyOnceEffect. Invariants about particular events are listed as not
+  judged under load. A matrix scenario runs one cell: pick it with --cell axis=value.
   --rate <n/s>              arrival rate: 200/s, 12000/m or 200 (per second)
   --duration <time>         how long it sends, ramp included: 60s, 1m30s, 500ms or 60 (seconds)
   --ramp <time>             rise linearly from 0 to --rate over this long first (default 0)
   --faults <scenario|none|file.json>  the proxy rules in force (default: the scenario's)
   --threshold <expr>        fail (exit 1) unless it holds, repeatable: p50|p90|p95|p99|p99.9|max|avg
                             <|<=|>|>= <n>ms; errors<0.1%; rate>=190/s
-  --json <file>             write the whole result as JSON
-  --quiet                   no progress line
-  Also --config, --service, --postgres, --migrations, --schema, --migrate, --seed,
+  --json <file>             write the whole result as JSON (also when the service died mid-run)
+  --html <file>             the report: timeline, connection lanes, latency over time, verdicts
+  -q, --quiet               no progress, only the result; --verbose as in run
+  Also --config, --service, --postgres, --migrations, --schema, --migrate, --seed, --cell,
   --ready-timeout as in run. Exit 1 when an invariant or threshold fails or the rate could not
   be held (more than 1% of requests sent >10 ms late); 3 when the service died mid-run.
   e.g. faultline load scenarios/credits-balance-hotfix.scenario.ts --rate 200/s --duration 60s \\
@@ -210,6 +218,15 @@ Example:
   faultline replay fixtures/incident --to http://127.0.0.1:3000 --provider stripe \\
     --secret "$STRIPE_WEBHOOK_SECRET" --policy duplicated
 `,
+  load: `Usage: faultline load <scenario> --rate 200/s --duration 60s [--ramp 30s] [--faults …]
+                      [--threshold 'p99<300ms' …] [--html report.html] [--json load.json]
+
+${USAGE.slice(USAGE.indexOf("faultline load: an open-model"), USAGE.indexOf("  e.g. faultline load"))}
+Example:
+  faultline load scenarios/credits-balance-hotfix.scenario.ts --cell schema="credits_balance missing" \\
+    --rate 200/s --duration 60s --ramp 10s --threshold 'p99<300ms' --threshold 'errors<0.1%' \\
+    --html load.html
+`,
   k6: `Usage: faultline k6 <scenario> [--out load.js] [--rate 200/s] [--duration 60s] [--ramp 30s]
                     [--threshold 'p99<300ms' …] [--seed n] [--config file]
 
@@ -223,13 +240,12 @@ environment. Rule steps, recorded requests and deliberately bad signatures are l
 
 Options:
   --out <file>            where to write the script (default: standard output)
-  --rate <N/s|N/m>        arrival rate, whole requests per second or minute (default 50/s)
-  --duration <Ns|Nm>      how long to hold the rate (default 60s)
-  --ramp <Ns|Nm>          ramp from 0 to the rate first (ramping-arrival-rate), then hold it
-  --threshold <expr>      fail the k6 run unless it holds (repeatable): p50|p90|p95|p99|p99.9|
-                          avg|med|min|max<N(ms|s), or errors<N% (non-2xx/3xx responses). A run
-                          that drops more than 1% of its iterations (could not keep the rate)
-                          always fails.
+  --rate, --duration, --ramp, --threshold  read as faultline load reads them (default 50/s for
+                          60s); the ramp is the start of the duration. k6 iterates a whole
+                          number of times per second or minute, so 0.5/s is written 30/m.
+                          Thresholds map to k6's: latency ones on http_req_duration, errors<N%
+                          on http_req_failed, rate>=N/s on http_reqs. A run that drops more
+                          than 1% of its iterations (could not keep the rate) always fails.
   --seed <n>              seed for the values drawn once at export (default: randomSeed)
   --config <file>         faultline.config.ts whose webhook paths to post to
 
@@ -1011,21 +1027,18 @@ async function k6Command(args: string[]): Promise<number> {
   if (!file || extra.length)
     throw new BadUsageError(`k6: expected one scenario file\n\n${helpFor("k6")}`);
   const k6 = await import("./k6/index.ts");
-  const rate = k6.parseRate((values.rate as string | undefined) ?? "50/s");
-  const durationSeconds = k6.parseDuration((values.duration as string | undefined) ?? "60s");
-  const rampSeconds =
-    values.ramp === undefined ? undefined : k6.parseDuration(values.ramp as string, "--ramp");
-  const thresholds = ((values.threshold as unknown as string[] | undefined) ?? []).map(
-    k6.parseThreshold,
-  );
+  // A k6 script is edited and re-run, so it has a starting shape; `load` asks for one.
+  const profile = await loadProfile(values, { rate: "50/s", duration: "60s" });
+  const rate = k6.k6Rate(profile.rateSpec);
+  const thresholds = profile.thresholds.map(k6.k6Threshold);
   const { findConfigFile, loadConfig } = await import("./config/index.ts");
   const configFile = (values.config as string | undefined) ?? (await findConfigFile());
   const config = configFile ? await loadConfig(configFile) : undefined;
   const seed = parseSeed(values.seed as string | undefined);
   const exported = await k6.exportK6Script(file, {
     rate,
-    durationSeconds,
-    ...(rampSeconds ? { rampSeconds } : {}),
+    durationMs: profile.durationMs,
+    ...(profile.rampMs ? { rampMs: profile.rampMs } : {}),
     thresholds,
     ...(seed === undefined ? {} : { seed }),
     ...(config ? { paths: config.webhookPaths } : {}),
@@ -1039,9 +1052,37 @@ async function k6Command(args: string[]): Promise<number> {
   const { writeReportFile } = await import("./report/index.ts");
   await writeReportFile(out, exported.script);
   process.stderr.write(
-    `faultline k6: ${exported.scenario} (${exported.steps} webhook(s) in turn) at ${rate.count}/${rate.perSeconds === 1 ? "s" : "m"} for ${durationSeconds}s${rampSeconds ? ` after a ${rampSeconds}s ramp` : ""} → ${out}\n  run it: K6_TARGET=http://127.0.0.1:3000 WEBHOOK_SECRET=… k6 run ${shellWord(out)}\n`,
+    `faultline k6: ${exported.scenario} (${exported.steps} webhook(s) in turn) at ${rate.count}/${rate.perSeconds === 1 ? "s" : "m"} for ${k6.k6Duration(profile.durationMs)}${profile.rampMs ? ` (the first ${k6.k6Duration(profile.rampMs)} ramping up)` : ""} → ${out}\n  run it: K6_TARGET=http://127.0.0.1:3000 WEBHOOK_SECRET=… k6 run ${shellWord(out)}\n`,
   );
   return 0;
+}
+
+/**
+ * `--rate`, `--duration`, `--ramp` and `--threshold`, read one way for `load` and `k6`: the
+ * ramp is the start of the duration, not added to it.
+ */
+async function loadProfile(
+  values: { rate?: unknown; duration?: unknown; ramp?: unknown; threshold?: unknown },
+  defaults: { rate?: string; duration?: string } = {},
+) {
+  const load = await import("./load/index.ts");
+  const rateText = (values.rate as string | undefined) ?? defaults.rate;
+  const durationText = (values.duration as string | undefined) ?? defaults.duration;
+  const ramp = values.ramp as string | undefined;
+  if (rateText === undefined) throw new BadUsageError(`--rate: required, ${load.RATE_FORMS}`);
+  if (durationText === undefined)
+    throw new BadUsageError(`--duration: required, ${load.DURATION_FORMS}`);
+  const rateSpec = load.parseRateSpec(rateText);
+  const durationMs = load.parseDuration(durationText);
+  const rampMs = ramp === undefined ? 0 : load.parseDuration(ramp, "--ramp", true);
+  if (rampMs > durationMs)
+    throw new BadUsageError(
+      `--ramp: ${ramp} is longer than --duration ${durationText}; the ramp is part of the duration`,
+    );
+  const thresholds = ((values.threshold as string[] | undefined) ?? []).map((t) =>
+    load.parseThreshold(t),
+  );
+  return { rate: rateSpec.perSecond, rateSpec, durationMs, rampMs, thresholds };
 }
 
 const LOAD_FLAGS = {
@@ -1051,7 +1092,6 @@ const LOAD_FLAGS = {
   ramp: { type: "string" },
   faults: { type: "string" },
   threshold: { type: "string", multiple: true },
-  quiet: { type: "boolean", short: "q" },
 } as const;
 
 /** `faultline load`: an open-model load on one scenario, judged by invariants and thresholds. */
@@ -1067,70 +1107,107 @@ async function loadCommand(args: string[], signal: AbortSignal): Promise<number>
   try {
     parsed = parseArgs({ args, allowPositionals: true, strict: true, options: LOAD_FLAGS });
   } catch (error) {
-    throw new BadUsageError(`${(error as Error).message}\n\n${USAGE}`);
+    throw new BadUsageError(`${(error as Error).message}\n\n${helpFor("load")}`);
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(helpFor("load"));
     return 0;
   }
+  for (const flag of ["junit", "summary", "trace-dir", "concurrency"] as const)
+    if (values[flag] !== undefined)
+      throw new BadUsageError(`load: --${flag} is for run and gate; load writes --json and --html`);
   const load = await import("./load/index.ts");
-  if (values.rate === undefined) throw new BadUsageError(`--rate: required, ${load.RATE_FORMS}`);
-  if (values.duration === undefined)
-    throw new BadUsageError(`--duration: required, ${load.DURATION_FORMS}`);
-  const profile = {
-    rate: load.parseRate(values.rate),
-    durationMs: load.parseDuration(values.duration),
-    rampMs: values.ramp === undefined ? 0 : load.parseDuration(values.ramp, "--ramp", true),
-  };
-  if (profile.rampMs > profile.durationMs)
-    throw new BadUsageError(
-      `--ramp: ${values.ramp} is longer than --duration ${values.duration}; the ramp is part of the duration`,
-    );
-  const thresholds = (values.threshold ?? []).map((t) => load.parseThreshold(t));
+  const { rate, durationMs, rampMs, thresholds } = await loadProfile(values);
   const faults =
     values.faults === undefined || values.faults === "scenario"
       ? ({ kind: "scenario" } as const)
       : values.faults === "none"
         ? ({ kind: "none" } as const)
         : ({ kind: "file", file: path.resolve(values.faults) } as const);
+  if (faults.kind === "file" && !existsSync(faults.file))
+    throw new BadUsageError(
+      `--faults: ${values.faults} is not a file; expected scenario, none or a rules file (JSON)`,
+    );
   if (positionals.length !== 1)
     throw new BadUsageError(
-      `load takes one scenario file; got ${positionals.length ? positionals.join(", ") : "none"}`,
+      `load takes one scenario file; got ${positionals.length ? positionals.join(", ") : "none"}\n\n${helpFor("load")}`,
     );
   const prepared = await prepareRun(values as RunValues, positionals, signal, [values.service]);
   try {
-    const { expandMatrix } = await import("./scenario/index.ts");
+    const { cellMatches, expandMatrix } = await import("./scenario/index.ts");
     const { newSeed } = await import("./random/index.ts");
     const loaded = prepared.scenarios[0];
-    if (!loaded) throw new BadUsageError(`no scenario in ${positionals[0]}`);
-    const cell = expandMatrix(loaded)[0] as NonNullable<ReturnType<typeof expandMatrix>[0]>;
+    if (!loaded) throw new BadUsageError(`load: no scenario in ${positionals[0]}`);
+    const only = parseCells(values.cell);
+    const all = expandMatrix(loaded);
+    const cells = all.filter((c) => cellMatches(c.cell, only));
+    if (cells.length !== 1) {
+      const listed = all
+        .map((c) =>
+          Object.entries(c.cell ?? {})
+            .map(([axis, label]) => `--cell ${shellWord(`${axis}=${label}`)}`)
+            .join(" "),
+        )
+        .map((line) => `  ${line}`)
+        .join("\n");
+      throw new BadUsageError(
+        cells.length
+          ? `load: ${loaded.file} has ${cells.length} matrix cells; a load runs one, pick it with --cell:\n${listed}`
+          : `load: no cell of ${loaded.file} matches ${values.cell?.join(" ")}; its cells:\n${listed}`,
+      );
+    }
+    const cell = cells[0] as (typeof cells)[number];
     const seed = prepared.options.seed ?? cell.scenario.randomSeed ?? newSeed();
     const [service] = await prepared.services;
-    const live = process.stdout.isTTY && !values.quiet;
+    const { output } = prepared;
+    const tty = Boolean(process.stdout.isTTY);
+    let lastLine = 0;
     const result = await load.runLoad({
       environment: await prepared.environment,
       service: (service as { spec: ServiceSpec }).spec,
       scenario: cell,
-      profile,
+      profile: { rate, durationMs, rampMs },
       seed,
       thresholds,
       faults,
       readyTimeoutMs: prepared.options.readyTimeoutMs,
       webhookPaths: prepared.options.webhookPaths,
       signal,
-      onLine: (line) => process.stdout.write(`faultline: ${line}\n`),
-      onProgress: live
-        ? (p) => process.stdout.write(`\r\x1b[2K${load.formatProgress(p)}`)
-        : undefined,
+      keepReport: values.html !== undefined,
+      onLine: output.progress,
+      // On a terminal the line is redrawn in place; in a CI log, one line every 5 s.
+      progressMs: tty ? 250 : 1000,
+      onProgress: output.quiet
+        ? undefined
+        : (p) => {
+            if (tty) process.stdout.write(`\r\x1b[2K${load.formatProgress(p)}`);
+            else if (p.elapsedMs - lastLine >= 5000) {
+              lastLine = p.elapsedMs;
+              process.stdout.write(`faultline: ${load.formatProgress(p)}\n`);
+            }
+          },
     });
-    if (live) process.stdout.write("\r\x1b[2K");
-    process.stdout.write(load.formatResult(result));
-    if (values.json) {
-      await mkdir(path.dirname(path.resolve(values.json)), { recursive: true });
-      const { writeFile } = await import("node:fs/promises");
-      await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
-    }
+    if (tty && !output.quiet) process.stdout.write("\r\x1b[2K");
+    process.stdout.write(load.formatResult(result, output));
+    const report = await import("./report/index.ts");
+    // Written whatever the verdict, a dead service included: the partial figures explain it.
+    if (values.json)
+      await report.writeReportFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
+    if (values.html && result.report)
+      await report.writeReportFile(
+        values.html,
+        report.toHtmlReport({
+          title: `faultline load: ${result.scenario}`,
+          sides: [
+            {
+              label: `${result.report.service} at ${rate}/s`,
+              results: [result.report],
+              latency: result.seconds.map(({ t, p50, p90, p99 }) => ({ t, p50, p90, p99 })),
+            },
+          ],
+        }),
+      );
     return result.exitCode;
   } finally {
     await prepared.close();

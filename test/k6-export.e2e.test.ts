@@ -332,8 +332,9 @@ describe("faultline k6", () => {
           startRate: 0,
           timeUnit: "1m",
           stages: [
+            // As in `faultline load`, the ramp is the start of --duration, not added to it.
             { duration: "30s", target: 600 },
-            { duration: "2m", target: 600 },
+            { duration: "1m30s", target: 600 },
           ],
         },
       },
@@ -343,7 +344,11 @@ describe("faultline k6", () => {
     const badRate = await runCli(["k6", SCENARIO, "--rate", "fast"]);
     expect(badRate.code).toBe(2);
     expect(badRate.stderr).toMatch(/--rate: expected .*200\/s.*got "fast"/);
-    const badThreshold = await runCli(["k6", SCENARIO, "--threshold", "p99>300ms"]);
+    // The same parser as `faultline load`: a fractional rate reads, but k6 needs whole numbers.
+    const fractional = await runCli(["k6", SCENARIO, "--rate", "0.5/s"]);
+    expect(fractional.code).toBe(2);
+    expect(fractional.stderr).toMatch(/--rate: k6 takes a whole number .* 0\.5\/s is 30\/m/);
+    const badThreshold = await runCli(["k6", SCENARIO, "--threshold", "p99<300"]);
     expect(badThreshold.code).toBe(2);
     expect(badThreshold.stderr).toMatch(/--threshold: expected .*p99<300ms/);
   });

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processesTagged, runCli, startCli } from "./cli.ts";
 
 const SCENARIO = "scenarios/credits-balance-hotfix.scenario.ts";
+// Production's schema at the incident: users.credits_balance missing.
+const MISSING = ["--cell", "schema=credits_balance missing"];
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "faultline-load-e2e-"));
@@ -17,9 +19,13 @@ afterAll(async () => {
 describe("faultline load", () => {
   it("holds 50/s for 3 s on payments:fixed with the invariants over every event sent", async () => {
     const json = path.join(dir, "fixed.json");
+    const html = path.join(dir, "fixed.html");
     const run = await runCli([
       "load",
       SCENARIO,
+      ...MISSING,
+      "--html",
+      html,
       "--service",
       "payments:fixed",
       "--rate",
@@ -46,14 +52,33 @@ describe("faultline load", () => {
     const result = JSON.parse(await readFile(json, "utf8"));
     expect(result.load.sent).toBe(150);
     expect(result.load.acked).toBe(150);
-    expect(result.invariants.map((i: { passed: boolean }) => i.passed)).toEqual([true, true, true]);
+    // The scenario's own session-wide invariants, plus the payments preset's effect ones.
+    expect(result.invariants.map((i: { name: string; passed: boolean }) => i.name)).toEqual([
+      "noCascade",
+      "noAbortedIdleConnections",
+      "rollsBackAfterError",
+      "noLostEvents",
+      "exactlyOnceEffect",
+    ]);
+    expect(result.invariants.every((i: { passed: boolean }) => i.passed)).toBe(true);
+    // Invariants about the scenario's particular events are said not to apply, not passed.
+    expect(result.notJudgedUnderLoad).toEqual(
+      expect.arrayContaining(["userResolved(known@example.com)", "idempotent"]),
+    );
+    expect(run.stdout).toMatch(/not judged under load .*userResolved\(known@example\.com\)/);
+    // Every request was a distinct event: ids and emails made unique per request.
+    expect(result.seconds.reduce((n: number, s: { sent: number }) => n + s.sent, 0)).toBe(150);
     expect(result.exitCode).toBe(0);
+    const page = await readFile(html, "utf8");
+    expect(page).toContain("credits-balance-hotfix");
+    expect(page).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
   });
 
   it("fails on payments:broken with the 42703 → 25P02 cascade counted", async () => {
     const run = await runCli([
       "load",
       SCENARIO,
+      ...MISSING,
       "--service",
       "payments:broken",
       "--rate",
@@ -78,15 +103,36 @@ describe("faultline load", () => {
     [["--rate", "50/s", "--duration", "3s", "--threshold", "p99<300"], /'p99<300ms'/],
     [["--duration", "3s"], /--rate: required/],
   ])("bad flags %j → exit 2 with the accepted forms", async (flags, message) => {
-    const run = await runCli(["load", SCENARIO, ...flags]);
+    const run = await runCli(["load", SCENARIO, ...MISSING, ...flags]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
   });
 
+  it("asks which cell of a matrix scenario to load, listing them (exit 2)", async () => {
+    const run = await runCli(["load", SCENARIO, "--rate", "5/s", "--duration", "1s"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/has 2 matrix cells; a load runs one, pick it with --cell/);
+    expect(run.stderr).toContain("--cell 'schema=credits_balance missing'");
+    expect(run.stderr).toContain("--cell 'schema=credits_balance present'");
+  });
+
   it("ends within 5 s with partial results when the service dies mid-run (exit 3)", async () => {
     const tag = `load-kill-${process.pid}-${Date.now()}`;
+    const partial = path.join(dir, "partial.json");
     const { child, done } = startCli(
-      ["load", SCENARIO, "--service", "payments:fixed", "--rate", "50/s", "--duration", "60s"],
+      [
+        "load",
+        SCENARIO,
+        ...MISSING,
+        "--service",
+        "payments:fixed",
+        "--rate",
+        "50/s",
+        "--duration",
+        "60s",
+        "--json",
+        partial,
+      ],
       { FAULTLINE_TEST_TAG: tag },
     );
     let out = "";
@@ -111,5 +157,11 @@ describe("faultline load", () => {
       /the service was killed by SIGKILL during the load; results above are partial/,
     );
     expect(run.stdout).toMatch(/sent \d+/);
+    // The partial results are written too, with the failure in them.
+    const result = JSON.parse(await readFile(partial, "utf8"));
+    expect(result.exitCode).toBe(3);
+    expect(result.targetFailure.message).toMatch(/killed by SIGKILL/);
+    expect(result.load.sent).toBeGreaterThan(0);
+    expect(result.load.sent).toBeLessThan(3000);
   });
 });

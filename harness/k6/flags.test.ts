@@ -1,36 +1,27 @@
 import { describe, expect, it } from "vitest";
-import { BadUsageError } from "../errors.ts";
-import { parseDuration, parseRate, parseThreshold } from "./flags.ts";
+import { parseRateSpec, parseThreshold } from "../load/index.ts";
+import { k6Rate, k6Threshold } from "./flags.ts";
 
-describe("load flags", () => {
-  it("reads rates per second or minute and durations in seconds or minutes", () => {
-    expect(parseRate("200/s")).toEqual({ count: 200, perSeconds: 1 });
-    expect(parseRate("600/m")).toEqual({ count: 600, perSeconds: 60 });
-    expect(parseDuration("45s")).toBe(45);
-    expect(parseDuration("2m")).toBe(120);
-    expect(parseDuration("30s", "--ramp")).toBe(30);
+describe("k6 flags (parsed by faultline load's parser)", () => {
+  it("keeps the rate in the unit the user wrote, as k6's timeUnit", () => {
+    expect(k6Rate(parseRateSpec("200/s"))).toEqual({ count: 200, perSeconds: 1 });
+    expect(k6Rate(parseRateSpec("600/m"))).toEqual({ count: 600, perSeconds: 60 });
+    expect(k6Rate(parseRateSpec("50"))).toEqual({ count: 50, perSeconds: 1 });
   });
 
-  it("rejects what it cannot read, naming the flag and the accepted forms", () => {
-    for (const bad of ["200", "0/s", "1.5/s", "200/h", "fast"])
-      expect(() => parseRate(bad)).toThrow(/--rate: expected .*200\/s or 600\/m/);
-    for (const bad of ["60", "0s", "1h", "1.5m"])
-      expect(() => parseDuration(bad, "--ramp")).toThrow(/--ramp: expected .*45s or 2m/);
-    expect(() => parseRate("x")).toThrow(BadUsageError);
+  it("refuses a fractional rate k6 cannot iterate, saying what to write instead", () => {
+    expect(() => k6Rate(parseRateSpec("0.5/s"))).toThrow(/whole number .* 0\.5\/s is 30\/m/);
   });
 
-  it("turns thresholds into k6's expressions", () => {
-    expect(parseThreshold("p99<300ms")).toMatchObject({
-      metric: "http_req_duration",
-      expression: "p(99)<300",
-    });
-    expect(parseThreshold("p99.9<=1.5s").expression).toBe("p(99.9)<=1500");
-    expect(parseThreshold("avg<50ms").expression).toBe("avg<50");
-    expect(parseThreshold("errors<0.1%")).toMatchObject({
+  it("turns thresholds into k6's expressions on the metric each reads", () => {
+    const k6 = (text: string) => k6Threshold(parseThreshold(text));
+    expect(k6("p99<300ms")).toMatchObject({ metric: "http_req_duration", expression: "p(99)<300" });
+    expect(k6("p99.9<=1.5s").expression).toBe("p(99.9)<=1500");
+    expect(k6("avg<50ms").expression).toBe("avg<50");
+    expect(k6("errors<0.1%")).toMatchObject({
       metric: "http_req_failed",
       expression: "rate<0.001",
     });
-    for (const bad of ["p99>300ms", "p100<1s", "p99<300", "errors<0.1", "latency<1s"])
-      expect(() => parseThreshold(bad)).toThrow(/--threshold: expected .*p99<300ms/);
+    expect(k6("rate>=190/s")).toMatchObject({ metric: "http_reqs", expression: "rate>=190" });
   });
 });

@@ -1,25 +1,20 @@
 /** k6 export: a scenario's webhooks as a k6 script, for load beyond one machine. */
 import { displayPath, loadScenario } from "../scenario/index.ts";
-import type { ArrivalRate, Threshold } from "./flags.ts";
+import type { ArrivalRate, K6Threshold } from "./flags.ts";
 import { planSteps } from "./plan.ts";
 import { k6Script } from "./script.ts";
 
-export {
-  type ArrivalRate,
-  parseDuration,
-  parseRate,
-  parseThreshold,
-  type Threshold,
-} from "./flags.ts";
-export { K6_SIGNED_PROVIDERS, type PlannedStep, planSteps, type VariablePlan } from "./plan.ts";
-export { type K6ScriptOptions, k6Options, k6Script } from "./script.ts";
+export { type ArrivalRate, type K6Threshold, k6Rate, k6Threshold } from "./flags.ts";
+export { K6_SIGNED_PROVIDERS, type PlannedStep, planSteps } from "./plan.ts";
+export { type K6ScriptOptions, k6Duration, k6Options, k6Script } from "./script.ts";
 
 /** What `faultline k6` was asked for. */
 export interface K6ExportOptions {
   rate: ArrivalRate;
-  durationSeconds: number;
-  rampSeconds?: number;
-  thresholds: Threshold[];
+  /** The whole run, the ramp included, in ms. */
+  durationMs: number;
+  rampMs?: number;
+  thresholds: K6Threshold[];
   /** Seed for the values drawn once at export (default: the scenario's randomSeed). */
   seed?: number;
   /** Webhook paths by provider, from faultline.config.ts. */
@@ -47,8 +42,8 @@ export async function exportK6Script(
     command: options.command,
     steps,
     rate: options.rate,
-    durationSeconds: options.durationSeconds,
-    ...(options.rampSeconds ? { rampSeconds: options.rampSeconds } : {}),
+    durationMs: options.durationMs,
+    ...(options.rampMs ? { rampMs: options.rampMs } : {}),
     thresholds: options.thresholds,
     defaultRunId: nowSeconds.toString(36),
   });

@@ -1,17 +1,12 @@
 import { BadUsageError } from "../errors.ts";
 import { seededRandom } from "../random/index.ts";
 import type { Scenario } from "../scenario/index.ts";
-import { loadFixture, type TemplateValue, webhookProviders } from "../webhooks/index.ts";
-
-/**
- * How a template variable gets its value in each iteration cycle: kept as the scenario says,
- * or made unique per cycle (ids and emails), so thousands of iterations are thousands of
- * distinct events and customers rather than one event redelivered.
- */
-export type VariablePlan =
-  | { keep: TemplateValue }
-  | { uniqueId: string }
-  | { uniqueEmail: { local: string; domain: string } };
+import {
+  loadFixture,
+  planVariable,
+  type VariablePlan,
+  webhookProviders,
+} from "../webhooks/index.ts";
 
 /** One webhook the k6 script sends: a fresh event, or the bytes an earlier step sent. */
 export interface PlannedStep {
@@ -28,18 +23,6 @@ export interface PlannedStep {
 
 /** Providers whose signing the k6 script reproduces with `k6/crypto`. */
 export const K6_SIGNED_PROVIDERS = ["stripe", "standard", "github", "lemonsqueezy"] as const;
-
-const ID_LIKE = /^[a-z]+(?:_[a-z]+)*_[A-Za-z0-9]+$/;
-const EMAIL = /^([^@\s]+)@([^@\s]+)$/;
-
-function planVariable(value: TemplateValue): VariablePlan {
-  if (typeof value === "string") {
-    if (ID_LIKE.test(value)) return { uniqueId: value };
-    const email = EMAIL.exec(value);
-    if (email) return { uniqueEmail: { local: email[1] as string, domain: email[2] as string } };
-  }
-  return { keep: value };
-}
 
 /**
  * The scenario's webhooks as the k6 script cycles through them: rule steps and deliberately

@@ -1,4 +1,4 @@
-import type { ArrivalRate, Threshold } from "./flags.ts";
+import type { ArrivalRate, K6Threshold } from "./flags.ts";
 import type { PlannedStep } from "./plan.ts";
 
 /** What the k6 script is made from: the steps to cycle through and the load's shape. */
@@ -9,9 +9,10 @@ export interface K6ScriptOptions {
   command: string;
   steps: PlannedStep[];
   rate: ArrivalRate;
-  durationSeconds: number;
-  rampSeconds?: number;
-  thresholds: Threshold[];
+  /** The whole run, the ramp included, in ms. */
+  durationMs: number;
+  rampMs?: number;
+  thresholds: K6Threshold[];
   /** The RUN_ID used when the environment gives none: ids stay unique within a run. */
   defaultRunId: string;
 }
@@ -69,19 +70,25 @@ const SIGNERS: Record<string, string> = {
   },`,
 };
 
-function k6Duration(seconds: number): string {
-  return seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
+/** A k6 duration string: `1m30s`, `45s`, `500ms`. */
+export function k6Duration(ms: number): string {
+  if (ms % 1000) return `${ms}ms`;
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = (ms % 60_000) / 1000;
+  return `${minutes ? `${minutes}m` : ""}${seconds || !minutes ? `${seconds}s` : ""}`;
 }
 
 /** k6's `options`: the arrival-rate scenario and the thresholds, as plain data. */
 export function k6Options(options: K6ScriptOptions): Record<string, unknown> {
-  const { rate, durationSeconds, rampSeconds } = options;
+  const { rate, durationMs } = options;
+  const rampMs = options.rampMs ?? 0;
   const perSecond = rate.count / rate.perSeconds;
   // Enough VUs for ~100 ms responses up front; up to 2 s responses before k6 drops iterations.
   const preAllocatedVUs = Math.max(10, Math.ceil(perSecond * 0.1));
   const maxVUs = Math.max(50, Math.ceil(perSecond * 2));
   const timeUnit = rate.perSeconds === 1 ? "1s" : "1m";
-  const executor = rampSeconds
+  // As in `faultline load`, the ramp is the start of --duration, not added to it.
+  const executor = rampMs
     ? {
         executor: "ramping-arrival-rate",
         startRate: 0,
@@ -89,15 +96,17 @@ export function k6Options(options: K6ScriptOptions): Record<string, unknown> {
         preAllocatedVUs,
         maxVUs,
         stages: [
-          { duration: k6Duration(rampSeconds), target: rate.count },
-          { duration: k6Duration(durationSeconds), target: rate.count },
+          { duration: k6Duration(rampMs), target: rate.count },
+          ...(durationMs > rampMs
+            ? [{ duration: k6Duration(durationMs - rampMs), target: rate.count }]
+            : []),
         ],
       }
     : {
         executor: "constant-arrival-rate",
         rate: rate.count,
         timeUnit,
-        duration: k6Duration(durationSeconds),
+        duration: k6Duration(durationMs),
         preAllocatedVUs,
         maxVUs,
       };
@@ -106,7 +115,7 @@ export function k6Options(options: K6ScriptOptions): Record<string, unknown> {
     thresholds[t.metric] = [...(thresholds[t.metric] ?? []), t.expression];
   // A run that could not keep the rate fails, as `faultline load` does: more than 1% of the
   // planned iterations dropped (k6 drops them when every VU is busy).
-  const planned = perSecond * (durationSeconds + (rampSeconds ?? 0) / 2);
+  const planned = (perSecond * (durationMs - rampMs / 2)) / 1000;
   thresholds.dropped_iterations = [`count<${Math.max(1, Math.ceil(planned * 0.01))}`];
   return {
     scenarios: { webhooks: executor },

@@ -13,8 +13,10 @@ export {
   DURATION_FORMS,
   parseDuration,
   parseRate,
+  parseRateSpec,
   parseThreshold,
   RATE_FORMS,
+  type RateSpec,
   THRESHOLD_FORMS,
   type Threshold,
 } from "./parse.ts";

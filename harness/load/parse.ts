@@ -8,13 +8,27 @@ export const DURATION_FORMS = "<n>ms, <n>s, <n>m or <n> (seconds), e.g. 60s, 1m3
 export const THRESHOLD_FORMS =
   "p50|p90|p95|p99|p99.9|max|avg <|<=|>|>= <n>ms or <n>s; errors <|<= <n>%; rate >|>= <n>/s — e.g. 'p99<300ms', 'errors<0.1%', 'rate>=190/s'";
 
+/** A parsed `--rate`: what the user wrote, in their unit, and per second. */
+export interface RateSpec {
+  source: string;
+  count: number;
+  unit: "s" | "m";
+  perSecond: number;
+}
+
+/** `200/s`, `12000/m` or `200` (per second), keeping the unit (the k6 export needs it). */
+export function parseRateSpec(text: string, flag = "--rate"): RateSpec {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(s|sec|second|m|min|minute))?\s*$/.exec(text);
+  const count = Number(match?.[1]);
+  const unit = match?.[2]?.startsWith("m") ? "m" : "s";
+  if (!match || !(count > 0))
+    throw new BadUsageError(`${flag}: expected ${RATE_FORMS}; got ${JSON.stringify(text)}`);
+  return { source: text.trim(), count, unit, perSecond: unit === "m" ? count / 60 : count };
+}
+
 /** Requests per second from `200/s`, `12000/m` or `200`. */
 export function parseRate(text: string, flag = "--rate"): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(s|sec|second|m|min|minute))?\s*$/.exec(text);
-  const value = match ? Number(match[1]) * (match[2]?.startsWith("m") ? 1 / 60 : 1) : Number.NaN;
-  if (!match || !(value > 0))
-    throw new BadUsageError(`${flag}: expected ${RATE_FORMS}; got ${JSON.stringify(text)}`);
-  return value;
+  return parseRateSpec(text, flag).perSecond;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -1,22 +1,29 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import path from "node:path";
+import { defaultTmpRoot, makeTempDir } from "../lifecycle/index.ts";
 import type { RunEnvironment } from "../postgres/index.ts";
 import { isError, loadRulesFile, type RuleSpec, readTrace } from "../proxy/index.ts";
 import { seededRandom } from "../random/index.ts";
 import {
+  displayPath,
   type InvariantResult,
+  type InvariantSpec,
   invariants,
   perScenarioHost,
+  provisionDatabase,
   type ScenarioCell,
+  type ScenarioResult,
 } from "../scenario/index.ts";
 import type { ServiceSpec } from "../service/index.ts";
 import {
   type Delivery,
+  freshValue,
   loadFixture,
   type PreparedWebhook,
+  planVariable,
   renderFixture,
   type TemplateValue,
+  type VariablePlan,
   type WebhookProvider,
   webhookProviders,
 } from "../webhooks/index.ts";
@@ -46,7 +53,23 @@ export interface LoadOptions {
   webhookPaths?: Record<string, string>;
   signal: AbortSignal;
   onProgress?(progress: LoadProgress): void;
+  /** How often onProgress is called (default 500 ms). */
+  progressMs?: number;
   onLine?(line: string): void;
+  /** Keep what the HTML report draws: the run as a ScenarioResult with its trace (`report`). */
+  keepReport?: boolean;
+}
+
+/** One second of the run, by when its requests were due. */
+export interface LoadSecond {
+  /** Seconds since the start. */
+  t: number;
+  sent: number;
+  /** Latency percentiles of that second's requests, in ms. */
+  p50: number;
+  p90: number;
+  p99: number;
+  byStatus: Record<string, number>;
 }
 
 /** The whole result of a load run, as `--json` writes it. */
@@ -64,24 +87,72 @@ export interface LoadResult {
   statements: number;
   faultsFired: number;
   invariants: InvariantResult[];
+  /** The scenario's invariants that name particular events, so say nothing about a load. */
+  notJudgedUnderLoad: string[];
   thresholds: ThresholdResult[];
+  /** Per second: requests, latency percentiles, statuses. */
+  seconds: LoadSecond[];
   /** Set when the generator could not hold the rate (more than 1% late or dropped). */
   rateNotHeld?: string;
+  /**
+   * The in-process proxy's time in its own handlers over the run, and that as a share of one
+   * CPU core: near 100% the proxy, not the service, limits the load.
+   */
+  proxy?: { busyMs: number; busyPercent: number };
   /** Set when the service died during the run. */
   targetFailure?: { message: string; output: string[] };
   verdict: "pass" | "fail" | "error";
   exitCode: 0 | 1 | 3;
+  /** With `keepReport`: the run as the HTML report draws it (not in the JSON). */
+  report?: ScenarioResult;
 }
 
-/** Keys of a step's `with` that must be fresh per request: ids and people, never repeated. */
-const FRESH_KEYS = new Set(["id", "event_id", "email", "customer", "customer_email"]);
+/**
+ * Invariants that judge every event or every session, so they hold over a load as over one
+ * scenario. The others (a named user resolved, a row count, redeliveries left tables unchanged)
+ * speak of the scenario's particular events.
+ */
+const JUDGED_UNDER_LOAD = new Set([
+  "noCascade",
+  "noAbortedIdleConnections",
+  "rollsBackAfterError",
+  "noLostEvents",
+  "exactlyOnceEffect",
+  "effectOnce",
+]);
+const EFFECT_INVARIANTS = new Set(["noLostEvents", "exactlyOnceEffect", "effectOnce"]);
+
+/**
+ * What a load is judged by: the scenario's own event- and session-wide invariants, always
+ * noCascade, and (when the scenario names no effect invariant of its own, as with the reference
+ * payments schema) the payments preset's noLostEvents and exactlyOnceEffect.
+ */
+export function invariantsUnderLoad(cell: ScenarioCell): {
+  checks: InvariantSpec[];
+  notJudged: string[];
+} {
+  const own = cell.scenario.invariants.filter((spec) => JUDGED_UNDER_LOAD.has(spec.invariant));
+  const checks: InvariantSpec[] = [...own];
+  if (!own.some((spec) => spec.invariant === "noCascade"))
+    checks.unshift({ invariant: "noCascade" } as InvariantSpec);
+  if (!own.some((spec) => EFFECT_INVARIANTS.has(spec.invariant)))
+    checks.push(
+      { invariant: "noLostEvents" } as InvariantSpec,
+      { invariant: "exactlyOnceEffect" } as InvariantSpec,
+    );
+  const notJudged = cell.scenario.invariants
+    .filter((spec) => !JUDGED_UNDER_LOAD.has(spec.invariant))
+    .map((spec) => invariants.get(spec.invariant)?.label(spec as never) ?? spec.invariant);
+  return { checks, notJudged };
+}
 
 interface Template {
   provider: WebhookProvider;
   providerName: string;
   fixture: string;
   template: unknown;
-  given: Record<string, TemplateValue>;
+  /** The step's `with`, each value kept or made unique per request by its shape. */
+  given: Record<string, VariablePlan>;
   path: string;
 }
 
@@ -94,8 +165,8 @@ async function templatesOf(cell: ScenarioCell, webhookPaths: Record<string, stri
     const provider = webhookProviders[providerName];
     if (!provider) continue;
     const given = Object.fromEntries(
-      Object.entries(step.with ?? {}).filter(([k]) => !FRESH_KEYS.has(k)),
-    ) as Record<string, TemplateValue>;
+      Object.entries(step.with ?? {}).map(([name, value]) => [name, planVariable(value)]),
+    );
     templates.push({
       provider,
       providerName,
@@ -108,13 +179,46 @@ async function templatesOf(cell: ScenarioCell, webhookPaths: Record<string, stri
   return templates;
 }
 
+/** Percentile `p` (0–100) of sorted values. */
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+/** The outcomes bucketed by the second they were due in. */
+function perSecond(outcomes: LoadOutcome[]): LoadSecond[] {
+  const buckets: { latencies: number[]; byStatus: Record<string, number> }[] = [];
+  for (const o of outcomes) {
+    const second = Math.floor(o.intendedAt / 1000);
+    for (let i = buckets.length; i <= second; i++) buckets.push({ latencies: [], byStatus: {} });
+    const bucket = buckets[second] as (typeof buckets)[number];
+    bucket.latencies.push(o.finishedAt - o.intendedAt);
+    const key = o.status ? String(o.status) : "no response";
+    bucket.byStatus[key] = (bucket.byStatus[key] ?? 0) + 1;
+  }
+  return buckets.map((b, t) => {
+    const sorted = b.latencies.sort((x, y) => x - y);
+    const ms = (v: number) => Math.round(v * 10) / 10;
+    return {
+      t,
+      sent: sorted.length,
+      p50: ms(percentile(sorted, 50)),
+      p90: ms(percentile(sorted, 90)),
+      p99: ms(percentile(sorted, 99)),
+      byStatus: b.byStatus,
+    };
+  });
+}
+
 /**
  * Run the open-model load of one scenario against a fresh service and proxy on its own
- * database, then judge `noLostEvents`, `exactlyOnceEffect` and `noCascade` over every event sent.
+ * database (drift applied, seed rows in), then judge the invariants that speak of every event
+ * over everything sent. A service that dies ends the run at once with what was measured so far.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const { environment, scenario: cell, profile, seed } = options;
   const name = cell.scenario.name;
+  const shown = displayPath(cell.file);
   const templates = await templatesOf(cell, options.webhookPaths ?? {});
   if (!templates.length)
     throw new Error(
@@ -129,27 +233,25 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const random = seededRandom(seed);
   const mainProvider = templates[0]?.provider as WebhookProvider;
   const secret = cell.scenario.webhookSecret ?? mainProvider.newSecret(random);
-  const db = await environment.databases.create(`${name}-load`, cell.scenario.drift);
-  const traceDir = await mkdtemp(path.join(tmpdir(), "faultline-load-"));
-  const tracePath = path.join(traceDir, "trace.ndjson");
+  const { checks, notJudged } = invariantsUnderLoad(cell);
+  const db = await provisionDatabase(shown, cell.scenario, environment.databases);
+  // Listed with the reaper before it exists, so even `kill -9` leaves no trace dir behind.
+  const traceDir = makeTempDir(defaultTmpRoot(), "faultline-load-");
+  const tracePath = path.join(traceDir.path, "trace.ndjson");
   const host = perScenarioHost({
     server: environment.server,
     spec: options.service,
     readyTimeoutMs: options.readyTimeoutMs,
     signal: options.signal,
   });
+  const faults: ScenarioResult["faults"] = [];
   let faultsFired = 0;
   let attachment: Awaited<ReturnType<typeof host.attach>> | undefined;
   try {
-    const checks = [
-      { invariant: "noLostEvents" },
-      { invariant: "exactlyOnceEffect" },
-      { invariant: "noCascade" },
-    ] as const;
-    const prepared = new Map<string, unknown>();
-    for (const spec of checks) {
+    const prepared = new Map<number, unknown>();
+    for (const [index, spec] of checks.entries()) {
       const invariant = invariants.get(spec.invariant);
-      if (invariant?.prepare) prepared.set(spec.invariant, await invariant.prepare(spec, db));
+      if (invariant?.prepare) prepared.set(index, await invariant.prepare(spec, db));
     }
     attachment = await host.attach({
       db,
@@ -157,8 +259,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       seed: cell.scenario.faults?.seed ?? seed,
       tracePath,
       secret,
-      onFault: () => {
+      onFault: (event) => {
         faultsFired++;
+        // The report marks where faults fired; a long run's first ten thousand show that.
+        if (options.keepReport && faults.length < 10_000)
+          faults.push({ ...event, at: event.at.toISOString() });
       },
     });
     const { service } = attachment;
@@ -167,8 +272,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     );
     const webhooks: PreparedWebhook[] = [];
     const deliveries: Delivery[] = [];
+    const outcomes: LoadOutcome[] = [];
     const nowSeconds = Math.floor(Date.now() / 1000);
     const startedAt = Date.now();
+    // Unique per run too, so a second run against a kept database cannot collide with the first.
+    const runTag = seed.toString(36);
     // The service dying ends the run: sending stops at once, requests in flight get a moment.
     const stop = new AbortController();
     const onAbort = () => stop.abort(options.signal.reason);
@@ -191,15 +299,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         signal: stop.signal,
         graceMs: 3000,
         onProgress: options.onProgress,
-        progressMs: 500,
+        progressMs: options.progressMs ?? 500,
         build: async (index) => {
           const t = templates[index % templates.length] as Template;
+          const suffix = `${runTag}${index.toString(36)}`;
+          const given: Record<string, TemplateValue> = {};
+          for (const [key, plan] of Object.entries(t.given)) given[key] = freshValue(plan, suffix);
           const rendered = renderFixture(t.template, {
             provider: t.provider,
             fixture: t.fixture,
             random,
             nowSeconds,
-            given: t.given,
+            given,
             where: `${t.providerName}/${t.fixture}`,
           });
           const eventId = rendered.eventId ?? `${t.fixture}#${index}`;
@@ -226,6 +337,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           };
         },
         onOutcome: (o: LoadOutcome) => {
+          outcomes.push(o);
           const webhook = webhooks[o.index];
           if (!webhook) return;
           deliveries.push({
@@ -270,10 +382,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       deliverySnapshots: new Map(),
     };
     const verdicts: InvariantResult[] = [];
-    for (const spec of checks) {
+    for (const [index, spec] of checks.entries()) {
       const invariant = invariants.get(spec.invariant);
-      if (invariant)
-        verdicts.push(await invariant.evaluate(spec, context, prepared.get(spec.invariant)));
+      if (invariant) verdicts.push(await invariant.evaluate(spec, context, prepared.get(index)));
     }
     await host.release(attachment);
     attachment = undefined;
@@ -293,8 +404,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const { elapsedMs, ...load } = generated;
     const failed =
       verdicts.some((v) => !v.passed) || thresholds.some((t) => !t.passed) || rateNotHeld;
-    const exitCode = targetFailure ? 3 : failed ? 1 : 0;
-    return {
+    const verdict = targetFailure ? "error" : failed ? "fail" : "pass";
+    const sqlstateCounts = Object.fromEntries([...sqlstates].sort((a, b) => b[1] - a[1]));
+    const result: LoadResult = {
       scenario: name,
       seed,
       profile,
@@ -302,20 +414,49 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       load: { ...load, durationMs: elapsedMs },
       latePercent,
       errorPercent,
-      sqlstates: Object.fromEntries([...sqlstates].sort((a, b) => b[1] - a[1])),
+      sqlstates: sqlstateCounts,
       statements: trace.length,
       faultsFired,
       invariants: verdicts,
+      notJudgedUnderLoad: notJudged,
       thresholds,
+      seconds: perSecond(outcomes),
       ...(rateNotHeld ? { rateNotHeld } : {}),
       ...(targetFailure ? { targetFailure } : {}),
-      verdict: targetFailure ? "error" : failed ? "fail" : "pass",
-      exitCode,
+      verdict,
+      exitCode: targetFailure ? 3 : failed ? 1 : 0,
     };
+    if (options.keepReport) {
+      const report: ScenarioResult = {
+        file: shown,
+        name,
+        ...(cell.cell ? { cell: cell.cell } : {}),
+        verdict,
+        durationMs: Math.round(elapsedMs),
+        seed,
+        service: service.label,
+        database: db.name,
+        drift: [],
+        deliveries: context.deliveries,
+        invariants: verdicts,
+        serverErrorCount: 0,
+        sqlstates: sqlstateCounts,
+        oracle: "proxy trace",
+        faults,
+        ...(targetFailure
+          ? { serviceExit: { how: targetFailure.message, output: targetFailure.output } }
+          : {}),
+      };
+      Object.defineProperty(report, "trace", { value: trace, enumerable: false, writable: true });
+      // Not enumerable: `--json` writes the result, and the report is the HTML's, not the JSON's.
+      Object.defineProperty(result, "report", { value: report, enumerable: false });
+    }
+    return result;
   } finally {
     if (attachment) await host.release(attachment).catch(() => {});
     await host.close();
     await environment.databases.drop(db.name).catch(() => {});
-    await rm(traceDir, { recursive: true, force: true });
+    await rm(traceDir.path, { recursive: true, force: true });
+    traceDir.forget();
   }
 }

@@ -28,6 +28,7 @@ export {
   exitCodeOf,
   type Job,
   type JobOptions,
+  provision as provisionDatabase,
   type RunOptions,
   type RunStartInfo,
   type RunSummary,

@@ -313,7 +313,7 @@ export async function runScenarios(
 }
 
 /** Clone the scenario's database, apply its drift and seed its rows. */
-async function provision(
+export async function provision(
   shown: string,
   scenario: Scenario,
   databases: Databases,

@@ -8,6 +8,7 @@ export {
   succeeded,
 } from "./delivery.ts";
 export { FIXTURES_DIR, fixtureNames, loadFixture } from "./fixtures.ts";
+export { freshValue, planVariable, type VariablePlan } from "./fresh.ts";
 export { githubProvider } from "./github-provider.ts";
 export { lemonsqueezyProvider } from "./lemonsqueezy-provider.ts";
 export { paddleProvider } from "./paddle-provider.ts";
