@@ -115,7 +115,8 @@ faultline load: an open-model load on one service (as run starts it) and one sce
   -q, --quiet               no progress, only the result; --verbose as in run
   Also --config, --service, --postgres, --migrations, --schema, --migrate, --seed, --cell,
   --ready-timeout as in run. Exit 1 when an invariant or threshold fails or the rate could not
-  be held (more than 1% of requests sent >10 ms late); 3 when the service died mid-run.
+  be held (more than 1% of requests, and at least 5, sent >10 ms late); 3 when the service
+  died mid-run.
   e.g. faultline load scenarios/credits-balance-hotfix.scenario.ts --rate 200/s --duration 60s \\
          --ramp 10s --threshold 'p99<300ms' --threshold 'errors<0.1%'
 

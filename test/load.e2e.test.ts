@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findPython } from "../examples/python-billing/python.ts";
 import { processesTagged, runCli, startCli } from "./cli.ts";
 
 const SCENARIO = "scenarios/credits-balance-hotfix.scenario.ts";
@@ -93,6 +94,99 @@ describe("faultline load", () => {
     expect(run.stdout).toMatch(/25P02×\d+/);
     expect(run.stdout).toContain("✗ noCascade");
     expect(run.stdout).toContain("✗ threshold errors<0.1%: 100%");
+  });
+
+  it("keeps a rules file's faults on through the load, and judges what they did", async () => {
+    const rules = path.join(dir, "conflicts.json");
+    await writeFile(
+      rules,
+      JSON.stringify({
+        seed: 3,
+        rules: [
+          {
+            name: "credit-conflict",
+            match: { sql: "UPDATE users SET credits_balance", probability: 0.2 },
+            fault: { type: "preset", name: "serialization_failure" },
+          },
+        ],
+      }),
+    );
+    const json = path.join(dir, "faults.json");
+    const run = await runCli([
+      "load",
+      SCENARIO,
+      "--cell",
+      "schema=credits_balance present",
+      "--service",
+      "payments:fixed",
+      "--rate",
+      "40/s",
+      "--duration",
+      "2s",
+      "--faults",
+      rules,
+      "--json",
+      json,
+    ]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const result = JSON.parse(await readFile(json, "utf8"));
+    // Every fault the proxy fired is a 40001 the service saw and answered with a 500 (the
+    // provider retries those); what it acknowledged has its effect, exactly once.
+    expect(result.faultsFired).toBeGreaterThan(0);
+    expect(result.sqlstates["40001"]).toBe(result.faultsFired);
+    expect(result.load.byStatus["500"]).toBe(result.faultsFired);
+    expect(result.load.acked).toBe(80 - result.faultsFired);
+    expect(result.invariants.every((i: { passed: boolean }) => i.passed)).toBe(true);
+    expect(run.stdout).toMatch(
+      /✓ noLostEvents: \d+ acknowledged, 0 of them without effect; \d+ never/,
+    );
+
+    // --faults none: the same load with the proxy passing everything through.
+    const clean = await runCli([
+      "load",
+      SCENARIO,
+      "--cell",
+      "schema=credits_balance present",
+      "--rate",
+      "40/s",
+      "--duration",
+      "1s",
+      "--faults",
+      "none",
+    ]);
+    expect(clean.code).toBe(0);
+    expect(clean.stdout).toMatch(/sqlstates {2}none over \d+ statements; 0 fault\(s\) fired/);
+  });
+
+  it("loads any service a faultline.config.ts describes: the Python example, fixed and broken", async () => {
+    const cwd = path.resolve("examples/python-billing");
+    const env = { PYTHON: findPython() };
+    const scenario = "faultline/tax-column-missing.scenario.ts";
+    const fixed = await runCli(["load", scenario, "--rate", "20/s", "--duration", "2s"], env, cwd);
+    expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0);
+    // Its own effect invariants, on its own schema, over every event sent.
+    expect(fixed.stdout).toMatch(/✓ noLostEvents: 40 acknowledged, 0 of them without effect/);
+    expect(fixed.stdout).toMatch(/✓ effectOnce: 40 event\(s\) over 40 deliveries, one row each/);
+    expect(fixed.stdout).not.toMatch(/exactlyOnceEffect/);
+
+    const broken = await runCli(
+      [
+        "load",
+        scenario,
+        "--service",
+        'BILLING_VARIANT=broken exec "${PYTHON:-python3}" app.py',
+        "--rate",
+        "20/s",
+        "--duration",
+        "2s",
+      ],
+      env,
+      cwd,
+    );
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/sqlstates {2}.*42703×1 25P02×\d+/);
+    expect(broken.stdout).toContain("✗ noCascade");
+    expect(broken.stdout).toContain("✗ noAbortedIdleConnections");
   });
 
   it.each([
