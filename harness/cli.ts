@@ -1118,6 +1118,10 @@ async function loadCommand(args: string[], signal: AbortSignal): Promise<number>
   for (const flag of ["junit", "summary", "trace-dir", "concurrency"] as const)
     if (values[flag] !== undefined)
       throw new BadUsageError(`load: --${flag} is for run and gate; load writes --json and --html`);
+  if (positionals.length !== 1)
+    throw new BadUsageError(
+      `load takes one scenario file; got ${positionals.length ? positionals.join(", ") : "none"}\n\n${helpFor("load")}`,
+    );
   const load = await import("./load/index.ts");
   const { rate, durationMs, rampMs, thresholds } = await loadProfile(values);
   const faults =
@@ -1129,10 +1133,6 @@ async function loadCommand(args: string[], signal: AbortSignal): Promise<number>
   if (faults.kind === "file" && !existsSync(faults.file))
     throw new BadUsageError(
       `--faults: ${values.faults} is not a file; expected scenario, none or a rules file (JSON)`,
-    );
-  if (positionals.length !== 1)
-    throw new BadUsageError(
-      `load takes one scenario file; got ${positionals.length ? positionals.join(", ") : "none"}\n\n${helpFor("load")}`,
     );
   const prepared = await prepareRun(values as RunValues, positionals, signal, [values.service]);
   try {

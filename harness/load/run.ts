@@ -1,5 +1,6 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
+import { BadUsageError } from "../errors.ts";
 import { defaultTmpRoot, makeTempDir } from "../lifecycle/index.ts";
 import type { RunEnvironment } from "../postgres/index.ts";
 import { isError, loadRulesFile, type RuleSpec, readTrace } from "../proxy/index.ts";
@@ -221,8 +222,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const shown = displayPath(cell.file);
   const templates = await templatesOf(cell, options.webhookPaths ?? {});
   if (!templates.length)
-    throw new Error(
-      `${name}: the scenario has no templated fixture webhook (webhook(fixture, …)) to send under load`,
+    throw new BadUsageError(
+      `${shown}: no templated fixture webhook (webhook(fixture, …)) to send under load; recorded requests, rule steps and bad signatures are left out`,
     );
   const rules: RuleSpec[] =
     options.faults.kind === "none"
