@@ -29,6 +29,15 @@ export {
   startEnvironment,
   urlPostgres,
 } from "./postgres/index.ts";
+export { exportK6Script, type K6ExportOptions } from "./k6/index.ts";
+export {
+  type LoadOptions,
+  type LoadResult,
+  parseDuration,
+  parseRate,
+  parseThreshold,
+  runLoad,
+} from "./load/index.ts";
 export {
   type HtmlReportInput,
   type HtmlReportSide,
