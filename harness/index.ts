@@ -12,6 +12,15 @@ export {
 export * from "./errors.ts";
 export * from "./gate/index.ts";
 export { formatInitReport, type InitReport, initProject } from "./init/index.ts";
+export { exportK6Script, type K6ExportOptions } from "./k6/index.ts";
+export {
+  type LoadOptions,
+  type LoadResult,
+  parseDuration,
+  parseRate,
+  parseThreshold,
+  runLoad,
+} from "./load/index.ts";
 export {
   containerPostgres,
   DEFAULT_MIGRATIONS_DIR,
@@ -29,15 +38,6 @@ export {
   startEnvironment,
   urlPostgres,
 } from "./postgres/index.ts";
-export { exportK6Script, type K6ExportOptions } from "./k6/index.ts";
-export {
-  type LoadOptions,
-  type LoadResult,
-  parseDuration,
-  parseRate,
-  parseThreshold,
-  runLoad,
-} from "./load/index.ts";
 export {
   type HtmlReportInput,
   type HtmlReportSide,

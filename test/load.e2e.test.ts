@@ -174,6 +174,7 @@ describe("faultline load", () => {
         "load",
         scenario,
         "--service",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell expands it, not JavaScript
         'BILLING_VARIANT=broken exec "${PYTHON:-python3}" app.py',
         "--rate",
         "20/s",
