@@ -3,7 +3,18 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT, runCli } from "./cli.ts";
 
-const COMMANDS = ["run", "gate", "init", "postgres", "proxy", "record", "import", "replay", "k6"];
+const COMMANDS = [
+  "run",
+  "gate",
+  "load",
+  "init",
+  "postgres",
+  "proxy",
+  "record",
+  "import",
+  "replay",
+  "k6",
+];
 const ESC = "\u001b";
 const ANSI = new RegExp(`${ESC}\\[\\d+m`);
 
@@ -44,7 +55,10 @@ describe("faultline --help", () => {
       expect((await runCli(["help", command])).stdout).toBe(help.stdout);
     }
     const k6 = await runCli(["k6", "-h"]);
-    expect(k6.stdout).toMatch(/--threshold <expr>/);
+    expect(k6.stdout).toMatch(/--rate, --duration, --ramp, --threshold {2}read as faultline load/);
+    const load = await runCli(["load", "--help"]);
+    expect(load.stdout).toMatch(/--threshold <expr> {8}fail \(exit 1\)/);
+    expect(load.stdout).toMatch(/Example:\n {2}faultline load /);
     expect(k6.stdout).toMatch(/k6 run/);
   });
 
@@ -144,5 +158,37 @@ describe("terminal output", () => {
     const code = await new Promise((resolve) => child.on("close", resolve));
     expect(stderr).not.toMatch(/EPIPE/);
     expect(code).toBe(1);
+  });
+});
+
+describe("load's progress", () => {
+  const load = [
+    "load",
+    "scenarios/credits-balance-missing.scenario.ts",
+    "--rate",
+    "20/s",
+    "--duration",
+    "2s",
+  ];
+
+  it("redraws one live line on a terminal; a pipe gets no escape codes, --quiet no progress", async () => {
+    const terminal = await runOnTerminal(load);
+    expect(terminal.code, terminal.output).toBe(0);
+    // The line is redrawn in place (carriage return, erase line) while requests go out.
+    expect(terminal.output).toMatch(
+      /\r\u001b\[2K[\d.]+s sent \d+ acked \d+ in flight \d+ errors 0 p50 /,
+    );
+    expect(terminal.output).toContain(`load credits-balance-missing: ${ESC}[32mPASS${ESC}[0m`);
+
+    const piped = await runCli(load);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).not.toMatch(ANSI);
+    expect(piped.stdout).not.toContain("\r");
+
+    const quiet = await runCli([...load, "--quiet"]);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout).not.toMatch(/^faultline:/m);
+    expect(quiet.stdout).toMatch(/^load credits-balance-missing: PASS/m);
+    expect(quiet.stdout).not.toMatch(/latency {4}p50/);
   });
 });
