@@ -176,7 +176,7 @@ describe("load's progress", () => {
     expect(terminal.code, terminal.output).toBe(0);
     // The line is redrawn in place (carriage return, erase line) while requests go out.
     expect(terminal.output).toMatch(
-      /\r\u001b\[2K[\d.]+s sent \d+ acked \d+ in flight \d+ errors 0 p50 /,
+      new RegExp(`\r${ESC}\\[2K[\\d.]+s sent \\d+ acked \\d+ in flight \\d+ errors 0 p50 `),
     );
     expect(terminal.output).toContain(`load credits-balance-missing: ${ESC}[32mPASS${ESC}[0m`);
 
