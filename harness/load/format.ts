@@ -12,7 +12,12 @@ function statuses(byStatus: Record<string, number>): string {
 /** The live progress line. */
 export function formatProgress(p: LoadProgress): string {
   const errors = Object.entries(p.byStatus).filter(([s]) => !/^2\d\d$/.test(s));
-  return `${(p.elapsedMs / 1000).toFixed(1)}s sent ${p.sent} acked ${p.acked} in flight ${p.inFlight} errors ${errors.length ? statuses(Object.fromEntries(errors)) : "0"} p50 ${p.latency.p50}ms p99 ${p.latency.p99}ms late ${p.late} dropped ${p.dropped}`;
+  return `${(p.elapsedMs / 1000).toFixed(1)}s sent ${p.sent} acked ${p.acked} in flight ${p.inFlight} errors ${errors.length ? statuses(Object.fromEntries(errors)) : "0"} p50 ${ms(p.latency.p50)} p99 ${ms(p.latency.p99)} late ${p.late} dropped ${p.dropped}`;
+}
+
+/** A latency for people: 12.9ms, 0.45ms; the JSON keeps the microseconds. */
+function ms(value: number): string {
+  return `${value < 1 ? value.toFixed(2) : value.toFixed(1)}ms`;
 }
 
 const VERDICT_STYLE = { pass: "green", fail: "red", error: "yellow" } as const;
@@ -32,7 +37,7 @@ export function formatResult(r: LoadResult, options: ConsoleOptions = {}): strin
     lines.push(
       `  rate       requested ${r.requestedRate}/s, sent ${l.sendRate.toFixed(1)}/s, achieved ${l.achievedRate.toFixed(1)}/s over ${(l.durationMs / 1000).toFixed(1)}s`,
       `  requests   ${l.scheduled} scheduled, ${l.sent} sent, ${l.acked} acked (2xx), ${r.errorPercent.toFixed(2)}% errors, ${l.late} late >10ms (${r.latePercent.toFixed(2)}%), ${l.dropped} dropped, ${l.inFlight} unfinished`,
-      `  latency    p50 ${l.latency.p50}ms  p90 ${l.latency.p90}ms  p99 ${l.latency.p99}ms  p99.9 ${l.latency["p99.9"]}ms  max ${l.latency.max}ms (from intended send time)`,
+      `  latency    p50 ${ms(l.latency.p50)}  p90 ${ms(l.latency.p90)}  p99 ${ms(l.latency.p99)}  p99.9 ${ms(l.latency["p99.9"])}  max ${ms(l.latency.max)} (from intended send time)`,
       `  statuses   ${statuses(l.byStatus) || "none"}`,
       `  sqlstates  ${
         Object.entries(r.sqlstates)
