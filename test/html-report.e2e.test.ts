@@ -14,8 +14,8 @@ const OUT = path.join(ROOT, "test-output", "html-report");
 interface Lane {
   result: string;
   conn: number;
-  marks: { at: number; result: string; sqlstate?: string }[];
-  aborted: { from: number; to: number }[];
+  runs: { from: number; to: number; result: string; sqlstate?: string; count: number }[];
+  aborted: { from: number; to: number; share: number }[];
 }
 
 let browser: Browser;
@@ -92,13 +92,15 @@ describe("--html", () => {
       () => (globalThis as unknown as { faultlineReport: { lanes: Lane[] } }).faultlineReport.lanes,
     );
     const cascade = lanes.find((lane) => {
-      const codes = lane.marks.map((m) => m.sqlstate);
+      const codes = lane.runs.map((m) => m.sqlstate);
       const first = codes.indexOf("42703");
       return first >= 0 && codes.slice(first + 1).includes("25P02") && lane.aborted.length > 0;
     });
-    expect(cascade, JSON.stringify(lanes.map((l) => l.marks.map((m) => m.sqlstate)))).toBeDefined();
-    const start = cascade?.marks.find((m) => m.sqlstate === "42703")?.at ?? 0;
-    expect(cascade?.aborted.some((a) => a.from <= start && a.to > start)).toBe(true);
+    expect(cascade, JSON.stringify(lanes.map((l) => l.runs.map((m) => m.sqlstate)))).toBeDefined();
+    const start = cascade?.runs.find((m) => m.sqlstate === "42703")?.from ?? 0;
+    expect(cascade?.aborted.some((a) => a.from <= start && a.to > start && a.share === 1)).toBe(
+      true,
+    );
 
     await expect(page.locator("article.result[data-verdict=fail]").count()).resolves.toBe(1);
     const verdicts = await page.locator("table.invariants td.verdict-fail").count();
