@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toHtmlReport } from "../harness/index.ts";
+import { loadSummaryOf } from "../harness/report/index.ts";
 import { ROOT, runCli } from "./cli.ts";
 
 // Debian's chromium package; the report is judged by what a real browser draws.
@@ -49,11 +50,13 @@ async function open(file: string, screenshot: string) {
   page.on("request", (r) => {
     if (!r.url().startsWith("file:")) requests.push(r.url());
   });
+  const started = Date.now();
   await page.goto(pathToFileURL(file).href);
   await page.waitForFunction(() => (globalThis as { faultlineReport?: unknown }).faultlineReport);
+  const openMs = Date.now() - started;
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`html report screenshot: ${screenshot}`);
-  return { page, consoleErrors, requests };
+  return { page, consoleErrors, requests, openMs };
 }
 
 describe("--html", () => {
@@ -159,5 +162,123 @@ describe("--html", () => {
     const labels = await page.locator(".chart.latency .u-legend .u-label").allTextContents();
     expect(labels).toEqual(expect.arrayContaining(["p50", "p90", "p99"]));
     await page.close();
+  });
+
+  it("a load of thousands of requests: small file, quick to open, every chart with data, resizes", async () => {
+    const file = path.join(OUT, "load-large.html");
+    const json = path.join(OUT, "load-large.json");
+    const run = await runCli([
+      "load",
+      "scenarios/credits-balance-hotfix.scenario.ts",
+      "--cell",
+      "schema=credits_balance missing",
+      "--service",
+      "payments:fixed",
+      "--rate",
+      "150/s",
+      "--duration",
+      "20s",
+      // One threshold no run meets and one every run does: the panel shows both verdicts.
+      "--threshold",
+      "p99<0.001ms",
+      "--threshold",
+      "errors<=100%",
+      "--quiet",
+      "--json",
+      json,
+      "--html",
+      file,
+    ]);
+    expect(run.code, run.stderr + run.stdout).toBe(1);
+    const result = JSON.parse(readFileSync(json, "utf8"));
+    expect(result.load.sent).toBeGreaterThan(2500);
+    // How many the service answers depends on the machine (40,000 statements when idle, 8,000
+    // with other suites running); the open model sends them all regardless.
+    expect(result.statements).toBeGreaterThan(2_000);
+    const bytes = statSync(file).size;
+    const { page, consoleErrors, requests, openMs } = await open(
+      file,
+      path.join(OUT, "load-large.png"),
+    );
+    const renderMs = await page.evaluate(
+      () =>
+        (globalThis as unknown as { faultlineReport: { renderMs: number } }).faultlineReport
+          .renderMs,
+    );
+    console.log(
+      `large load report: ${result.load.sent} requests, ${result.statements} statements → ${(bytes / 1024).toFixed(0)} KiB; opened in ${openMs} ms (script done ${renderMs.toFixed(0)} ms after navigation)`,
+    );
+    expect(consoleErrors).toEqual([]);
+    expect(requests).toEqual([]);
+    expect(bytes).toBeLessThan(3_000_000);
+    expect(openMs).toBeLessThan(5_000);
+
+    // Each chart's own data: deliveries per second, latency points, lanes with runs.
+    const charts = await page.evaluate(() => {
+      const report = (
+        globalThis as unknown as {
+          faultlineReport: {
+            charts: {
+              data: (number | null)[][];
+              width: number;
+              root: { parentElement: { className: string } | null };
+            }[];
+          };
+        }
+      ).faultlineReport;
+      return report.charts.map((c) => ({
+        kind: c.root.parentElement?.className ?? "",
+        sums: c.data.slice(1).map((ys) => ys.reduce<number>((a, b) => a + (b ?? 0), 0)),
+        width: c.width,
+      }));
+    });
+    const kind = (name: string) => charts.find((c) => c.kind.includes(name));
+    expect(kind("latency")?.sums.every((s) => s > 0)).toBe(true);
+    expect(kind("timeline")?.sums.some((s) => s > 0)).toBe(true);
+    const lanes = await page.evaluate(
+      () => (globalThis as unknown as { faultlineReport: { lanes: Lane[] } }).faultlineReport.lanes,
+    );
+    expect(lanes.reduce((n, l) => n + l.runs.reduce((m, r) => m + r.count, 0), 0)).toBe(
+      result.statements,
+    );
+
+    // The charts follow the window.
+    await page.setViewportSize({ width: 800, height: 900 });
+    await page.waitForFunction(
+      (before) =>
+        (
+          globalThis as unknown as { faultlineReport: { charts: { width: number }[] } }
+        ).faultlineReport.charts.every((c) => c.width < before - 300),
+      Math.min(...charts.map((c) => c.width)),
+    );
+    await page.close();
+
+    // The summary panel from the same run's figures, as `load --html` passes them.
+    const panelFile = path.join(OUT, "load-panel.html");
+    writeFileSync(
+      panelFile,
+      toHtmlReport({
+        title: "faultline load",
+        sides: [
+          {
+            label: "payments:fixed at 150/s",
+            results: [],
+            latency: result.seconds,
+            load: loadSummaryOf(result),
+          },
+        ],
+      }),
+    );
+    const panel = await open(panelFile, path.join(OUT, "load-panel.png"));
+    expect(panel.consoleErrors).toEqual([]);
+    const text = await panel.page.locator(".load-panel").textContent();
+    expect(text).toContain("150/s");
+    expect(text).toContain(`${result.load.sent.toLocaleString("en")}`);
+    expect(text).toMatch(/p99\.9\s*[\d.,]+ ms/);
+    await expect(panel.page.locator(".load-panel .threshold-fail").textContent()).resolves.toMatch(
+      /FAIL/,
+    );
+    await expect(panel.page.locator(".load-panel .threshold-pass").count()).resolves.toBe(1);
+    await panel.page.close();
   });
 });

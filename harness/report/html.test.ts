@@ -288,3 +288,15 @@ describe("loadSummaryOf", () => {
     });
   });
 });
+
+describe("evidence", () => {
+  it("shows an invariant's first 200 lines of evidence and says how many more there are", () => {
+    const evidence = Array.from({ length: 2500 }, (_, i) => `undelivered #${i}`);
+    const shown = pageData(
+      toHtmlReport({ title: "t", sides: [{ label: "x", results: [failedResult(evidence)] }] }),
+    ).sides[0].results[0].invariants[0].evidence;
+    expect(shown).toHaveLength(201);
+    expect(shown[199]).toBe("undelivered #199");
+    expect(shown[200]).toBe("… and 2300 more lines (all of them in --json)");
+  });
+});

@@ -114,8 +114,6 @@ export interface LaneRun {
   sqlstate?: string;
   /** SQLSTATEs among them and how many of each. */
   sqlstates?: Record<string, number>;
-  /** The first statement's SQL (of a single-statement run, the statement). */
-  sql: string;
   /** When statements of different results share the run (per bucket): how many of each. */
   mix?: Record<MarkResult, number>;
 }
@@ -225,8 +223,7 @@ function runsOf(entries: TraceEntry[], t0: number, gap: number, bucket?: number)
       }
       continue;
     }
-    // A long statement's text would repeat in every run of a long load: its start says enough.
-    last = { key, from, to, count: 1, result, sql: e.sql.slice(0, 160) };
+    last = { key, from, to, count: 1, result };
     if (sqlstate) last.sqlstates = { [sqlstate]: 1 };
     runs.push(last);
   }
@@ -438,8 +435,22 @@ function escapeHtml(text: string): string {
   );
 }
 
+/** Evidence lines per invariant the page shows; a load's noLostEvents can list thousands. */
+const MAX_EVIDENCE_LINES = 200;
+
 /** The browser's copy of a result: the verdicts, and the charts' data already counted. */
 function pageResult(result: ScenarioResult) {
+  const invariants = result.invariants.map((inv) =>
+    inv.evidence.length > MAX_EVIDENCE_LINES
+      ? {
+          ...inv,
+          evidence: [
+            ...inv.evidence.slice(0, MAX_EVIDENCE_LINES),
+            `… and ${inv.evidence.length - MAX_EVIDENCE_LINES} more lines (all of them in --json)`,
+          ],
+        }
+      : inv,
+  );
   return {
     name: result.name,
     cell: result.cell,
@@ -448,7 +459,7 @@ function pageResult(result: ScenarioResult) {
     seed: result.seed,
     durationMs: result.durationMs,
     error: result.error,
-    invariants: result.invariants,
+    invariants,
     sqlstates: result.sqlstates,
     charts: aggregateResult(result),
   };
