@@ -142,18 +142,34 @@ describe("--html", () => {
     await page.close();
   });
 
-  it("draws a load run's latency percentiles over time", async () => {
-    // The load command passes this series; until it exists, a series of its shape.
+  it("draws a load run's latency percentiles over time and warns of a rate not held", async () => {
+    // A series and figures of the load command's shape, the warnings' cases all present.
     const latency = Array.from({ length: 60 }, (_, t) => ({
       t,
       p50: 20 + t,
       p90: 40 + t,
       p99: 90 + 2 * t,
     }));
+    const load = {
+      requestedRate: 2000,
+      achievedRate: 1500,
+      sent: 100_000,
+      acked: 90_000,
+      late: 9_000,
+      dropped: 20,
+      latency: { p50: 20, p90: 40, p99: 150, p999: 300, max: 900 },
+      byStatus: { "200": 90_000, "500": 9_000 },
+      thresholds: [],
+      proxyBusyPercent: 93,
+      rateNotHeld: "the generator could not hold 2000/s",
+    };
     const file = path.join(OUT, "latency.html");
     writeFileSync(
       file,
-      toHtmlReport({ title: "faultline load", sides: [{ label: "load", results: [], latency }] }),
+      toHtmlReport({
+        title: "faultline load",
+        sides: [{ label: "load", results: [], latency, load }],
+      }),
     );
     const { page, consoleErrors, requests } = await open(file, path.join(OUT, "latency.png"));
     expect(consoleErrors).toEqual([]);
@@ -161,6 +177,13 @@ describe("--html", () => {
     expect(await page.locator(".chart.latency canvas").count()).toBeGreaterThanOrEqual(1);
     const labels = await page.locator(".chart.latency .u-legend .u-label").allTextContents();
     expect(labels).toEqual(expect.arrayContaining(["p50", "p90", "p99"]));
+    const panel = page.locator(".load-panel");
+    await expect(panel.locator(".rate-not-held").textContent()).resolves.toContain(
+      "could not hold 2000/s",
+    );
+    await expect(panel.locator(".service-behind").count()).resolves.toBe(1);
+    await expect(panel.locator(".proxy-bound").count()).resolves.toBe(1);
+    await expect(panel.textContent()).resolves.toMatch(/never answered\s*1,000/);
     await page.close();
   });
 
@@ -279,6 +302,9 @@ describe("--html", () => {
       /FAIL/,
     );
     await expect(panel.page.locator(".load-panel .threshold-pass").count()).resolves.toBe(1);
+    await expect(panel.page.locator(".load-panel .rate-not-held").count()).resolves.toBe(
+      result.rateNotHeld ? 1 : 0,
+    );
     await panel.page.close();
   });
 });

@@ -200,11 +200,17 @@ function mergeStretches(stretches: AbortedStretch[], gap: number): AbortedStretc
  * 42703 that starts a cascade stays its own. With `bucket` (seconds), every statement in a
  * bucket merges whatever its result, and the run takes the worst.
  */
-function runsOf(entries: TraceEntry[], t0: number, gap: number, bucket?: number): LaneRun[] {
+function runsOf(
+  entries: TraceEntry[],
+  atMs: (e: TraceEntry) => number,
+  t0: number,
+  gap: number,
+  bucket?: number,
+): LaneRun[] {
   const runs: (LaneRun & { key: string })[] = [];
   let last: (LaneRun & { key: string }) | undefined;
   for (const e of entries) {
-    const from = (Date.parse(e.at) - t0) / 1000;
+    const from = (atMs(e) - t0) / 1000;
     const to = from + e.durationMs / 1000;
     const result = resultOf(e);
     const sqlstate = sqlstateOf(e);
@@ -234,11 +240,15 @@ function runsOf(entries: TraceEntry[], t0: number, gap: number, bucket?: number)
 }
 
 /** Stretches where a session sat in a failed transaction block (ReadyForQuery 'E'). */
-function abortedOf(entries: TraceEntry[], t0: number): AbortedStretch[] {
+function abortedOf(
+  entries: TraceEntry[],
+  atMs: (e: TraceEntry) => number,
+  t0: number,
+): AbortedStretch[] {
   const aborted: AbortedStretch[] = [];
   let from: number | null = null;
   for (const e of entries) {
-    const at = (Date.parse(e.at) - t0) / 1000;
+    const at = (atMs(e) - t0) / 1000;
     // From the statement that left it there to the next one that did not.
     if (e.tx === "E" && from === null) from = at;
     else if (e.tx !== "E" && from !== null) {
@@ -250,7 +260,7 @@ function abortedOf(entries: TraceEntry[], t0: number): AbortedStretch[] {
   if (from !== null && last)
     aborted.push({
       from,
-      to: (Date.parse(last.at) - t0 + last.durationMs) / 1000,
+      to: (atMs(last) - t0 + last.durationMs) / 1000,
       open: true,
       share: 1,
     });
@@ -299,13 +309,17 @@ export function aggregateResult(result: ScenarioResult): Aggregated | undefined 
     see(d.startedAt);
     see(d.finishedAt);
   }
+  // ISO times parsed once: a long load has tens of thousands, each needed several times.
+  const parsed = new Map<TraceEntry, number>();
   for (const e of trace) {
     const at = Date.parse(e.at);
+    parsed.set(e, at);
     see(at);
     see(at + e.durationMs);
   }
   for (const t of faultTimes) see(t);
   if (!Number.isFinite(t0)) return undefined;
+  const atMs = (e: TraceEntry) => parsed.get(e) ?? Date.parse(e.at);
 
   const spanMs = Math.max(50, t1 - t0);
   const bucketMs = bucketWidthMs(spanMs);
@@ -326,7 +340,7 @@ export function aggregateResult(result: ScenarioResult): Aggregated | undefined 
   for (const d of deliveries) add("status", String(d.status), d.startedAt);
   for (const e of trace) {
     const code = sqlstateOf(e);
-    if (code) add("sqlstate", code, Date.parse(e.at));
+    if (code) add("sqlstate", code, atMs(e));
   }
   const byKey = (a: { key: string }, b: { key: string }) =>
     a.key.localeCompare(b.key, "en", { numeric: true });
@@ -357,23 +371,25 @@ export function aggregateResult(result: ScenarioResult): Aggregated | undefined 
     }
     own.push(e);
   }
-  for (const own of bySession.values()) own.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  for (const own of bySession.values()) own.sort((a, b) => atMs(a) - atMs(b));
   // A statement's worth of gap at the chart's resolution (a thousandth of the run) merges.
   const gap = spanMs / 1000 / 1000;
   let runsBySession = new Map(
-    [...bySession].map(([conn, own]) => [conn, runsOf(own, t0, gap)] as const),
+    [...bySession].map(([conn, own]) => [conn, runsOf(own, atMs, t0, gap)] as const),
   );
   const total = [...runsBySession.values()].reduce((sum, runs) => sum + runs.length, 0);
   const bucketedLanes = total > MAX_LANE_RUNS;
   if (bucketedLanes)
     runsBySession = new Map(
-      [...bySession].map(([conn, own]) => [conn, runsOf(own, t0, gap, bucketMs / 1000)] as const),
+      [...bySession].map(
+        ([conn, own]) => [conn, runsOf(own, atMs, t0, gap, bucketMs / 1000)] as const,
+      ),
     );
   const sessions = [...bySession]
     .map(([conn, own]) => ({
       conn,
-      first: Date.parse((own[0] as TraceEntry).at),
-      last: Date.parse((own[own.length - 1] as TraceEntry).at),
+      first: atMs(own[0] as TraceEntry),
+      last: atMs(own[own.length - 1] as TraceEntry),
     }))
     .sort((a, b) => a.first - b.first || a.conn - b.conn);
   const packed = packSessions(sessions);
@@ -384,7 +400,7 @@ export function aggregateResult(result: ScenarioResult): Aggregated | undefined 
     conns,
     runs: conns.flatMap((c) => runsBySession.get(c) ?? []),
     aborted: mergeStretches(
-      conns.flatMap((c) => abortedOf(bySession.get(c) ?? [], t0)),
+      conns.flatMap((c) => abortedOf(bySession.get(c) ?? [], atMs, t0)),
       gap,
     ),
   }));
@@ -550,6 +566,7 @@ const PAGE_JS = String.raw`
     const dl = (rows) => el("dl", {}, ...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
     const panel = el("div", { class: "load-panel" }, el("h3", {}, "Load"));
     const held = load.achievedRate >= load.requestedRate * 0.99;
+    const unanswered = load.sent - Object.values(load.byStatus).reduce((a, b) => a + b, 0);
     panel.append(
       dl([
         ["requested", fmt(load.requestedRate) + "/s"],
@@ -563,6 +580,7 @@ const PAGE_JS = String.raw`
         ["p99.9", fmt(load.latency.p999) + " ms"], ["max", fmt(load.latency.max) + " ms"]]),
       dl([
         ...Object.entries(load.byStatus).map(([s, n]) => ["HTTP " + (s === "0" ? "no response" : s), fmt(n, 0)]),
+        ...(unanswered > 0 ? [["never answered", fmt(unanswered, 0)]] : []),
         ...(load.proxyBusyPercent === undefined ? [] : [["proxy busy", fmt(load.proxyBusyPercent) + "% of a core"]]),
       ]),
     );
@@ -574,8 +592,11 @@ const PAGE_JS = String.raw`
       }
       panel.append(list);
     }
-    if (load.rateNotHeld) panel.append(el("div", { class: "warning rate-not-held" }, "Could not hold the rate: " + load.rateNotHeld));
-    else if (load.proxyBusyPercent !== undefined && load.proxyBusyPercent > 80)
+    if (load.rateNotHeld) panel.append(el("div", { class: "warning rate-not-held" }, "⚠ " + load.rateNotHeld));
+    if (load.achievedRate < load.requestedRate * 0.9)
+      panel.append(el("div", { class: "warning service-behind" }, "⚠ requests completed at " + fmt(load.achievedRate) + "/s of the " +
+        fmt(load.requestedRate) + "/s requested: the service fell behind, so latency climbs and late requests go unanswered"));
+    if (load.proxyBusyPercent !== undefined && load.proxyBusyPercent > 80)
       panel.append(el("div", { class: "warning proxy-bound" }, "The proxy was busy " + fmt(load.proxyBusyPercent) + "% of a core: it, not the service, may have limited this load."));
     into.append(panel);
   }
