@@ -69,12 +69,13 @@ const { values: argv } = parseArgs({
     rounds: { type: "string" },
     "latency-seconds": { type: "string" },
     idle: { type: "string" },
+    "in-process": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (argv.help) {
   console.log(
-    "usage: npx tsx --expose-gc scripts/bench-proxy.ts [--seconds 10] [--rounds 3] [--latency-seconds N] [--idle 500]",
+    "usage: npx tsx --expose-gc scripts/bench-proxy.ts [--seconds 10] [--rounds 3] [--latency-seconds N] [--idle 500] [--in-process]",
   );
   process.exit(0);
 }
@@ -99,6 +100,7 @@ const latencySeconds = positiveInt(
 );
 const idleTarget = positiveInt("--idle", argv.idle ?? env.BENCH_IDLE, 500);
 
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const SCALE = 10;
 const MODES = ["simple", "extended", "prepared"] as const;
 type Mode = (typeof MODES)[number];
@@ -111,6 +113,10 @@ const LABELS: Record<PathKey, string> = {
   proxyRules: "proxy, 20 rules + trace",
 };
 const GOAL_TPS_RATIO = 0.8;
+/** Rules and trace must cost at most 5% of the no-rules proxy's throughput (issue 9). */
+const GOAL_RULES_RATIO = 0.95;
+/** As users run it (`faultline proxy`, its own process), unless --in-process. */
+const THROUGH_CLI = !argv["in-process"];
 const GOAL_ADDED_US = 40;
 const GOAL_IDLE_MB = 50;
 const MB = 1e6;
@@ -142,6 +148,48 @@ async function startNodePipe(upstream: Target): Promise<{ port: number; close():
       for (const s of sockets) s.destroy();
     },
   };
+}
+
+/** `faultline proxy` as a user starts it, in its own process: its CPU is its own. */
+async function startCliProxy(
+  upstream: Target,
+  workDir: string,
+  name: string,
+  options: { rules?: RuleSpec[]; tracePath?: string },
+): Promise<{ host: string; port: number; pid: number | undefined; faults(): number }> {
+  const args = [
+    path.join(ROOT, "bin", "faultline.mjs"),
+    "proxy",
+    "--upstream",
+    `postgres://${upstream.host}:${upstream.port}`,
+    "--listen",
+    `127.0.0.1:${await freePort()}`,
+  ];
+  if (options.rules) {
+    const rulesFile = path.join(workDir, `${name}.rules.json`);
+    await writeFile(rulesFile, JSON.stringify({ seed: 1, rules: options.rules }));
+    args.push("--rules", rulesFile);
+  }
+  if (options.tracePath) args.push("--trace", options.tracePath);
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  children.add(child);
+  let out = "";
+  let faults = 0;
+  const listening = new Promise<{ host: string; port: number }>((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const lines = out.split("\n");
+      out = lines.pop() ?? "";
+      for (const line of lines) {
+        if (line.startsWith("fault:")) faults++;
+        const m = /listening on ([\d.]+):(\d+)/.exec(line);
+        if (m) resolve({ host: m[1] as string, port: Number(m[2]) });
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`faultline proxy (${name}) exited ${code}`)));
+  });
+  const address = await listening;
+  return { ...address, pid: child.pid, faults: () => faults };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -705,16 +753,31 @@ try {
   }
 
   let faultsFired = 0;
-  const plainProxy = await startProxy({ upstream: server, seed: 1 });
-  proxies.push(plainProxy);
-  const rulesProxy = await startProxy({
-    upstream: server,
-    rules: neverRules(),
-    tracePath,
-    seed: 1,
-    onFault: () => faultsFired++,
-  });
-  proxies.push(rulesProxy);
+  let plainProxy: { host: string; port: number; pid?: number | undefined };
+  let rulesProxy: { host: string; port: number; pid?: number | undefined };
+  let cliFaults = () => 0;
+  if (THROUGH_CLI) {
+    plainProxy = await startCliProxy(server, workDir, "plain", {});
+    const started = await startCliProxy(server, workDir, "rules", {
+      rules: neverRules(),
+      tracePath,
+    });
+    rulesProxy = started;
+    cliFaults = started.faults;
+  } else {
+    const plain = await startProxy({ upstream: server, seed: 1 });
+    proxies.push(plain);
+    const rules = await startProxy({
+      upstream: server,
+      rules: neverRules(),
+      tracePath,
+      seed: 1,
+      onFault: () => faultsFired++,
+    });
+    proxies.push(rules);
+    plainProxy = plain;
+    rulesProxy = rules;
+  }
 
   // The floor for any Node proxy: bytes piped socket to socket, no framing at all.
   const pipe = await startNodePipe(server);
@@ -731,14 +794,19 @@ try {
     direct: () => Number.NaN,
     pgbouncer: () => processCpuSeconds(bouncer?.pid),
     nodePipe: ownCpuSeconds,
-    proxy: ownCpuSeconds,
-    proxyRules: ownCpuSeconds,
+    proxy: THROUGH_CLI ? () => processCpuSeconds(plainProxy.pid) : ownCpuSeconds,
+    proxyRules: THROUGH_CLI ? () => processCpuSeconds(rulesProxy.pid) : ownCpuSeconds,
   };
 
   const runsPerPhase = rounds * MODES.length * paths.length;
   const estimateS = runsPerPhase * (seconds + latencySeconds + 0.5) + 30;
   console.log(
     `proxy benchmark — ${environment.postgres}; ${pgbenchVersion}; ${bouncer?.version ?? "no pgbouncer"}; node ${process.version}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"})`,
+  );
+  console.log(
+    THROUGH_CLI
+      ? "proxies: `faultline proxy` processes, as users run them (--in-process: in this process)"
+      : "proxies: in this process (startProxy)",
   );
   console.log(
     `settings: scale ${SCALE}, ${rounds} round(s) × ${MODES.length} modes × ${paths.length} paths, ${seconds} s per throughput run, ${latencySeconds} s per one-client run; expect ≈ ${Math.ceil(estimateS / 60)} min`,
@@ -891,6 +959,7 @@ try {
           .join(" / "),
         ratio(tps / med("tps", mode, "direct", "tps")),
         bouncer ? ratio(tps / med("tps", mode, "pgbouncer", "tps")) : "—",
+        ratio(tps / med("tps", mode, "proxy", "tps")),
         pct(med("tps", mode, key, "hostBusy")),
         key === "direct" ? "—" : pct(med("tps", mode, key, "middleCpu")),
         key === "direct" ? "—" : fmt(med("tps", mode, key, "middleCpuPerStatement"), 1),
@@ -907,6 +976,7 @@ try {
         "runs",
         "× direct",
         "× pgbouncer",
+        "× no-rules proxy",
         "host CPU",
         "middleman CPU",
         "µs CPU / stmt",
@@ -969,12 +1039,13 @@ try {
   if (idle.held < idle.wanted)
     console.log(`  wanted ${idle.wanted}, held ${idle.held}: ${idle.firstError ?? "?"}`);
 
+  if (THROUGH_CLI) faultsFired = cliFaults();
   console.log("\n=== Sanity");
   console.log(
     `  faults fired on the 20-rule proxy: ${faultsFired} (expected 0); trace entries written: ${traceEntries} for ${rulesTransactions} pgbench transactions through it`,
   );
   console.log(
-    `  peak RSS of this process (proxies in-process) over the whole run: ${mb(process.resourceUsage().maxRSS * 1024)}`,
+    `  peak RSS of this process${THROUGH_CLI ? " (the bare pipe)" : " (proxies in-process)"} over the whole run: ${mb(process.resourceUsage().maxRSS * 1024)}`,
   );
   const samples = [...results.values()].flat();
   const worst = (xs: number[]) => Math.max(...xs.filter(Number.isFinite));
@@ -1005,6 +1076,13 @@ try {
       `  proxy (20 rules + trace) ≥ ${GOAL_TPS_RATIO} × pgbouncer TPS in every mode: ${verdict(undefined)} (pgbouncer not installed)`,
     );
   }
+  const rulesRatios = MODES.map(
+    (mode) =>
+      [mode, med("tps", mode, "proxyRules", "tps") / med("tps", mode, "proxy", "tps")] as const,
+  );
+  console.log(
+    `  proxy (20 rules + trace) ≥ ${GOAL_RULES_RATIO} × the no-rules proxy's TPS in every mode${THROUGH_CLI ? " (through `faultline proxy`)" : ""}: ${verdict(rulesRatios.every(([, r]) => Number.isFinite(r) && r >= GOAL_RULES_RATIO))} (${rulesRatios.map(([m, r]) => `${m} ${ratio(r)}`).join(", ")})`,
+  );
   const adds = MODES.map((mode) => [mode, added(mode, "proxyRules")] as const);
   console.log(
     `  ≤ ${GOAL_ADDED_US} µs added per statement at one client (proxy, 20 rules + trace): ${verdict(adds.every(([, a]) => Number.isFinite(a) && a <= GOAL_ADDED_US))} (${adds.map(([m, a]) => `${m} ${fmt(a, 1)} µs`).join(", ")})`,

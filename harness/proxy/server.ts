@@ -52,6 +52,14 @@ export interface StartedProxy extends AsyncDisposable {
   /** Resolve once every trace line of statements completed so far is on disk. */
   flushTrace(): Promise<void>;
   /**
+   * Milliseconds this proxy has spent in its own work since it started: handling what each
+   * socket read brought (framing, rules, forwarding, the writes it issued) and formatting and
+   * writing trace lines. Not counted: the kernel's side of the sockets and Node's event loop
+   * between callbacks. Over a wall-clock span, its growth divided by the span is the share of
+   * one CPU core the proxy took, which tells whether it, not the service, limits a load.
+   */
+  busyMs(): number;
+  /**
    * Route new connections to `database` (rewriting the startup message), with new rules, seed,
    * trace file and fault listener, after ending every open client connection and waiting until
    * they are gone. Each is ended as `pg_terminate_backend` ends one (FATAL 57P01, both sockets
@@ -69,13 +77,16 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
   const rules = new RuleSet(seededRandom(options.seed ?? 0), options.rules ?? []);
   // Every trace file still open: the current scenario's, and an old one while its connections end.
   const traces = new Set<TraceWriter>();
+  const busy = { ms: 0 };
   const route = (next: NextScenario, current?: ScenarioRoute): ScenarioRoute => {
     const onFault = next.onFault;
     let trace: TraceWriter | undefined;
     if (next.tracePath) {
       // The same file twice keeps one writer: two streams appending to one file interleave.
       trace =
-        current?.trace?.path === next.tracePath ? current.trace : new TraceWriter(next.tracePath);
+        current?.trace?.path === next.tracePath
+          ? current.trace
+          : new TraceWriter(next.tracePath, busy);
       traces.add(trace);
     }
     return { database: next.database, trace, onFault: (event) => onFault?.(event) };
@@ -89,6 +100,7 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
     cancelKeys: new Map(),
     sessions: new Set(),
     nextId: () => ++ids,
+    busy,
   };
   const server: Server = createServer({ noDelay: true }, (socket) => {
     new Session(socket, shared);
@@ -155,6 +167,7 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
       return shared.scenario.database;
     },
     connections: () => shared.sessions.size,
+    busyMs: () => busy.ms,
     flushTrace: async () => {
       await Promise.all([...traces].map((trace) => trace.flush()));
     },
