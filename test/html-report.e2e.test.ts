@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toHtmlReport } from "../harness/index.ts";
+import { loadSummaryOf } from "../harness/report/index.ts";
 import { ROOT, runCli } from "./cli.ts";
 
 // Debian's chromium package; the report is judged by what a real browser draws.
@@ -14,8 +15,8 @@ const OUT = path.join(ROOT, "test-output", "html-report");
 interface Lane {
   result: string;
   conn: number;
-  marks: { at: number; result: string; sqlstate?: string }[];
-  aborted: { from: number; to: number }[];
+  runs: { from: number; to: number; result: string; sqlstate?: string; count: number }[];
+  aborted: { from: number; to: number; share: number }[];
 }
 
 let browser: Browser;
@@ -49,11 +50,13 @@ async function open(file: string, screenshot: string) {
   page.on("request", (r) => {
     if (!r.url().startsWith("file:")) requests.push(r.url());
   });
+  const started = Date.now();
   await page.goto(pathToFileURL(file).href);
   await page.waitForFunction(() => (globalThis as { faultlineReport?: unknown }).faultlineReport);
+  const openMs = Date.now() - started;
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`html report screenshot: ${screenshot}`);
-  return { page, consoleErrors, requests };
+  return { page, consoleErrors, requests, openMs };
 }
 
 describe("--html", () => {
@@ -92,13 +95,15 @@ describe("--html", () => {
       () => (globalThis as unknown as { faultlineReport: { lanes: Lane[] } }).faultlineReport.lanes,
     );
     const cascade = lanes.find((lane) => {
-      const codes = lane.marks.map((m) => m.sqlstate);
+      const codes = lane.runs.map((m) => m.sqlstate);
       const first = codes.indexOf("42703");
       return first >= 0 && codes.slice(first + 1).includes("25P02") && lane.aborted.length > 0;
     });
-    expect(cascade, JSON.stringify(lanes.map((l) => l.marks.map((m) => m.sqlstate)))).toBeDefined();
-    const start = cascade?.marks.find((m) => m.sqlstate === "42703")?.at ?? 0;
-    expect(cascade?.aborted.some((a) => a.from <= start && a.to > start)).toBe(true);
+    expect(cascade, JSON.stringify(lanes.map((l) => l.runs.map((m) => m.sqlstate)))).toBeDefined();
+    const start = cascade?.runs.find((m) => m.sqlstate === "42703")?.from ?? 0;
+    expect(cascade?.aborted.some((a) => a.from <= start && a.to > start && a.share === 1)).toBe(
+      true,
+    );
 
     await expect(page.locator("article.result[data-verdict=fail]").count()).resolves.toBe(1);
     const verdicts = await page.locator("table.invariants td.verdict-fail").count();
@@ -137,18 +142,34 @@ describe("--html", () => {
     await page.close();
   });
 
-  it("draws a load run's latency percentiles over time", async () => {
-    // The load command passes this series; until it exists, a series of its shape.
+  it("draws a load run's latency percentiles over time and warns of a rate not held", async () => {
+    // A series and figures of the load command's shape, the warnings' cases all present.
     const latency = Array.from({ length: 60 }, (_, t) => ({
       t,
       p50: 20 + t,
       p90: 40 + t,
       p99: 90 + 2 * t,
     }));
+    const load = {
+      requestedRate: 2000,
+      achievedRate: 1500,
+      sent: 100_000,
+      acked: 90_000,
+      late: 9_000,
+      dropped: 20,
+      latency: { p50: 20, p90: 40, p99: 150, p999: 300, max: 900 },
+      byStatus: { "200": 90_000, "500": 9_000 },
+      thresholds: [],
+      proxyBusyPercent: 93,
+      rateNotHeld: "the generator could not hold 2000/s",
+    };
     const file = path.join(OUT, "latency.html");
     writeFileSync(
       file,
-      toHtmlReport({ title: "faultline load", sides: [{ label: "load", results: [], latency }] }),
+      toHtmlReport({
+        title: "faultline load",
+        sides: [{ label: "load", results: [], latency, load }],
+      }),
     );
     const { page, consoleErrors, requests } = await open(file, path.join(OUT, "latency.png"));
     expect(consoleErrors).toEqual([]);
@@ -156,6 +177,134 @@ describe("--html", () => {
     expect(await page.locator(".chart.latency canvas").count()).toBeGreaterThanOrEqual(1);
     const labels = await page.locator(".chart.latency .u-legend .u-label").allTextContents();
     expect(labels).toEqual(expect.arrayContaining(["p50", "p90", "p99"]));
+    const panel = page.locator(".load-panel");
+    await expect(panel.locator(".rate-not-held").textContent()).resolves.toContain(
+      "could not hold 2000/s",
+    );
+    await expect(panel.locator(".service-behind").count()).resolves.toBe(1);
+    await expect(panel.locator(".proxy-bound").count()).resolves.toBe(1);
+    await expect(panel.textContent()).resolves.toMatch(/never answered\s*1,000/);
     await page.close();
+  });
+
+  it("a load of thousands of requests: small file, quick to open, every chart with data, resizes", async () => {
+    const file = path.join(OUT, "load-large.html");
+    const json = path.join(OUT, "load-large.json");
+    const run = await runCli([
+      "load",
+      "scenarios/credits-balance-hotfix.scenario.ts",
+      "--cell",
+      "schema=credits_balance missing",
+      "--service",
+      "payments:fixed",
+      "--rate",
+      "150/s",
+      "--duration",
+      "20s",
+      // One threshold no run meets and one every run does: the panel shows both verdicts.
+      "--threshold",
+      "p99<0.001ms",
+      "--threshold",
+      "errors<=100%",
+      "--quiet",
+      "--json",
+      json,
+      "--html",
+      file,
+    ]);
+    expect(run.code, run.stderr + run.stdout).toBe(1);
+    const result = JSON.parse(readFileSync(json, "utf8"));
+    expect(result.load.sent).toBeGreaterThan(2500);
+    // How many the service answers depends on the machine (40,000 statements when idle, 8,000
+    // with other suites running); the open model sends them all regardless.
+    expect(result.statements).toBeGreaterThan(2_000);
+    const bytes = statSync(file).size;
+    const { page, consoleErrors, requests, openMs } = await open(
+      file,
+      path.join(OUT, "load-large.png"),
+    );
+    const renderMs = await page.evaluate(
+      () =>
+        (globalThis as unknown as { faultlineReport: { renderMs: number } }).faultlineReport
+          .renderMs,
+    );
+    console.log(
+      `large load report: ${result.load.sent} requests, ${result.statements} statements → ${(bytes / 1024).toFixed(0)} KiB; opened in ${openMs} ms (script done ${renderMs.toFixed(0)} ms after navigation)`,
+    );
+    expect(consoleErrors).toEqual([]);
+    expect(requests).toEqual([]);
+    expect(bytes).toBeLessThan(3_000_000);
+    expect(openMs).toBeLessThan(5_000);
+
+    // Each chart's own data: deliveries per second, latency points, lanes with runs.
+    const charts = await page.evaluate(() => {
+      const report = (
+        globalThis as unknown as {
+          faultlineReport: {
+            charts: {
+              data: (number | null)[][];
+              width: number;
+              root: { parentElement: { className: string } | null };
+            }[];
+          };
+        }
+      ).faultlineReport;
+      return report.charts.map((c) => ({
+        kind: c.root.parentElement?.className ?? "",
+        sums: c.data.slice(1).map((ys) => ys.reduce<number>((a, b) => a + (b ?? 0), 0)),
+        width: c.width,
+      }));
+    });
+    const kind = (name: string) => charts.find((c) => c.kind.includes(name));
+    expect(kind("latency")?.sums.every((s) => s > 0)).toBe(true);
+    expect(kind("timeline")?.sums.some((s) => s > 0)).toBe(true);
+    const lanes = await page.evaluate(
+      () => (globalThis as unknown as { faultlineReport: { lanes: Lane[] } }).faultlineReport.lanes,
+    );
+    expect(lanes.reduce((n, l) => n + l.runs.reduce((m, r) => m + r.count, 0), 0)).toBe(
+      result.statements,
+    );
+
+    // The charts follow the window.
+    await page.setViewportSize({ width: 800, height: 900 });
+    await page.waitForFunction(
+      (before) =>
+        (
+          globalThis as unknown as { faultlineReport: { charts: { width: number }[] } }
+        ).faultlineReport.charts.every((c) => c.width < before - 300),
+      Math.min(...charts.map((c) => c.width)),
+    );
+    await page.close();
+
+    // The summary panel from the same run's figures, as `load --html` passes them.
+    const panelFile = path.join(OUT, "load-panel.html");
+    writeFileSync(
+      panelFile,
+      toHtmlReport({
+        title: "faultline load",
+        sides: [
+          {
+            label: "payments:fixed at 150/s",
+            results: [],
+            latency: result.seconds,
+            load: loadSummaryOf(result),
+          },
+        ],
+      }),
+    );
+    const panel = await open(panelFile, path.join(OUT, "load-panel.png"));
+    expect(panel.consoleErrors).toEqual([]);
+    const text = await panel.page.locator(".load-panel").textContent();
+    expect(text).toContain("150/s");
+    expect(text).toContain(`${result.load.sent.toLocaleString("en")}`);
+    expect(text).toMatch(/p99\.9\s*[\d.,]+ ms/);
+    await expect(panel.page.locator(".load-panel .threshold-fail").textContent()).resolves.toMatch(
+      /FAIL/,
+    );
+    await expect(panel.page.locator(".load-panel .threshold-pass").count()).resolves.toBe(1);
+    await expect(panel.page.locator(".load-panel .rate-not-held").count()).resolves.toBe(
+      result.rateNotHeld ? 1 : 0,
+    );
+    await panel.page.close();
   });
 });

@@ -2,10 +2,12 @@
 export { colourFor, styler } from "./colour.ts";
 export { type ConsoleOptions, consoleReporter, formatScenarioResult } from "./console.ts";
 export {
+  type HtmlLoadSummary,
   type HtmlReportInput,
   type HtmlReportSide,
   htmlReporter,
   type LatencyPoint,
+  loadSummaryOf,
   toHtmlReport,
 } from "./html.ts";
 export { jsonReporter, toJsonReport } from "./json.ts";
