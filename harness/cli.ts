@@ -1205,6 +1205,7 @@ async function loadCommand(args: string[], signal: AbortSignal): Promise<number>
               label: `${result.report.service} at ${rate}/s`,
               results: [result.report],
               latency: result.seconds.map(({ t, p50, p90, p99 }) => ({ t, p50, p90, p99 })),
+              load: report.loadSummaryOf(result),
             },
           ],
         }),

@@ -72,6 +72,9 @@ describe("faultline load", () => {
     expect(result.exitCode).toBe(0);
     const page = await readFile(html, "utf8");
     expect(page).toContain("credits-balance-hotfix");
+    // The load panel, with this run's figures, comes from the CLI's own --html.
+    expect(page).toContain("load-panel");
+    expect(page).toMatch(/"requestedRate":50\b/);
     expect(page).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
   });
 

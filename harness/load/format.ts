@@ -69,6 +69,12 @@ export function formatResult(r: LoadResult, options: ConsoleOptions = {}): strin
     if (!t.passed || !options.quiet)
       lines.push(`  ${mark(t.passed)} threshold ${t.threshold}: ${t.actual}`);
   if (r.rateNotHeld) lines.push(`  ${mark(false)} ${r.rateNotHeld}`);
+  // Open model: a service that falls behind shows as latency and unanswered requests, which
+  // only thresholds judge; say it plainly so a run without them is not read as healthy.
+  if (!r.targetFailure && l.sent && l.achievedRate < 0.9 * l.sendRate)
+    lines.push(
+      `  ${style("yellow", "!")} the service fell behind: it answered ${l.achievedRate.toFixed(1)}/s of the ${l.sendRate.toFixed(1)}/s sent (${l.inFlight} unanswered at the end); add --threshold 'errors<1%' or 'p99<…' to fail on it`,
+    );
   if (r.targetFailure) {
     lines.push(`  ${mark(false)} ${r.targetFailure.message}; results above are partial`);
     for (const o of r.targetFailure.output) lines.push(`      | ${o}`);
