@@ -13,6 +13,7 @@
  * Figures are printed, not asserted. Usage: npx tsx scripts/bench-load.ts [seconds]  (default 4)
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateLoad } from "../harness/load/index.ts";
@@ -125,6 +126,18 @@ async function autocannon(url: string): Promise<{ rate: number; non2xx: number; 
   };
 }
 
+/** The share of time runnable tasks waited for a CPU (Linux PSI), as a noise gauge for a shared machine. */
+function cpuPressure(): string {
+  try {
+    return readFileSync("/proc/pressure/cpu", "utf8").split(" ")[1] ?? "n/a";
+  } catch {
+    return "n/a";
+  }
+}
+
+console.log(
+  `CPU pressure before: ${cpuPressure()} (% of the last 10 s some task waited for a CPU)`,
+);
 const { url, child } = await startEndpoint();
 try {
   const held = await generator(url, 2000);
@@ -151,6 +164,7 @@ try {
   );
   console.log(`generator ceiling (signed, sustained): ${best}/s`);
   console.log(`ratio generator ceiling / autocannon: ${(best / cannon.rate).toFixed(2)}×`);
+  console.log(`CPU pressure after: ${cpuPressure()}`);
 } finally {
   child.kill();
 }
