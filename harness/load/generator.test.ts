@@ -106,7 +106,7 @@ describe("generateLoad", () => {
     // Request k is due at 10·k ms: built before that (mostly), never more than 30 ms (+ a timer's slack) early.
     const early = builtAt.map((at, k) => 10 * k - at);
     expect(Math.max(...early)).toBeLessThanOrEqual(33);
-    expect(early.filter((e) => e > 0).length).toBeGreaterThan(40);
+    expect(early.filter((e) => e > 0).length).toBeGreaterThan(25);
   });
 
   it("records a request whose build failed as an error without sending it, and keeps going", async () => {
