@@ -83,4 +83,66 @@ describe("generateLoad", () => {
     expect(result.byStatus).toEqual({ "503": result.sent });
     expect(seen.requests).toBe(result.sent);
   });
+
+  it("builds each request ahead of its due time, in index order, at most lookaheadMs early", async () => {
+    const { url, seen } = await endpoint(0);
+    const builtAt: number[] = [];
+    const order: number[] = [];
+    let started = 0;
+    const result = await generateLoad({
+      baseUrl: url,
+      profile: { rate: 100, durationMs: 500, rampMs: 0 },
+      lookaheadMs: 30,
+      build: (index) => {
+        if (index === 0) started = performance.now();
+        builtAt[index] = performance.now() - started;
+        order.push(index);
+        return build(index);
+      },
+    });
+    expect(result.sent).toBe(50);
+    expect(seen.requests).toBe(50);
+    expect(order).toEqual([...Array(50).keys()]);
+    // Request k is due at 10·k ms: built before that (mostly), never more than 30 ms (+ a timer's slack) early.
+    const early = builtAt.map((at, k) => 10 * k - at);
+    expect(Math.max(...early)).toBeLessThanOrEqual(33);
+    expect(early.filter((e) => e > 0).length).toBeGreaterThan(25);
+  });
+
+  it("records a request whose build failed as an error without sending it, and keeps going", async () => {
+    const { url, seen } = await endpoint(0);
+    const outcomes: { index: number; status: number; error?: string }[] = [];
+    const result = await generateLoad({
+      baseUrl: url,
+      profile: { rate: 100, durationMs: 200, rampMs: 0 },
+      build: async (index) => {
+        if (index === 3) throw new Error("template exploded");
+        return build(index);
+      },
+      onOutcome: (o) => outcomes.push(o),
+    });
+    expect(result.sent).toBe(20);
+    expect(seen.requests).toBe(19);
+    expect(result.byStatus).toEqual({ "200": 19, "no response": 1 });
+    expect(outcomes.find((o) => o.index === 3)?.error).toBe("Error: template exploded");
+  });
+
+  it("sends a path that names another origin there, on its own connections", async () => {
+    const first = await endpoint(0);
+    const firstServer = server;
+    const second = await endpoint(0);
+    try {
+      const result = await generateLoad({
+        baseUrl: first.url,
+        profile: { rate: 100, durationMs: 200, rampMs: 0 },
+        build: (index) => ({ ...build(index), path: index % 2 ? `${second.url}/other` : "/hook" }),
+      });
+      expect(result.acked).toBe(20);
+      expect(first.seen.requests).toBe(10);
+      expect(second.seen.requests).toBe(10);
+    } finally {
+      firstServer?.closeAllConnections();
+      firstServer?.close();
+    }
+  });
 });

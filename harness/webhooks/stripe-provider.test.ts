@@ -44,6 +44,17 @@ describe("stripe provider", () => {
     ).toThrow();
   });
 
+  it("signs exactly as the library's generateTestHeaderString does", () => {
+    for (const [payload, secret, timestamp] of [
+      ["{}", "whsec_one", 1_790_000_000],
+      ['{"note":"ünïcødé ✓"}', "whsec_K3y", 1],
+    ] as const) {
+      expect(stripeProvider.sign(payload, secret, timestamp)["stripe-signature"]).toBe(
+        Stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp }),
+      );
+    }
+  });
+
   it("draws the same ids from the same seed", () => {
     const a = stripeProvider.defaults("checkout.session.completed", seededRandom(3), 0);
     const b = stripeProvider.defaults("checkout.session.completed", seededRandom(3), 0);

@@ -1,4 +1,4 @@
-import Stripe from "stripe";
+import { createHmac } from "node:crypto";
 import type { Random } from "../random/index.ts";
 import type { WebhookProvider } from "./provider.ts";
 
@@ -18,13 +18,18 @@ const ORIGINAL_OBJECTS = new Set(["checkout.session", "customer"]);
 
 const DAY = 24 * 3600;
 
-/** Stripe: `Stripe-Signature: t=…,v1=…`, signed by the official library's test helper. */
+/**
+ * Stripe: `Stripe-Signature: t=…,v1=…`, the HMAC-SHA256 of `t.payload` as the official
+ * library's `generateTestHeaderString` computes it (tests hold the two equal), without its
+ * option handling and the copy of the body it joins with the timestamp: load runs sign
+ * thousands a second.
+ */
 export const stripeProvider = {
   name: "stripe",
   path: "/webhooks/stripe",
   sign(payload: string, secret: string, timestamp: number) {
     return {
-      "stripe-signature": Stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp }),
+      "stripe-signature": `t=${timestamp},v1=${createHmac("sha256", secret).update(`${timestamp}.`).update(payload).digest("hex")}`,
     };
   },
   newSecret(random: Random) {
