@@ -380,7 +380,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       if (isError(entry))
         sqlstates.set(entry.result.sqlstate, (sqlstates.get(entry.result.sqlstate) ?? 0) + 1);
     }
-    const sent = webhooks.filter(Boolean);
+    // Requests are built a little ahead of their time: one built but never sent (the run was
+    // stopped) is not an event the service was asked to handle.
+    const answeredOrTried = new Set(deliveries.map((d) => d.index));
+    const sent = webhooks.filter((w, index) => w && answeredOrTried.has(index));
     const context = {
       db,
       webhooks: sent,

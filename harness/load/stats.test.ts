@@ -52,3 +52,14 @@ describe("evaluateThresholds", () => {
     expect(judge("rate>=190/s", 0, 195)?.passed).toBe(true);
   });
 });
+
+describe("percentiles never above the maximum", () => {
+  it("clamps a percentile's bucket top to the exact maximum", () => {
+    const histogram = newLatencyHistogram();
+    for (const us of [12_863, 44_479, 55_519, 57_962]) histogram.recordValue(us);
+    const summary = summarize(histogram);
+    expect(summary.max).toBe(57.962);
+    expect(summary["p99.9"]).toBeLessThanOrEqual(summary.max);
+    expect(summary.p99).toBeLessThanOrEqual(summary.max);
+  });
+});

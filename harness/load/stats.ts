@@ -26,7 +26,9 @@ export interface LatencySummary {
 
 /** The percentiles a load run reports, in ms, from a histogram of µs. */
 export function summarize(histogram: hdr.Histogram): LatencySummary {
-  const ms = (us: number) => Math.round(us) / 1000;
+  // A percentile is reported as the top of its bucket, which can be above the exact maximum.
+  const max = histogram.maxValue;
+  const ms = (us: number) => Math.round(Math.min(us, max)) / 1000;
   return {
     count: histogram.totalCount,
     p50: ms(histogram.getValueAtPercentile(50)),
@@ -34,7 +36,7 @@ export function summarize(histogram: hdr.Histogram): LatencySummary {
     p95: ms(histogram.getValueAtPercentile(95)),
     p99: ms(histogram.getValueAtPercentile(99)),
     "p99.9": ms(histogram.getValueAtPercentile(99.9)),
-    max: ms(histogram.maxValue),
+    max: ms(max),
     avg: ms(histogram.totalCount ? histogram.mean : 0),
   };
 }
