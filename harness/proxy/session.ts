@@ -19,7 +19,12 @@ import {
 } from "./protocol.ts";
 import type { Fired, RuleSet } from "./rules.ts";
 import { type StatementInfo, statementKind } from "./statement.ts";
-import type { TraceEntry, TraceWriter } from "./trace.ts";
+import {
+  connectionJson,
+  type StatementRecord,
+  type TraceEntry,
+  type TraceWriter,
+} from "./trace.ts";
 
 /** A fault that fired, as the proxy reports it. */
 export interface FaultEvent {
@@ -89,10 +94,8 @@ interface PendingOp {
 }
 
 interface OpenEntry {
-  // `sql` raw and `at` in epoch milliseconds until the trace writer formats them.
-  trace: Omit<TraceEntry, "tx" | "durationMs" | "result" | "at"> & { at: number } & Partial<
-      Pick<TraceEntry, "result">
-    >;
+  record: StatementRecord;
+  result?: TraceEntry["result"];
   started: number;
   durationMs?: number;
 }
@@ -196,6 +199,8 @@ export class Session {
   /** The database the connection was sent to; rules match it and the trace records it. */
   private database = "";
   private applicationName = "";
+  /** The connection's part of every trace line, encoded once. */
+  private connectionJson = connectionJson("", "");
   /** The real backend's cancel key, once the server told it. */
   private backendKey: { pid: number; secret: number } | undefined;
   /** Whether the server has said ReadyForQuery once: past authentication. */
@@ -290,7 +295,7 @@ export class Session {
     // Statements the connection ended under: traced with what they got, or as lost.
     for (const op of this.pending.splice(0)) {
       if (!op.entry || this.completed.includes(op.entry)) continue;
-      op.entry.trace.result ??= { lost: true };
+      op.entry.result ??= { lost: true };
       this.finish(op.entry);
     }
     this.flushTrace("?");
@@ -349,6 +354,7 @@ export class Session {
     this.scenario = scenario;
     this.applicationName = params.application_name ?? "";
     this.database = scenario.database ?? params.database ?? params.user ?? "";
+    this.connectionJson = connectionJson(this.database, this.applicationName);
     const packet =
       scenario.database === undefined
         ? frame.bytes
@@ -420,14 +426,13 @@ export class Session {
     if (!this.scenario.trace) return undefined;
     return {
       started: performance.now(),
-      trace: {
+      record: {
         conn: this.id,
         at: Date.now(),
         sql: info.sql,
         kind: info.kind,
-        ...(fired ? { rule: fired.rule } : {}),
-        database: info.database,
-        applicationName: info.applicationName,
+        rule: fired?.rule,
+        connectionJson: this.connectionJson,
       },
     };
   }
@@ -559,7 +564,7 @@ export class Session {
 
   private recordLost(op: PendingOp): void {
     if (!op.entry) return;
-    op.entry.trace.result = { lost: true };
+    op.entry.result = { lost: true };
     this.finish(op.entry);
   }
 
@@ -570,14 +575,17 @@ export class Session {
 
   private flushTrace(tx: TraceEntry["tx"]): void {
     const trace = this.scenario.trace;
-    for (const entry of this.completed.splice(0)) {
-      if (!trace || !entry.trace.result) continue;
-      trace.write({
-        ...entry.trace,
-        result: entry.trace.result,
-        durationMs: Math.round((entry.durationMs ?? 0) * 1000) / 1000,
+    const completed = this.completed;
+    if (completed.length === 0) return;
+    this.completed = [];
+    for (const entry of completed) {
+      if (!trace || !entry.result) continue;
+      trace.writeStatement(
+        entry.record,
+        entry.result,
+        Math.round((entry.durationMs ?? 0) * 1000) / 1000,
         tx,
-      });
+      );
     }
   }
 
@@ -626,10 +634,10 @@ export class Session {
       case MSG.emptyQuery:
       case MSG.portalSuspended: {
         const entry = head?.entry;
-        if (entry && !entry.trace.result) {
+        if (entry && !entry.result) {
           const tag = frame.type === MSG.commandComplete ? readCString(frame.body, 0)[0] : "";
           const rows = /\s(\d+)$/.exec(tag)?.[1];
-          entry.trace.result = { tag, rows: rows === undefined ? null : Number(rows) };
+          entry.result = { tag, rows: rows === undefined ? null : Number(rows) };
           entry.durationMs = performance.now() - entry.started;
         }
         if (head?.kind === "execute") {
@@ -650,11 +658,8 @@ export class Session {
         const syncAt = this.pending.findIndex((op) => op.kind === "sync" || op.kind === "query");
         const batchOps = this.pending.slice(0, syncAt === -1 ? undefined : syncAt);
         const target = head?.kind === "query" ? head : batchOps.find((op) => op.kind === "execute");
-        if (
-          target?.entry &&
-          !(target.entry.trace.result && "sqlstate" in target.entry.trace.result)
-        ) {
-          target.entry.trace.result = { sqlstate: fields.C ?? "", message: fields.M ?? "" };
+        if (target?.entry && !(target.entry.result && "sqlstate" in target.entry.result)) {
+          target.entry.result = { sqlstate: fields.C ?? "", message: fields.M ?? "" };
           target.entry.durationMs = performance.now() - target.entry.started;
           if (target.kind === "execute") this.completed.push(target.entry);
         }
@@ -672,7 +677,7 @@ export class Session {
           const op = this.pending.shift() as PendingOp;
           if (op.kind === "query") {
             done = op;
-            if (op.entry?.trace.result) {
+            if (op.entry?.result) {
               op.entry.durationMs ??= performance.now() - op.entry.started;
               this.completed.push(op.entry);
             }
