@@ -18,7 +18,7 @@ import {
   withStartupParameter,
 } from "./protocol.ts";
 import type { Fired, RuleSet } from "./rules.ts";
-import { type StatementInfo, statementKind } from "./statement.ts";
+import { cachedStatementKind, type StatementInfo } from "./statement.ts";
 import {
   connectionJson,
   type StatementRecord,
@@ -413,7 +413,7 @@ export class Session {
   private statementInfo(sql: string): StatementInfo {
     return {
       sql,
-      kind: statementKind(sql),
+      kind: cachedStatementKind(sql),
       inTransaction: this.txStatus !== "I",
       applicationName: this.applicationName,
       database: this.database,
