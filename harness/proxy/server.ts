@@ -49,6 +49,18 @@ export interface StartedProxy extends AsyncDisposable {
   readonly database: string | undefined;
   /** Client connections open now. */
   connections(): number;
+  /**
+   * Milliseconds of this process's main thread the proxy has spent so far, cumulative from
+   * start: the time inside its socket read handlers (framing, rule matching, trace formatting,
+   * and the socket writes they make, which are synchronous) plus held-back writes of latency
+   * faults and trace batches written from the flush timer. Wall time measured with
+   * performance.now(), so it is CPU only while the thread is not preempted. Not counted: the
+   * kernel's and libuv's socket work outside those handlers (epoll, reads into buffers), the
+   * file system thread pool writing the trace, garbage collection that happens to run outside
+   * the handlers, accepting connections and connecting upstream. Idle, it stays where it was.
+   * Its growth over an interval divided by the interval is the proxy's share of the thread.
+   */
+  busyMs(): number;
   /** Resolve once every trace line of statements completed so far is on disk. */
   flushTrace(): Promise<void>;
   /**
@@ -89,6 +101,13 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
     cancelKeys: new Map(),
     sessions: new Set(),
     nextId: () => ++ids,
+    busy: { ms: 0 },
+  };
+  // busyMs of trace writers already closed.
+  let retiredTraceMs = 0;
+  const retire = async (trace: TraceWriter) => {
+    await trace.close();
+    retiredTraceMs += trace.busyMs;
   };
   const server: Server = createServer({ noDelay: true }, (socket) => {
     new Session(socket, shared);
@@ -112,7 +131,8 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
         server.close(() => resolve());
         for (const session of [...shared.sessions]) session.close(true);
       });
-      await Promise.all([...traces].map((trace) => trace.close()));
+      await Promise.all([...traces].map(retire));
+      traces.clear();
       unregister();
     })();
     return stopping;
@@ -135,7 +155,7 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
       await Promise.all(ending.map((session) => session.terminate()));
       if (old.trace && old.trace !== scenario.trace) {
         traces.delete(old.trace);
-        await old.trace.close();
+        await retire(old.trace);
       }
       return { closed: ending.length };
     });
@@ -155,6 +175,11 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
       return shared.scenario.database;
     },
     connections: () => shared.sessions.size,
+    busyMs: () => {
+      let ms = shared.busy.ms + retiredTraceMs;
+      for (const trace of traces) ms += trace.busyMs;
+      return ms;
+    },
     flushTrace: async () => {
       await Promise.all([...traces].map((trace) => trace.flush()));
     },

@@ -58,6 +58,8 @@ export interface ProxyShared {
   cancelKeys: Map<string, { pid: number; secret: number }>;
   sessions: Set<Session>;
   nextId(): number;
+  /** Milliseconds spent in the sessions' socket handlers and held-back writes, summed. */
+  busy: { ms: number };
 }
 
 /** What Postgres sends a session ended by pg_terminate_backend; pools know to drop the connection. */
@@ -110,6 +112,7 @@ class Outbox {
   constructor(
     private readonly socket: Socket,
     private readonly source: () => Socket | undefined,
+    private readonly busy: { ms: number },
   ) {}
 
   write(buf: Buffer): void {
@@ -129,9 +132,11 @@ class Outbox {
     setTimeout(() => {
       this.held = false;
       if (this.socket.destroyed) return;
+      const started = performance.now();
       this.socket.cork();
       for (const buf of this.queue.splice(0)) this.raw(buf);
       this.socket.uncork();
+      this.busy.ms += performance.now() - started;
     }, ms).unref();
   }
 
@@ -220,7 +225,7 @@ export class Session {
     this.scenario = shared.scenario;
     this.client = client;
     client.setNoDelay(true);
-    this.toClient = new Outbox(client, () => this.server);
+    this.toClient = new Outbox(client, () => this.server, shared.busy);
     shared.sessions.add(this);
     // As Postgres does (authentication_timeout), drop a client that never finishes its startup.
     const startupTimer = setTimeout(() => {
@@ -233,7 +238,7 @@ export class Session {
     }, STARTUP_TIMEOUT_MS);
     startupTimer.unref();
     client.once("close", () => clearTimeout(startupTimer));
-    client.on("data", (chunk: Buffer) => this.guard(() => this.fromClient(chunk)));
+    client.on("data", (chunk: Buffer) => this.timed(() => this.fromClient(chunk)));
     client.on("error", () => this.close());
     client.on("close", () => this.close());
   }
@@ -301,6 +306,13 @@ export class Session {
     this.flushTrace("?");
     if (this.fakeKey) this.shared.cancelKeys.delete(this.fakeKey);
     this.shared.sessions.delete(this);
+  }
+
+  /** Handle a read, its time (framing, rules, trace, the writes it makes) counted as busy. */
+  private timed(work: () => void): void {
+    const started = performance.now();
+    this.guard(work);
+    this.shared.busy.ms += performance.now() - started;
   }
 
   // Whatever a peer sends, a bad message closes this session only.
@@ -375,8 +387,8 @@ export class Session {
     const server = connect(this.shared.upstream.port, this.shared.upstream.host);
     server.setNoDelay(true);
     this.server = server;
-    this.toServer = new Outbox(server, () => this.client);
-    server.on("data", (chunk: Buffer) => this.guard(() => this.fromServer(chunk)));
+    this.toServer = new Outbox(server, () => this.client, this.shared.busy);
+    server.on("data", (chunk: Buffer) => this.timed(() => this.fromServer(chunk)));
     server.on("error", (error) => {
       if (
         !this.closed &&

@@ -75,6 +75,11 @@ export class TraceWriter {
   private readonly sqlJson = new Map<string, string>();
   private lastAt = Number.NaN;
   private lastAtIso = "";
+  /**
+   * Milliseconds spent writing out batches from the flush timer, outside socket handlers (the
+   * proxy times those itself): with them, the proxy's busyMs.
+   */
+  busyMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
@@ -129,7 +134,12 @@ export class TraceWriter {
     this.lines.push(line);
     if (this.lines.length >= FLUSH_ENTRIES) this.writeOut();
     else if (!this.timer) {
-      this.timer = setTimeout(() => this.writeOut(), FLUSH_MS);
+      this.timer = setTimeout(() => {
+        // Written from a timer, outside any socket handler: counted here for busyMs.
+        const started = performance.now();
+        this.writeOut();
+        this.busyMs += performance.now() - started;
+      }, FLUSH_MS);
       this.timer.unref();
     }
   }
