@@ -4,8 +4,11 @@
  * pgbouncer as the reference middleman:
  *  - throughput: `pgbench -n -S -c 8 -j 2 -T <seconds>` in each of `-M simple|extended|prepared`
  *    on five paths: direct to Postgres, through pgbouncer (session mode), through a bare Node
- *    socket pipe (the floor for any Node proxy), through the proxy with
- *    no rules, through the proxy with 20 never-matching rules and the NDJSON trace on. Runs are
+ *    socket pipe (the floor for any Node proxy), through `faultline proxy` with no rules, through
+ *    `faultline proxy` with 20 never-matching rules and the NDJSON trace on. The pipe and both
+ *    proxies are their own processes (the proxies the real CLI, `bin/faultline.mjs proxy`), and
+ *    their CPU is read from /proc/<pid>/stat. A table gives rules + trace against the no-rules
+ *    proxy per mode (the issue's 0.95× goal), with each round's ratio. Runs are
  *    interleaved (round-robin over paths, path order rotated each round) and the median of the
  *    rounds is reported, with its ratio to direct and to pgbouncer; beside it the host's CPU
  *    use, the middleman's (proxy or pgbouncer) CPU in % of one core and in µs per statement, and
@@ -31,6 +34,7 @@
  *          [--latency-seconds <seconds>] [--idle 500]
  *   (or BENCH_SECONDS, BENCH_ROUNDS, BENCH_LATENCY_SECONDS, BENCH_IDLE). Quick check:
  *   npx tsx --expose-gc scripts/bench-proxy.ts --seconds 3 --rounds 1
+ * --throughput-only skips the memory and one-client phases (the proxy-overhead figures only).
  * --expose-gc lets the memory figure be taken after a full GC; without it the figure includes
  * garbage not yet collected, and the output says so. Defaults take about 13 minutes; Ctrl-C
  * stops early and still cleans up (a second Ctrl-C exits at once, killing what is left).
@@ -46,7 +50,7 @@ import {
 } from "node:fs";
 import { chown, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { connect, createServer as createNetServer } from "node:net";
+import { connect } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -58,7 +62,7 @@ import {
   resolveRunAs,
   startEnvironment,
 } from "../harness/postgres/index.ts";
-import { type RuleSpec, type StartedProxy, startProxy } from "../harness/proxy/index.ts";
+import { type RuleSpec, startProxy } from "../harness/proxy/index.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -69,13 +73,13 @@ const { values: argv } = parseArgs({
     rounds: { type: "string" },
     "latency-seconds": { type: "string" },
     idle: { type: "string" },
-    "in-process": { type: "boolean" },
+    "throughput-only": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (argv.help) {
   console.log(
-    "usage: npx tsx --expose-gc scripts/bench-proxy.ts [--seconds 10] [--rounds 3] [--latency-seconds N] [--idle 500] [--in-process]",
+    "usage: npx tsx --expose-gc scripts/bench-proxy.ts [--seconds 10] [--rounds 3] [--latency-seconds N] [--idle 500] [--throughput-only]",
   );
   process.exit(0);
 }
@@ -99,8 +103,9 @@ const latencySeconds = positiveInt(
   seconds,
 );
 const idleTarget = positiveInt("--idle", argv.idle ?? env.BENCH_IDLE, 500);
+/** Only the throughput phase: no memory and no one-client phase. */
+const throughputOnly = argv["throughput-only"] === true;
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const SCALE = 10;
 const MODES = ["simple", "extended", "prepared"] as const;
 type Mode = (typeof MODES)[number];
@@ -113,83 +118,75 @@ const LABELS: Record<PathKey, string> = {
   proxyRules: "proxy, 20 rules + trace",
 };
 const GOAL_TPS_RATIO = 0.8;
-/** Rules and trace must cost at most 5% of the no-rules proxy's throughput (issue 9). */
+/** Issue 9: rules + trace within 5% of the no-rules proxy. */
 const GOAL_RULES_RATIO = 0.95;
-/** As users run it (`faultline proxy`, its own process), unless --in-process. */
-const THROUGH_CLI = !argv["in-process"];
 const GOAL_ADDED_US = 40;
 const GOAL_IDLE_MB = 50;
 const MB = 1e6;
 /** Without pgbouncer, idle connections go straight to Postgres (max_connections 200). */
 const DIRECT_IDLE_CAP = 150;
 
-/** A bare socket-to-socket pipe in this process: what Node itself costs a proxy. */
-async function startNodePipe(upstream: Target): Promise<{ port: number; close(): void }> {
-  const sockets = new Set<import("node:net").Socket>();
-  const server = createNetServer({ noDelay: true }, (client) => {
-    const up = connect(upstream.port, upstream.host);
-    up.setNoDelay(true);
-    for (const s of [client, up]) {
-      sockets.add(s);
-      s.on("error", () => {});
-      s.on("close", () => sockets.delete(s));
-    }
-    client.on("data", (d) => up.write(d));
-    up.on("data", (d) => client.write(d));
-    client.on("close", () => up.destroy());
-    up.on("close", () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    close() {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
-}
+/**
+ * A bare socket-to-socket pipe, as its own Node process like `faultline proxy`: what Node itself
+ * costs a proxy. Prints its port on the first line.
+ */
+const NODE_PIPE = `
+const net = require("node:net");
+const [host, port] = [process.argv[1], Number(process.argv[2])];
+const server = net.createServer({ noDelay: true }, (client) => {
+  const up = net.connect(port, host);
+  up.setNoDelay(true);
+  for (const s of [client, up]) s.on("error", () => {});
+  client.on("data", (d) => up.write(d));
+  up.on("data", (d) => client.write(d));
+  client.on("close", () => up.destroy());
+  up.on("close", () => client.destroy());
+});
+server.listen(0, "127.0.0.1", () => console.log("listening on 127.0.0.1:" + server.address().port));
+process.on("SIGINT", () => process.exit(0));
+process.on("SIGTERM", () => process.exit(0));
+`;
 
-/** `faultline proxy` as a user starts it, in its own process: its CPU is its own. */
-async function startCliProxy(
-  upstream: Target,
-  workDir: string,
-  name: string,
-  options: { rules?: RuleSpec[]; tracePath?: string },
-): Promise<{ host: string; port: number; pid: number | undefined; faults(): number }> {
-  const args = [
-    path.join(ROOT, "bin", "faultline.mjs"),
-    "proxy",
-    "--upstream",
-    `postgres://${upstream.host}:${upstream.port}`,
-    "--listen",
-    `127.0.0.1:${await freePort()}`,
-  ];
-  if (options.rules) {
-    const rulesFile = path.join(workDir, `${name}.rules.json`);
-    await writeFile(rulesFile, JSON.stringify({ seed: 1, rules: options.rules }));
-    args.push("--rules", rulesFile);
-  }
-  if (options.tracePath) args.push("--trace", options.tracePath);
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+const CLI = path.join(
+  path.dirname(new URL(import.meta.url).pathname),
+  "..",
+  "bin",
+  "faultline.mjs",
+);
+
+/**
+ * Start a middleman as a child process and wait for the port it prints ("listening on
+ * host:port"). Every line it prints after that is handed to `onLine`.
+ */
+async function startMiddleman(
+  args: string[],
+  onLine: (line: string) => void = () => {},
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
-  let out = "";
-  let faults = 0;
-  const listening = new Promise<{ host: string; port: number }>((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const lines = out.split("\n");
-      out = lines.pop() ?? "";
+  let stderr = "";
+  child.stderr?.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    let port = 0;
+    child.stdout?.on("data", (c: Buffer) => {
+      buffered += c.toString();
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
       for (const line of lines) {
-        if (line.startsWith("fault:")) faults++;
-        const m = /listening on ([\d.]+):(\d+)/.exec(line);
-        if (m) resolve({ host: m[1] as string, port: Number(m[2]) });
+        const found = /listening on [^:\s]+:(\d+)/.exec(line);
+        if (!port && found) {
+          port = Number(found[1]);
+          resolve({ child, port });
+        } else onLine(line);
       }
     });
-    child.once("exit", (code) => reject(new Error(`faultline proxy (${name}) exited ${code}`)));
+    child.once("exit", (code) =>
+      reject(new Error(`${args.join(" ")} exited (${code}) before listening:\n${tail(stderr)}`)),
+    );
   });
-  const address = await listening;
-  return { ...address, pid: child.pid, faults: () => faults };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,11 +351,6 @@ function foreignCpuSeconds(
     if (!mine.has(pid)) ticks += Math.max(0, now - (before.get(pid)?.ticks ?? 0));
   }
   return ticks / clockTicks;
-}
-
-function ownCpuSeconds(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1e6;
 }
 
 function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
@@ -722,8 +714,6 @@ interface Sample {
 
 let environment: RunEnvironment | undefined;
 let bouncer: Bouncer | undefined;
-const proxies: StartedProxy[] = [];
-const pipes: { close(): void }[] = [];
 let exitCode = 0;
 
 try {
@@ -752,61 +742,60 @@ try {
     paths.splice(paths.indexOf("pgbouncer"), 1);
   }
 
+  // Each proxy is the real `faultline proxy` process, as a user runs it; the floor is a bare
+  // pipe in its own Node process, so all three pay the same process and event-loop costs.
   let faultsFired = 0;
-  let plainProxy: { host: string; port: number; pid?: number | undefined };
-  let rulesProxy: { host: string; port: number; pid?: number | undefined };
-  let cliFaults = () => 0;
-  if (THROUGH_CLI) {
-    plainProxy = await startCliProxy(server, workDir, "plain", {});
-    const started = await startCliProxy(server, workDir, "rules", {
-      rules: neverRules(),
+  const upstreamUrl = `postgres://${server.host}:${server.port}`;
+  const plainProxy = await startMiddleman([
+    CLI,
+    "proxy",
+    "--upstream",
+    upstreamUrl,
+    "--listen",
+    "127.0.0.1:0",
+    "--seed",
+    "1",
+  ]);
+  const rulesPath = path.join(workDir, "rules.json");
+  await writeFile(rulesPath, JSON.stringify({ seed: 1, rules: neverRules() }));
+  const rulesProxy = await startMiddleman(
+    [
+      CLI,
+      "proxy",
+      "--upstream",
+      upstreamUrl,
+      "--listen",
+      "127.0.0.1:0",
+      "--rules",
+      rulesPath,
+      "--trace",
       tracePath,
-    });
-    rulesProxy = started;
-    cliFaults = started.faults;
-  } else {
-    const plain = await startProxy({ upstream: server, seed: 1 });
-    proxies.push(plain);
-    const rules = await startProxy({
-      upstream: server,
-      rules: neverRules(),
-      tracePath,
-      seed: 1,
-      onFault: () => faultsFired++,
-    });
-    proxies.push(rules);
-    plainProxy = plain;
-    rulesProxy = rules;
-  }
-
-  // The floor for any Node proxy: bytes piped socket to socket, no framing at all.
-  const pipe = await startNodePipe(server);
-  pipes.push(pipe);
+    ],
+    (line) => {
+      if (line.startsWith("fault:")) faultsFired++;
+    },
+  );
+  const pipe = await startMiddleman(["-e", NODE_PIPE, server.host, String(server.port)]);
 
   const targets: Record<PathKey, Target> = {
     direct: server,
     nodePipe: { host: "127.0.0.1", port: pipe.port },
     pgbouncer: { host: "127.0.0.1", port: bouncer?.port ?? 0 },
-    proxy: { host: plainProxy.host, port: plainProxy.port },
-    proxyRules: { host: rulesProxy.host, port: rulesProxy.port },
+    proxy: { host: "127.0.0.1", port: plainProxy.port },
+    proxyRules: { host: "127.0.0.1", port: rulesProxy.port },
   };
   const middleCpu: Record<PathKey, () => number> = {
     direct: () => Number.NaN,
     pgbouncer: () => processCpuSeconds(bouncer?.pid),
-    nodePipe: ownCpuSeconds,
-    proxy: THROUGH_CLI ? () => processCpuSeconds(plainProxy.pid) : ownCpuSeconds,
-    proxyRules: THROUGH_CLI ? () => processCpuSeconds(rulesProxy.pid) : ownCpuSeconds,
+    nodePipe: () => processCpuSeconds(pipe.child.pid),
+    proxy: () => processCpuSeconds(plainProxy.child.pid),
+    proxyRules: () => processCpuSeconds(rulesProxy.child.pid),
   };
 
   const runsPerPhase = rounds * MODES.length * paths.length;
   const estimateS = runsPerPhase * (seconds + latencySeconds + 0.5) + 30;
   console.log(
     `proxy benchmark — ${environment.postgres}; ${pgbenchVersion}; ${bouncer?.version ?? "no pgbouncer"}; node ${process.version}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"})`,
-  );
-  console.log(
-    THROUGH_CLI
-      ? "proxies: `faultline proxy` processes, as users run them (--in-process: in this process)"
-      : "proxies: in this process (startProxy)",
   );
   console.log(
     `settings: scale ${SCALE}, ${rounds} round(s) × ${MODES.length} modes × ${paths.length} paths, ${seconds} s per throughput run, ${latencySeconds} s per one-client run; expect ≈ ${Math.ceil(estimateS / 60)} min`,
@@ -848,18 +837,21 @@ try {
         wanted: Math.min(idleTarget, DIRECT_IDLE_CAP),
         stopOnFailure: true,
       };
-  console.log(`\nidle connections: opening ${idleVia.wanted} via ${idleVia.via} …`);
-  const idle = await idleConnections(
-    idleVia.upstream,
-    idleVia.database,
-    idleVia.via,
-    idleVia.wanted,
-    idleVia.stopOnFailure,
-    path.join(workDir, "idle-trace.ndjson"),
-  );
-  console.log(
-    `  held ${idle.held} (proxy sessions ${idle.proxyConnections}, failed ${idle.failed}${idle.firstError ? `: ${idle.firstError}` : ""}); RSS +${mb(idle.rss)}`,
-  );
+  let idle: Awaited<ReturnType<typeof idleConnections>> | undefined;
+  if (!throughputOnly) {
+    console.log(`\nidle connections: opening ${idleVia.wanted} via ${idleVia.via} …`);
+    idle = await idleConnections(
+      idleVia.upstream,
+      idleVia.database,
+      idleVia.via,
+      idleVia.wanted,
+      idleVia.stopOnFailure,
+      path.join(workDir, "idle-trace.ndjson"),
+    );
+    console.log(
+      `  held ${idle.held} (proxy sessions ${idle.proxyConnections}, failed ${idle.failed}${idle.firstError ? `: ${idle.firstError}` : ""}); RSS +${mb(idle.rss)}`,
+    );
+  }
 
   // One phase: every (round, mode, path) once, paths rotated each round so none always runs
   // first (or right after a given other one).
@@ -928,7 +920,7 @@ try {
   };
 
   await phase("tps", 8, 2, seconds);
-  await phase("latency", 1, 1, latencySeconds);
+  if (!throughputOnly) await phase("latency", 1, 1, latencySeconds);
 
   // ---- Report
   const get = (name: string, mode: Mode, key: PathKey) =>
@@ -959,7 +951,6 @@ try {
           .join(" / "),
         ratio(tps / med("tps", mode, "direct", "tps")),
         bouncer ? ratio(tps / med("tps", mode, "pgbouncer", "tps")) : "—",
-        ratio(tps / med("tps", mode, "proxy", "tps")),
         pct(med("tps", mode, key, "hostBusy")),
         key === "direct" ? "—" : pct(med("tps", mode, key, "middleCpu")),
         key === "direct" ? "—" : fmt(med("tps", mode, key, "middleCpuPerStatement"), 1),
@@ -976,7 +967,6 @@ try {
         "runs",
         "× direct",
         "× pgbouncer",
-        "× no-rules proxy",
         "host CPU",
         "middleman CPU",
         "µs CPU / stmt",
@@ -986,66 +976,113 @@ try {
     ),
   );
 
+  // The issue's goal: what rules and the trace cost on top of the proxy itself, every process
+  // the real `faultline proxy` (or the bare pipe) measured in this one interleaved run.
   console.log(
-    `\n=== Latency at one client: pgbench -n -S -c 1 -j 1 -T ${latencySeconds}, median of ${rounds} round(s)`,
+    `\n=== Rules + trace against the no-rules proxy (all three as their own processes, median of ${rounds} interleaved round(s))`,
   );
-  const latencyRows: string[][] = [];
-  const added = (mode: Mode, key: PathKey) =>
-    (1 / med("latency", mode, key, "tps") - 1 / med("latency", mode, "direct", "tps")) * 1e6;
+  const overheadRows: string[][] = [];
+  const roundRatios = (mode: Mode) => {
+    const a = get("tps", mode, "proxyRules");
+    const b = get("tps", mode, "proxy");
+    return a.map((s, i) => s.tps / (b[i]?.tps ?? Number.NaN));
+  };
   for (const mode of MODES) {
-    for (const key of paths) {
-      const tps = med("latency", mode, key, "tps");
-      latencyRows.push([
-        key === paths[0] ? mode : "",
-        LABELS[key],
-        fmt(tps),
-        fmt(1e6 / tps, 1),
-        key === "direct" ? "—" : fmt(added(mode, key), 1),
-        pct(med("latency", mode, key, "hostBusy")),
-        key === "direct" ? "—" : pct(med("latency", mode, key, "middleCpu")),
-        key === "direct" ? "—" : fmt(med("latency", mode, key, "middleCpuPerStatement"), 1),
-        pct(med("latency", mode, key, "otherLoad")),
-      ]);
-    }
+    const tps = (key: PathKey) => med("tps", mode, key, "tps");
+    const us = (key: PathKey) => fmt(med("tps", mode, key, "middleCpuPerStatement"), 1);
+    overheadRows.push([
+      mode,
+      fmt(tps("nodePipe")),
+      fmt(tps("proxy")),
+      fmt(tps("proxyRules")),
+      ratio(tps("proxy") / tps("nodePipe")),
+      ratio(tps("proxyRules") / tps("nodePipe")),
+      ratio(tps("proxyRules") / tps("proxy")),
+      roundRatios(mode).map(ratio).join(" / "),
+      `${us("nodePipe")} / ${us("proxy")} / ${us("proxyRules")}`,
+    ]);
   }
   console.log(
     table(
       [
         "mode",
-        "path",
-        "median TPS",
-        "µs / statement",
-        "added µs",
-        "host CPU",
-        "middleman CPU",
-        "µs CPU / stmt",
-        "other load",
+        "pipe TPS",
+        "no-rules TPS",
+        "rules+trace TPS",
+        "no-rules × pipe",
+        "rules × pipe",
+        "rules × no-rules",
+        "per round",
+        "µs CPU / stmt (pipe / no-rules / rules)",
       ],
-      latencyRows,
+      overheadRows,
+      1,
     ),
   );
 
-  const perConnection = idle.held ? idle.rss / idle.held : Number.NaN;
-  const projected = perConnection * idleTarget;
-  console.log(`\n=== Memory: ${idle.held} idle connections via ${idle.via}`);
-  console.log(
-    `  proxy RSS +${mb(idle.rss)} (heap +${mb(idle.heap)}, buffers/external +${mb(idle.external)}); ${fmt(perConnection / 1000, 1)} kB per connection${idle.held !== idleTarget ? `; × ${idleTarget} ≈ ${mb(projected)} (extrapolated)` : ""}`,
-  );
-  console.log(
-    idle.gc
-      ? "  measured after a full GC before and after (--expose-gc)"
-      : "  no GC available (run with `npx tsx --expose-gc …`): before/after figures include uncollected garbage",
-  );
-  if (idle.held < idle.wanted)
-    console.log(`  wanted ${idle.wanted}, held ${idle.held}: ${idle.firstError ?? "?"}`);
+  const added = (mode: Mode, key: PathKey) =>
+    (1 / med("latency", mode, key, "tps") - 1 / med("latency", mode, "direct", "tps")) * 1e6;
+  if (!throughputOnly) {
+    console.log(
+      `\n=== Latency at one client: pgbench -n -S -c 1 -j 1 -T ${latencySeconds}, median of ${rounds} round(s)`,
+    );
+    const latencyRows: string[][] = [];
+    for (const mode of MODES) {
+      for (const key of paths) {
+        const tps = med("latency", mode, key, "tps");
+        latencyRows.push([
+          key === paths[0] ? mode : "",
+          LABELS[key],
+          fmt(tps),
+          fmt(1e6 / tps, 1),
+          key === "direct" ? "—" : fmt(added(mode, key), 1),
+          pct(med("latency", mode, key, "hostBusy")),
+          key === "direct" ? "—" : pct(med("latency", mode, key, "middleCpu")),
+          key === "direct" ? "—" : fmt(med("latency", mode, key, "middleCpuPerStatement"), 1),
+          pct(med("latency", mode, key, "otherLoad")),
+        ]);
+      }
+    }
+    console.log(
+      table(
+        [
+          "mode",
+          "path",
+          "median TPS",
+          "µs / statement",
+          "added µs",
+          "host CPU",
+          "middleman CPU",
+          "µs CPU / stmt",
+          "other load",
+        ],
+        latencyRows,
+      ),
+    );
+  }
 
-  if (THROUGH_CLI) faultsFired = cliFaults();
+  const perConnection = idle?.held ? idle.rss / idle.held : Number.NaN;
+  const projected = perConnection * idleTarget;
+  if (idle) {
+    console.log(`\n=== Memory: ${idle.held} idle connections via ${idle.via}`);
+    console.log(
+      `  proxy RSS +${mb(idle.rss)} (heap +${mb(idle.heap)}, buffers/external +${mb(idle.external)}); ${fmt(perConnection / 1000, 1)} kB per connection${idle.held !== idleTarget ? `; × ${idleTarget} ≈ ${mb(projected)} (extrapolated)` : ""}`,
+    );
+    console.log(
+      idle.gc
+        ? "  measured after a full GC before and after (--expose-gc)"
+        : "  no GC available (run with `npx tsx --expose-gc …`): before/after figures include uncollected garbage",
+    );
+    if (idle.held < idle.wanted)
+      console.log(`  wanted ${idle.wanted}, held ${idle.held}: ${idle.firstError ?? "?"}`);
+  }
+
   console.log("\n=== Sanity");
   console.log(
     `  faults fired on the 20-rule proxy: ${faultsFired} (expected 0); trace entries written: ${traceEntries} for ${rulesTransactions} pgbench transactions through it`,
   );
   console.log(
-    `  peak RSS of this process${THROUGH_CLI ? " (the bare pipe)" : " (proxies in-process)"} over the whole run: ${mb(process.resourceUsage().maxRSS * 1024)}`,
+    `  peak RSS of this process (the idle-connection proxy in-process) over the whole run: ${mb(process.resourceUsage().maxRSS * 1024)}`,
   );
   const samples = [...results.values()].flat();
   const worst = (xs: number[]) => Math.max(...xs.filter(Number.isFinite));
@@ -1076,20 +1113,22 @@ try {
       `  proxy (20 rules + trace) ≥ ${GOAL_TPS_RATIO} × pgbouncer TPS in every mode: ${verdict(undefined)} (pgbouncer not installed)`,
     );
   }
-  const rulesRatios = MODES.map(
+  const overRatios = MODES.map(
     (mode) =>
       [mode, med("tps", mode, "proxyRules", "tps") / med("tps", mode, "proxy", "tps")] as const,
   );
   console.log(
-    `  proxy (20 rules + trace) ≥ ${GOAL_RULES_RATIO} × the no-rules proxy's TPS in every mode${THROUGH_CLI ? " (through `faultline proxy`)" : ""}: ${verdict(rulesRatios.every(([, r]) => Number.isFinite(r) && r >= GOAL_RULES_RATIO))} (${rulesRatios.map(([m, r]) => `${m} ${ratio(r)}`).join(", ")})`,
+    `  proxy (20 rules + trace) ≥ ${GOAL_RULES_RATIO} × the no-rules proxy's TPS in every mode: ${verdict(overRatios.every(([, r]) => Number.isFinite(r) && r >= GOAL_RULES_RATIO))} (${overRatios.map(([m, r]) => `${m} ${ratio(r)}`).join(", ")})`,
   );
-  const adds = MODES.map((mode) => [mode, added(mode, "proxyRules")] as const);
-  console.log(
-    `  ≤ ${GOAL_ADDED_US} µs added per statement at one client (proxy, 20 rules + trace): ${verdict(adds.every(([, a]) => Number.isFinite(a) && a <= GOAL_ADDED_US))} (${adds.map(([m, a]) => `${m} ${fmt(a, 1)} µs`).join(", ")})`,
-  );
-  console.log(
-    `  ${idleTarget} idle connections < ${GOAL_IDLE_MB} MB of proxy RSS: ${verdict(Number.isFinite(projected) ? projected < GOAL_IDLE_MB * MB : undefined)} (${mb(projected)}${idle.held !== idleTarget ? `, extrapolated from ${idle.held}` : ""}${idle.gc ? "" : ", without GC"})`,
-  );
+  if (!throughputOnly) {
+    const adds = MODES.map((mode) => [mode, added(mode, "proxyRules")] as const);
+    console.log(
+      `  ≤ ${GOAL_ADDED_US} µs added per statement at one client (proxy, 20 rules + trace): ${verdict(adds.every(([, a]) => Number.isFinite(a) && a <= GOAL_ADDED_US))} (${adds.map(([m, a]) => `${m} ${fmt(a, 1)} µs`).join(", ")})`,
+    );
+    console.log(
+      `  ${idleTarget} idle connections < ${GOAL_IDLE_MB} MB of proxy RSS: ${verdict(Number.isFinite(projected) ? projected < GOAL_IDLE_MB * MB : undefined)} (${mb(projected)}${idle?.held !== idleTarget ? `, extrapolated from ${idle?.held}` : ""}${idle?.gc ? "" : ", without GC"})`,
+    );
+  }
 } catch (error) {
   if (signal.aborted) {
     exitCode = 130;
@@ -1099,8 +1138,6 @@ try {
   }
 } finally {
   for (const child of children) killQuietly(child.pid, "SIGKILL");
-  for (const pipe of pipes) pipe.close();
-  for (const proxy of proxies) await proxy.stop().catch(() => {});
   await bouncer?.stop().catch(() => {});
   await environment?.stop().catch(() => {});
   for (const dir of tempDirs) await rm(dir, { recursive: true, force: true }).catch(() => {});

@@ -49,16 +49,20 @@ export interface StartedProxy extends AsyncDisposable {
   readonly database: string | undefined;
   /** Client connections open now. */
   connections(): number;
-  /** Resolve once every trace line of statements completed so far is on disk. */
-  flushTrace(): Promise<void>;
   /**
-   * Milliseconds this proxy has spent in its own work since it started: handling what each
-   * socket read brought (framing, rules, forwarding, the writes it issued) and formatting and
-   * writing trace lines. Not counted: the kernel's side of the sockets and Node's event loop
-   * between callbacks. Over a wall-clock span, its growth divided by the span is the share of
-   * one CPU core the proxy took, which tells whether it, not the service, limits a load.
+   * Milliseconds of this process's main thread the proxy has spent so far, cumulative from
+   * start: the time inside its socket read handlers (framing, rule matching, trace formatting,
+   * and the socket writes they make, which are synchronous) plus held-back writes of latency
+   * faults and trace batches written from the flush timer. Wall time measured with
+   * performance.now(), so it is CPU only while the thread is not preempted. Not counted: the
+   * kernel's and libuv's socket work outside those handlers (epoll, reads into buffers), the
+   * file system thread pool writing the trace, garbage collection that happens to run outside
+   * the handlers, accepting connections and connecting upstream. Idle, it stays where it was.
+   * Its growth over an interval divided by the interval is the proxy's share of the thread.
    */
   busyMs(): number;
+  /** Resolve once every trace line of statements completed so far is on disk. */
+  flushTrace(): Promise<void>;
   /**
    * Route new connections to `database` (rewriting the startup message), with new rules, seed,
    * trace file and fault listener, after ending every open client connection and waiting until
@@ -77,16 +81,13 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
   const rules = new RuleSet(seededRandom(options.seed ?? 0), options.rules ?? []);
   // Every trace file still open: the current scenario's, and an old one while its connections end.
   const traces = new Set<TraceWriter>();
-  const busy = { ms: 0 };
   const route = (next: NextScenario, current?: ScenarioRoute): ScenarioRoute => {
     const onFault = next.onFault;
     let trace: TraceWriter | undefined;
     if (next.tracePath) {
       // The same file twice keeps one writer: two streams appending to one file interleave.
       trace =
-        current?.trace?.path === next.tracePath
-          ? current.trace
-          : new TraceWriter(next.tracePath, busy);
+        current?.trace?.path === next.tracePath ? current.trace : new TraceWriter(next.tracePath);
       traces.add(trace);
     }
     return { database: next.database, trace, onFault: (event) => onFault?.(event) };
@@ -100,7 +101,13 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
     cancelKeys: new Map(),
     sessions: new Set(),
     nextId: () => ++ids,
-    busy,
+    busy: { ms: 0 },
+  };
+  // busyMs of trace writers already closed.
+  let retiredTraceMs = 0;
+  const retire = async (trace: TraceWriter) => {
+    await trace.close();
+    retiredTraceMs += trace.busyMs;
   };
   const server: Server = createServer({ noDelay: true }, (socket) => {
     new Session(socket, shared);
@@ -124,7 +131,8 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
         server.close(() => resolve());
         for (const session of [...shared.sessions]) session.close(true);
       });
-      await Promise.all([...traces].map((trace) => trace.close()));
+      await Promise.all([...traces].map(retire));
+      traces.clear();
       unregister();
     })();
     return stopping;
@@ -147,7 +155,7 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
       await Promise.all(ending.map((session) => session.terminate()));
       if (old.trace && old.trace !== scenario.trace) {
         traces.delete(old.trace);
-        await old.trace.close();
+        await retire(old.trace);
       }
       return { closed: ending.length };
     });
@@ -167,7 +175,11 @@ export async function startProxy(options: ProxyOptions): Promise<StartedProxy> {
       return shared.scenario.database;
     },
     connections: () => shared.sessions.size,
-    busyMs: () => busy.ms,
+    busyMs: () => {
+      let ms = shared.busy.ms + retiredTraceMs;
+      for (const trace of traces) ms += trace.busyMs;
+      return ms;
+    },
     flushTrace: async () => {
       await Promise.all([...traces].map((trace) => trace.flush()));
     },

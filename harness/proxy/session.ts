@@ -18,8 +18,13 @@ import {
   withStartupParameter,
 } from "./protocol.ts";
 import type { Fired, RuleSet } from "./rules.ts";
-import { type StatementInfo, statementKind } from "./statement.ts";
-import type { TraceEntry, TraceWriter } from "./trace.ts";
+import { cachedStatementKind, type StatementInfo } from "./statement.ts";
+import {
+  connectionJson,
+  type StatementRecord,
+  type TraceEntry,
+  type TraceWriter,
+} from "./trace.ts";
 
 /** A fault that fired, as the proxy reports it. */
 export interface FaultEvent {
@@ -53,7 +58,7 @@ export interface ProxyShared {
   cancelKeys: Map<string, { pid: number; secret: number }>;
   sessions: Set<Session>;
   nextId(): number;
-  /** Time spent in the proxy's own handlers, for `StartedProxy.busyMs()`. */
+  /** Milliseconds spent in the sessions' socket handlers and held-back writes, summed. */
   busy: { ms: number };
 }
 
@@ -91,10 +96,8 @@ interface PendingOp {
 }
 
 interface OpenEntry {
-  // `sql` raw and `at` in epoch milliseconds until the trace writer formats them.
-  trace: Omit<TraceEntry, "tx" | "durationMs" | "result" | "at"> & { at: number } & Partial<
-      Pick<TraceEntry, "result">
-    >;
+  record: StatementRecord;
+  result?: TraceEntry["result"];
   started: number;
   durationMs?: number;
 }
@@ -109,6 +112,7 @@ class Outbox {
   constructor(
     private readonly socket: Socket,
     private readonly source: () => Socket | undefined,
+    private readonly busy: { ms: number },
   ) {}
 
   write(buf: Buffer): void {
@@ -128,9 +132,11 @@ class Outbox {
     setTimeout(() => {
       this.held = false;
       if (this.socket.destroyed) return;
+      const started = performance.now();
       this.socket.cork();
       for (const buf of this.queue.splice(0)) this.raw(buf);
       this.socket.uncork();
+      this.busy.ms += performance.now() - started;
     }, ms).unref();
   }
 
@@ -198,6 +204,8 @@ export class Session {
   /** The database the connection was sent to; rules match it and the trace records it. */
   private database = "";
   private applicationName = "";
+  /** The connection's part of every trace line, encoded once. */
+  private connectionJson = connectionJson("", "");
   /** The real backend's cancel key, once the server told it. */
   private backendKey: { pid: number; secret: number } | undefined;
   /** Whether the server has said ReadyForQuery once: past authentication. */
@@ -217,7 +225,7 @@ export class Session {
     this.scenario = shared.scenario;
     this.client = client;
     client.setNoDelay(true);
-    this.toClient = new Outbox(client, () => this.server);
+    this.toClient = new Outbox(client, () => this.server, shared.busy);
     shared.sessions.add(this);
     // As Postgres does (authentication_timeout), drop a client that never finishes its startup.
     const startupTimer = setTimeout(() => {
@@ -292,7 +300,7 @@ export class Session {
     // Statements the connection ended under: traced with what they got, or as lost.
     for (const op of this.pending.splice(0)) {
       if (!op.entry || this.completed.includes(op.entry)) continue;
-      op.entry.trace.result ??= { lost: true };
+      op.entry.result ??= { lost: true };
       this.finish(op.entry);
     }
     this.flushTrace("?");
@@ -300,7 +308,7 @@ export class Session {
     this.shared.sessions.delete(this);
   }
 
-  /** `guard`, with the time it took counted as the proxy's. */
+  /** Handle a read, its time (framing, rules, trace, the writes it makes) counted as busy. */
   private timed(work: () => void): void {
     const started = performance.now();
     this.guard(work);
@@ -358,6 +366,7 @@ export class Session {
     this.scenario = scenario;
     this.applicationName = params.application_name ?? "";
     this.database = scenario.database ?? params.database ?? params.user ?? "";
+    this.connectionJson = connectionJson(this.database, this.applicationName);
     const packet =
       scenario.database === undefined
         ? frame.bytes
@@ -378,7 +387,7 @@ export class Session {
     const server = connect(this.shared.upstream.port, this.shared.upstream.host);
     server.setNoDelay(true);
     this.server = server;
-    this.toServer = new Outbox(server, () => this.client);
+    this.toServer = new Outbox(server, () => this.client, this.shared.busy);
     server.on("data", (chunk: Buffer) => this.timed(() => this.fromServer(chunk)));
     server.on("error", (error) => {
       if (
@@ -416,7 +425,7 @@ export class Session {
   private statementInfo(sql: string): StatementInfo {
     return {
       sql,
-      kind: statementKind(sql),
+      kind: cachedStatementKind(sql),
       inTransaction: this.txStatus !== "I",
       applicationName: this.applicationName,
       database: this.database,
@@ -429,14 +438,13 @@ export class Session {
     if (!this.scenario.trace) return undefined;
     return {
       started: performance.now(),
-      trace: {
+      record: {
         conn: this.id,
         at: Date.now(),
         sql: info.sql,
         kind: info.kind,
-        ...(fired ? { rule: fired.rule } : {}),
-        database: info.database,
-        applicationName: info.applicationName,
+        rule: fired?.rule,
+        connectionJson: this.connectionJson,
       },
     };
   }
@@ -568,7 +576,7 @@ export class Session {
 
   private recordLost(op: PendingOp): void {
     if (!op.entry) return;
-    op.entry.trace.result = { lost: true };
+    op.entry.result = { lost: true };
     this.finish(op.entry);
   }
 
@@ -579,14 +587,17 @@ export class Session {
 
   private flushTrace(tx: TraceEntry["tx"]): void {
     const trace = this.scenario.trace;
-    for (const entry of this.completed.splice(0)) {
-      const line = entry.trace;
-      if (!trace || !line.result) continue;
-      // The entry is done with: completed in place rather than copied, one object per statement.
-      const done = line as typeof line & Pick<TraceEntry, "result" | "durationMs" | "tx">;
-      done.durationMs = Math.round((entry.durationMs ?? 0) * 1000) / 1000;
-      done.tx = tx;
-      trace.write(done);
+    const completed = this.completed;
+    if (completed.length === 0) return;
+    this.completed = [];
+    for (const entry of completed) {
+      if (!trace || !entry.result) continue;
+      trace.writeStatement(
+        entry.record,
+        entry.result,
+        Math.round((entry.durationMs ?? 0) * 1000) / 1000,
+        tx,
+      );
     }
   }
 
@@ -635,10 +646,10 @@ export class Session {
       case MSG.emptyQuery:
       case MSG.portalSuspended: {
         const entry = head?.entry;
-        if (entry && !entry.trace.result) {
+        if (entry && !entry.result) {
           const tag = frame.type === MSG.commandComplete ? readCString(frame.body, 0)[0] : "";
           const rows = /\s(\d+)$/.exec(tag)?.[1];
-          entry.trace.result = { tag, rows: rows === undefined ? null : Number(rows) };
+          entry.result = { tag, rows: rows === undefined ? null : Number(rows) };
           entry.durationMs = performance.now() - entry.started;
         }
         if (head?.kind === "execute") {
@@ -659,11 +670,8 @@ export class Session {
         const syncAt = this.pending.findIndex((op) => op.kind === "sync" || op.kind === "query");
         const batchOps = this.pending.slice(0, syncAt === -1 ? undefined : syncAt);
         const target = head?.kind === "query" ? head : batchOps.find((op) => op.kind === "execute");
-        if (
-          target?.entry &&
-          !(target.entry.trace.result && "sqlstate" in target.entry.trace.result)
-        ) {
-          target.entry.trace.result = { sqlstate: fields.C ?? "", message: fields.M ?? "" };
+        if (target?.entry && !(target.entry.result && "sqlstate" in target.entry.result)) {
+          target.entry.result = { sqlstate: fields.C ?? "", message: fields.M ?? "" };
           target.entry.durationMs = performance.now() - target.entry.started;
           if (target.kind === "execute") this.completed.push(target.entry);
         }
@@ -681,7 +689,7 @@ export class Session {
           const op = this.pending.shift() as PendingOp;
           if (op.kind === "query") {
             done = op;
-            if (op.entry?.trace.result) {
+            if (op.entry?.result) {
               op.entry.durationMs ??= performance.now() - op.entry.started;
               this.completed.push(op.entry);
             }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normaliseSql, statementKind } from "./statement.ts";
+import { cachedStatementKind, normaliseSql, statementKind } from "./statement.ts";
 
 describe("statementKind", () => {
   it("reads the first keyword past comments, in any case", () => {
@@ -10,6 +10,11 @@ describe("statementKind", () => {
     expect(statementKind("ROLLBACK TO SAVEPOINT a")).toBe("ROLLBACK");
     expect(statementKind("WITH x AS (SELECT 1) SELECT * FROM x")).toBe("other");
     expect(statementKind("")).toBe("other");
+  });
+
+  it("gives the same kinds when remembered per SQL text", () => {
+    for (const sql of ["  select 1", "END", "WITH x AS (SELECT 1) SELECT 1", "", "END"])
+      expect(cachedStatementKind(sql)).toBe(statementKind(sql));
   });
 });
 

@@ -52,6 +52,24 @@ export function statementKind(sql: string): StatementKind {
   }
 }
 
+/** Distinct SQL texts whose kind is remembered (ad-hoc SQL with inlined literals). */
+const KIND_CACHE_LIMIT = 4096;
+const kinds = new Map<string, StatementKind>();
+
+/**
+ * `statementKind`, remembered per SQL text: the proxy asks for every statement when rules or
+ * the trace are on, and a load test repeats a handful of statements.
+ */
+export function cachedStatementKind(sql: string): StatementKind {
+  let kind = kinds.get(sql);
+  if (kind === undefined) {
+    kind = statementKind(sql);
+    if (kinds.size >= KIND_CACHE_LIMIT) kinds.clear();
+    kinds.set(sql, kind);
+  }
+  return kind;
+}
+
 /** Whitespace collapsed and literals replaced by `?`, so traces never hold customer data. */
 export function normaliseSql(sql: string): string {
   return sql

@@ -1,64 +1,110 @@
-import { describe, expect, it } from "vitest";
-import { normaliseSql } from "./statement.ts";
-import { type TraceEntry, traceLine } from "./trace.ts";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, expect, test } from "vitest";
+import { connectionJson, type TraceEntry, TraceWriter } from "./trace.ts";
 
-/** What the trace wrote before it built lines by hand: JSON.stringify of the entry. */
-function stringified(entry: TraceEntry): string {
-  const { conn, at, sql, kind, rule, database, applicationName, result, durationMs, tx } = entry;
-  return `${JSON.stringify({
-    conn,
-    at,
-    sql: normaliseSql(sql),
-    kind,
-    ...(rule === undefined ? {} : { rule }),
-    database,
-    applicationName,
-    result,
-    durationMs,
-    tx,
-  })}\n`;
+let dir: string | undefined;
+afterEach(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function linesOf(write: (trace: TraceWriter) => void): Promise<string> {
+  dir ??= await mkdtemp(path.join(os.tmpdir(), "faultline-trace-"));
+  const file = path.join(dir, `${Math.random()}.ndjson`);
+  const trace = new TraceWriter(file);
+  write(trace);
+  await trace.close();
+  return readFile(file, "utf8");
 }
 
-const base: TraceEntry = {
-  conn: 7,
-  at: "2026-11-28T09:00:00.123Z",
-  sql: "SELECT id, email FROM users WHERE email = 'a@b.c' AND n = 42",
-  kind: "SELECT",
-  database: "faultline_1a2b3c4d_credits",
-  applicationName: "payments",
-  result: { tag: "SELECT 1", rows: 1 },
-  durationMs: 0.412,
-  tx: "T",
-};
-
-describe("trace lines", () => {
-  it.each<[string, Partial<TraceEntry>]>([
-    ["a SELECT", {}],
-    [
-      "an error with quotes and newlines",
-      {
-        result: { sqlstate: "42703", message: 'column "credits_balance" does not exist\n\ttab' },
-        tx: "E",
-      },
-    ],
-    ["a lost statement with its rule", { result: { lost: true }, rule: "commit-reply-lost" }],
-    ["no rows count", { result: { tag: "BEGIN", rows: null }, kind: "BEGIN", sql: "BEGIN" }],
-    ["odd names", { applicationName: 'app "x" \\ ü 😀', database: "db\u0001", rule: 'r"1' }],
-    [
-      "SQL with a dollar-quoted body and unicode",
-      {
-        sql: "DO $x$ BEGIN RAISE EXCEPTION 'ü'; END $x$;\n  -- note",
-      },
-    ],
-    ["an empty tag and whole durations", { result: { tag: "", rows: null }, durationMs: 12 }],
-  ])("%s: the same bytes as JSON.stringify", (_, change) => {
-    const entry = { ...base, ...change } as TraceEntry;
-    expect(traceLine(entry)).toBe(stringified(entry));
-    expect(JSON.parse(traceLine(entry))).toEqual(JSON.parse(stringified(entry)));
+// The session's fast path must write exactly what the generic write gives for the same entry:
+// readTrace, the oracle and the HTML report read these lines.
+test("writeStatement writes the same lines as write, byte for byte", async () => {
+  const at = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
+  const cases: {
+    sql: string;
+    kind: string;
+    rule?: string;
+    database: string;
+    applicationName: string;
+    result: TraceEntry["result"];
+    durationMs: number;
+    tx: TraceEntry["tx"];
+  }[] = [
+    {
+      sql: "SELECT abalance FROM pgbench_accounts WHERE aid = 42",
+      kind: "SELECT",
+      database: "bench",
+      applicationName: "",
+      result: { tag: "SELECT 1", rows: 1 },
+      durationMs: 0.123,
+      tx: "I",
+    },
+    {
+      sql: "UPDATE \"t\" SET note = 'it''s \\ \"quoted\" ☃' WHERE id = $1",
+      kind: "UPDATE",
+      rule: 'break "it"',
+      database: 'd"b',
+      applicationName: "app\n☃",
+      result: { sqlstate: "42703", message: 'column "x" does not exist' },
+      durationMs: 12,
+      tx: "E",
+    },
+    {
+      sql: "BEGIN",
+      kind: "BEGIN",
+      database: "db",
+      applicationName: "a",
+      result: { tag: "BEGIN", rows: null },
+      durationMs: 0,
+      tx: "T",
+    },
+    {
+      sql: "COMMIT",
+      kind: "COMMIT",
+      database: "db",
+      applicationName: "a",
+      result: { lost: true },
+      durationMs: 1500.5,
+      tx: "?",
+    },
+  ];
+  const generic = await linesOf((trace) => {
+    for (const c of cases) {
+      trace.write({
+        conn: 7,
+        at,
+        sql: c.sql,
+        kind: c.kind,
+        ...(c.rule === undefined ? {} : { rule: c.rule }),
+        database: c.database,
+        applicationName: c.applicationName,
+        result: c.result,
+        durationMs: c.durationMs,
+        tx: c.tx,
+      });
+    }
   });
-
-  it("formats a numeric time as ISO 8601", () => {
-    const at = Date.parse(base.at);
-    expect(traceLine({ ...base, at })).toBe(stringified(base));
+  const fast = await linesOf((trace) => {
+    for (const c of cases) {
+      const record = {
+        conn: 7,
+        at,
+        sql: c.sql,
+        kind: c.kind,
+        rule: c.rule,
+        connectionJson: connectionJson(c.database, c.applicationName),
+      };
+      // Twice: the second line comes from the caches.
+      trace.writeStatement(record, c.result, c.durationMs, c.tx);
+      trace.writeStatement(record, c.result, c.durationMs, c.tx);
+    }
   });
+  const doubled = generic
+    .trimEnd()
+    .split("\n")
+    .flatMap((line) => [line, line]);
+  expect(fast.trimEnd().split("\n")).toEqual(doubled);
+  expect(JSON.parse(fast.split("\n")[2] ?? "")).toMatchObject({ rule: 'break "it"', tx: "E" });
 });

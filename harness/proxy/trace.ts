@@ -33,41 +33,27 @@ export function isError(
   return "sqlstate" in entry.result;
 }
 
-/** Normalised SQL by raw text: a service sends the same few statements again and again. */
-const normalised = new Map<string, string>();
-const NORMALISED_LIMIT = 2000;
-
-function normalisedSql(sql: string): string {
-  let text = normalised.get(sql);
-  if (text === undefined) {
-    text = normaliseSql(sql);
-    if (normalised.size >= NORMALISED_LIMIT) normalised.clear();
-    normalised.set(sql, text);
-  }
-  return text;
-}
-
-/** Strings that need no JSON escaping are written as they are (tags, kinds, most names). */
-const PLAIN = /^[\w .:,()*=<>!?+-]*$/;
-function jsonString(text: string): string {
-  return PLAIN.test(text) ? `"${text}"` : JSON.stringify(text);
-}
+/** Distinct SQL texts whose normalised, JSON-quoted form is kept (ad-hoc SQL with literals). */
+const SQL_CACHE_LIMIT = 4096;
 
 /**
- * One NDJSON line, written field by field: the text `JSON.stringify` gave for the entry the
- * session builds (same keys, same order), at a fraction of its cost for this fixed shape.
+ * A statement as the proxy hands it to the trace: `sql` raw, `at` in epoch milliseconds, and
+ * the connection's database and application name already JSON-encoded (they never change on a
+ * connection, so they are encoded once, not once per statement).
  */
-export function traceLine(entry: Omit<TraceEntry, "at"> & { at: string | number }): string {
-  const at = typeof entry.at === "number" ? new Date(entry.at).toISOString() : entry.at;
-  const r = entry.result;
-  const result =
-    "tag" in r
-      ? `{"tag":${jsonString(r.tag)},"rows":${r.rows}}`
-      : "sqlstate" in r
-        ? `{"sqlstate":${jsonString(r.sqlstate)},"message":${JSON.stringify(r.message)}}`
-        : `{"lost":true}`;
-  const rule = entry.rule === undefined ? "" : `,"rule":${JSON.stringify(entry.rule)}`;
-  return `{"conn":${entry.conn},"at":"${at}","sql":${JSON.stringify(normalisedSql(entry.sql))},"kind":${jsonString(entry.kind)}${rule},"database":${jsonString(entry.database)},"applicationName":${jsonString(entry.applicationName)},"result":${result},"durationMs":${entry.durationMs},"tx":"${entry.tx}"}\n`;
+export interface StatementRecord {
+  conn: number;
+  at: number;
+  sql: string;
+  kind: string;
+  rule?: string;
+  /** `,"database":…,"applicationName":…` for the connection. */
+  connectionJson: string;
+}
+
+/** The `,"database":…,"applicationName":…` part of a connection's trace lines. */
+export function connectionJson(database: string, applicationName: string): string {
+  return `,"database":${JSON.stringify(database)},"applicationName":${JSON.stringify(applicationName)}`;
 }
 
 /** Trace lines are written in batches of this many entries… */
@@ -83,15 +69,21 @@ const FLUSH_MS = 50;
 export class TraceWriter {
   readonly path: string;
   private readonly stream: WriteStream;
-  private entries: (Omit<TraceEntry, "at"> & { at: string | number })[] = [];
+  /** Formatted lines not yet written. */
+  private lines: string[] = [];
+  /** Raw SQL → its normalised text as a JSON string: a load test repeats a few statements. */
+  private readonly sqlJson = new Map<string, string>();
+  private lastAt = Number.NaN;
+  private lastAtIso = "";
+  /**
+   * Milliseconds spent writing out batches from the flush timer, outside socket handlers (the
+   * proxy times those itself): with them, the proxy's busyMs.
+   */
+  busyMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
-  /** `busy` adds up the time spent formatting and writing lines (the proxy's busyMs). */
-  constructor(
-    path: string,
-    private readonly busy: { ms: number } = { ms: 0 },
-  ) {
+  constructor(path: string) {
     this.path = path;
     this.stream = createWriteStream(path, { flags: "a" });
     this.stream.on("error", () => {});
@@ -102,10 +94,52 @@ export class TraceWriter {
    * serialising happen at the batched write, off the path of the statement being proxied.
    */
   write(entry: Omit<TraceEntry, "at"> & { at: string | number }): void {
-    this.entries.push(entry);
-    if (this.entries.length >= FLUSH_ENTRIES) this.writeOut();
+    const at = typeof entry.at === "number" ? this.iso(entry.at) : entry.at;
+    this.push(`${JSON.stringify({ ...entry, at, sql: normaliseSql(entry.sql) })}\n`);
+  }
+
+  /**
+   * Queue one statement the proxy saw. The line is the one `write` would give for the same
+   * entry (same keys in the same order), built from cached pieces: the normalised SQL per SQL
+   * text, the timestamp per millisecond, the connection's fields per connection. Formatting a
+   * whole object per statement was most of what the trace cost the proxy.
+   */
+  writeStatement(
+    record: StatementRecord,
+    result: TraceEntry["result"],
+    durationMs: number,
+    tx: TraceEntry["tx"],
+  ): void {
+    let sql = this.sqlJson.get(record.sql);
+    if (sql === undefined) {
+      sql = JSON.stringify(normaliseSql(record.sql));
+      if (this.sqlJson.size >= SQL_CACHE_LIMIT) this.sqlJson.clear();
+      this.sqlJson.set(record.sql, sql);
+    }
+    const rule = record.rule === undefined ? "" : `,"rule":${JSON.stringify(record.rule)}`;
+    this.push(
+      `{"conn":${record.conn},"at":"${this.iso(record.at)}","sql":${sql},"kind":${JSON.stringify(record.kind)}${rule}${record.connectionJson},"result":${resultJson(result)},"durationMs":${durationMs},"tx":"${tx}"}\n`,
+    );
+  }
+
+  private iso(at: number): string {
+    if (at !== this.lastAt) {
+      this.lastAt = at;
+      this.lastAtIso = new Date(at).toISOString();
+    }
+    return this.lastAtIso;
+  }
+
+  private push(line: string): void {
+    this.lines.push(line);
+    if (this.lines.length >= FLUSH_ENTRIES) this.writeOut();
     else if (!this.timer) {
-      this.timer = setTimeout(() => this.writeOut(), FLUSH_MS);
+      this.timer = setTimeout(() => {
+        // Written from a timer, outside any socket handler: counted here for busyMs.
+        const started = performance.now();
+        this.writeOut();
+        this.busyMs += performance.now() - started;
+      }, FLUSH_MS);
       this.timer.unref();
     }
   }
@@ -113,13 +147,9 @@ export class TraceWriter {
   private writeOut(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.entries.length === 0 || this.stream.destroyed) return;
-    const started = performance.now();
-    let text = "";
-    for (const entry of this.entries) text += traceLine(entry);
-    this.stream.write(text);
-    this.entries = [];
-    this.busy.ms += performance.now() - started;
+    if (this.lines.length === 0 || this.stream.destroyed) return;
+    this.stream.write(this.lines.join(""));
+    this.lines = [];
   }
 
   /** Resolve once everything written so far is in the file. */
@@ -140,6 +170,15 @@ export class TraceWriter {
     });
     return this.closing;
   }
+}
+
+/** A statement's result as JSON, with the keys in the order the proxy creates them. */
+function resultJson(result: TraceEntry["result"]): string {
+  if ("tag" in result)
+    return `{"tag":${JSON.stringify(result.tag)},"rows":${result.rows === null ? "null" : result.rows}}`;
+  if ("sqlstate" in result)
+    return `{"sqlstate":${JSON.stringify(result.sqlstate)},"message":${JSON.stringify(result.message)}}`;
+  return JSON.stringify(result);
 }
 
 /** Read a trace file line by line (without holding the file in memory at once). */
