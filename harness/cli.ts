@@ -1248,10 +1248,12 @@ export async function main(argv: string[]): Promise<number> {
     if (command === "import") return await importCommand(rest);
     if (command === "replay") return await replayCommand(rest, controller.signal);
     if (command === "k6") return await k6Command(rest);
-    if (command === "load") return await loadCommand(rest, controller.signal);
-    if (command !== "run" && command !== "gate")
+    if (command !== "run" && command !== "gate" && command !== "load")
       throw new BadUsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-    const code = await (command === "gate" ? gate : run)(rest, controller.signal);
+    const code = await (command === "gate" ? gate : command === "load" ? loadCommand : run)(
+      rest,
+      controller.signal,
+    );
     // A run interrupted while it wound down still ends as interrupted: a CI runner that sent
     // SIGTERM must not read a verdict from a run it stopped.
     if (controller.signal.aborted) throw controller.signal.reason;

@@ -262,4 +262,41 @@ describe("faultline load", () => {
     expect(result.load.sent).toBeGreaterThan(0);
     expect(result.load.sent).toBeLessThan(3000);
   });
+
+  it("SIGTERM mid-run ends as interrupted (143), partial results written, nothing left running", async () => {
+    const tag = `load-term-${process.pid}-${Date.now()}`;
+    const partial = path.join(dir, "interrupted.json");
+    const { child, done } = startCli(
+      [
+        "load",
+        "scenarios/credits-balance-missing.scenario.ts",
+        "--rate",
+        "20/s",
+        "--duration",
+        "60s",
+        "--json",
+        partial,
+      ],
+      { FAULTLINE_TEST_TAG: tag },
+    );
+    let out = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    const deadline = Date.now() + 30_000;
+    while (!out.includes("load: payments:fixed at") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 1000));
+    child.kill("SIGTERM");
+    const run = await done;
+    // A CI runner that stopped the run must not read a verdict from it.
+    expect(run.code).toBe(143);
+    expect(run.stdout).toMatch(/load credits-balance-missing: ERROR/);
+    expect(run.stdout).toContain("interrupted: results above are partial");
+    const result = JSON.parse(await readFile(partial, "utf8"));
+    expect(result.interrupted).toBe(true);
+    expect(result.verdict).toBe("error");
+    expect(result.load.sent).toBeGreaterThan(0);
+    expect(processesTagged("FAULTLINE_TEST_TAG", tag)).toEqual([]);
+  });
 });

@@ -75,6 +75,7 @@ export function formatResult(r: LoadResult, options: ConsoleOptions = {}): strin
     lines.push(
       `  ${style("yellow", "!")} the service fell behind: it answered ${l.achievedRate.toFixed(1)}/s of the ${l.sendRate.toFixed(1)}/s sent (${l.inFlight} unanswered at the end); add --threshold 'errors<1%' or 'p99<…' to fail on it`,
     );
+  if (r.interrupted) lines.push(`  ${mark(false)} interrupted: results above are partial`);
   if (r.targetFailure) {
     lines.push(`  ${mark(false)} ${r.targetFailure.message}; results above are partial`);
     for (const o of r.targetFailure.output) lines.push(`      | ${o}`);

@@ -100,6 +100,8 @@ export interface LoadResult {
    * CPU core: near 100% the proxy, not the service, limits the load.
    */
   proxy: { busyMs: number; busyPercent: number };
+  /** Set when Ctrl-C or SIGTERM stopped the run: the figures are partial, the verdict "error". */
+  interrupted?: true;
   /** Set when the service died during the run. */
   targetFailure?: { message: string; output: string[] };
   verdict: "pass" | "fail" | "error";
@@ -421,7 +423,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const { elapsedMs, ...load } = generated;
     const failed =
       verdicts.some((v) => !v.passed) || thresholds.some((t) => !t.passed) || rateNotHeld;
-    const verdict = targetFailure ? "error" : failed ? "fail" : "pass";
+    // Stopped by Ctrl-C or SIGTERM: what was measured is shown, but it is no verdict.
+    const interrupted = options.signal.aborted && !targetFailure;
+    const verdict = targetFailure || interrupted ? "error" : failed ? "fail" : "pass";
     const sqlstateCounts = Object.fromEntries([...sqlstates].sort((a, b) => b[1] - a[1]));
     const result: LoadResult = {
       scenario: name,
@@ -441,6 +445,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       seconds: perSecond(outcomes),
       ...(rateNotHeld ? { rateNotHeld } : {}),
       ...(targetFailure ? { targetFailure } : {}),
+      ...(interrupted ? { interrupted: true } : {}),
       verdict,
       exitCode: targetFailure ? 3 : failed ? 1 : 0,
     };
