@@ -17,6 +17,22 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** A 60-s load started in the background, resolved once it has been sending for a second. */
+async function loadUnderWay(args: string[], tag: string) {
+  const { child, done } = startCli(["load", ...args, "--duration", "60s"], {
+    FAULTLINE_TEST_TAG: tag,
+  });
+  let out = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const deadline = Date.now() + 30_000;
+  while (!out.includes("load: payments:fixed at") && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 1000));
+  return { child, done };
+}
+
 describe("faultline load", () => {
   it("holds 50/s for 3 s on payments:fixed with the invariants over every event sent", async () => {
     const json = path.join(dir, "fixed.json");
@@ -217,30 +233,10 @@ describe("faultline load", () => {
   it("ends within 5 s with partial results when the service dies mid-run (exit 3)", async () => {
     const tag = `load-kill-${process.pid}-${Date.now()}`;
     const partial = path.join(dir, "partial.json");
-    const { child, done } = startCli(
-      [
-        "load",
-        SCENARIO,
-        ...MISSING,
-        "--service",
-        "payments:fixed",
-        "--rate",
-        "50/s",
-        "--duration",
-        "60s",
-        "--json",
-        partial,
-      ],
-      { FAULTLINE_TEST_TAG: tag },
+    const { done } = await loadUnderWay(
+      [SCENARIO, ...MISSING, "--service", "payments:fixed", "--rate", "50/s", "--json", partial],
+      tag,
     );
-    let out = "";
-    child.stdout?.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    const deadline = Date.now() + 30_000;
-    while (!out.includes("load: payments:fixed at") && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 1000));
     // The bundled service runs as `node …/service.mjs`: that process, nothing else of the run.
     const service = processesTagged("FAULTLINE_TEST_TAG", tag).filter((pid) =>
       readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("service.mjs"),
@@ -266,27 +262,10 @@ describe("faultline load", () => {
   it("SIGTERM mid-run ends as interrupted (143), partial results written, nothing left running", async () => {
     const tag = `load-term-${process.pid}-${Date.now()}`;
     const partial = path.join(dir, "interrupted.json");
-    const { child, done } = startCli(
-      [
-        "load",
-        "scenarios/credits-balance-missing.scenario.ts",
-        "--rate",
-        "20/s",
-        "--duration",
-        "60s",
-        "--json",
-        partial,
-      ],
-      { FAULTLINE_TEST_TAG: tag },
+    const { child, done } = await loadUnderWay(
+      ["scenarios/credits-balance-missing.scenario.ts", "--rate", "20/s", "--json", partial],
+      tag,
     );
-    let out = "";
-    child.stdout?.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    const deadline = Date.now() + 30_000;
-    while (!out.includes("load: payments:fixed at") && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 1000));
     child.kill("SIGTERM");
     const run = await done;
     // A CI runner that stopped the run must not read a verdict from it.
