@@ -227,12 +227,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     throw new BadUsageError(
       `${shown}: no templated fixture webhook (webhook(fixture, …)) to send under load; recorded requests, rule steps and bad signatures are left out`,
     );
-  const rules: RuleSpec[] =
+  // A rules file's own seed replays its probabilistic faults, as with `faultline proxy`.
+  const { rules, seed: faultSeed } =
     options.faults.kind === "none"
-      ? []
+      ? { rules: [] as RuleSpec[], seed: undefined }
       : options.faults.kind === "file"
-        ? (await loadRulesFile(options.faults.file)).rules
-        : (cell.scenario.faults?.rules ?? []);
+        ? await loadRulesFile(options.faults.file)
+        : { rules: cell.scenario.faults?.rules ?? [], seed: cell.scenario.faults?.seed };
   const random = seededRandom(seed);
   const mainProvider = templates[0]?.provider as WebhookProvider;
   const secret = cell.scenario.webhookSecret ?? mainProvider.newSecret(random);
@@ -259,7 +260,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     attachment = await host.attach({
       db,
       rules,
-      seed: cell.scenario.faults?.seed ?? seed,
+      seed: faultSeed ?? seed,
       tracePath,
       secret,
       onFault: (event) => {
