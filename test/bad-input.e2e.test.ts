@@ -1,8 +1,8 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { processesTagged, runCli } from "./cli.ts";
+import { processesTagged, ROOT, runCli } from "./cli.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -78,6 +78,25 @@ describe("bad input", () => {
     expect(run.stdout + run.stderr).toContain("cannot connect");
     expect(run.stdout + run.stderr).toContain("line 30");
     expect(run.stdout + run.stderr).not.toContain("line 10\n");
+  });
+
+  it("a service whose port was taken as it started is started again on another port", async () => {
+    const file = await scenarioFile("port-taken", good);
+    const mark = path.join(dir, "port-taken.first");
+    const tsx = path.join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs");
+    const payments = path.join(ROOT, "fixtures", "services", "payments", "main.ts");
+    // The first start binds its port twice, so Node's own EADDRINUSE kills it, as when another
+    // process took the port first; the second is the payments service on whatever port it gets.
+    const taker = `const n=require("node:net");n.createServer().listen(+process.env.PORT,"127.0.0.1",()=>n.createServer().listen(+process.env.PORT,"127.0.0.1"))`;
+    const script = `if [ -e '${mark}' ]; then echo "$PORT" >> '${mark}'; PAYMENTS_VARIANT=fixed exec node --import '${tsx}' '${payments}'; else echo "$PORT" > '${mark}'; exec node -e '${taker}'; fi`;
+    const json = path.join(dir, "port-taken.json");
+    const run = await runCli(["run", file, "--service", script, "--json", json]);
+    expect(run.stdout + run.stderr).not.toContain("became healthy");
+    expect(run.code).toBe(0);
+    expect(JSON.parse(await readFile(json, "utf8")).scenarios[0].verdict).toBe("pass");
+    const ports = (await readFile(mark, "utf8")).trim().split("\n");
+    expect(ports).toHaveLength(2);
+    expect(ports[0]).not.toBe(ports[1]);
   });
 
   it("a service that never becomes healthy exits 3 and is stopped", async () => {

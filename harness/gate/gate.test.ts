@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ScenarioResult } from "../scenario/index.ts";
 import { type GateCell, gateExitCode, gateScenario, scenarioOutcome } from "./gate.ts";
-import { cellOk, toGateJunit, toGateMarkdown } from "./report.ts";
+import { cellOk, formatGateScenario, toGateJunit, toGateMarkdown } from "./report.ts";
 
 function result(
   verdict: ScenarioResult["verdict"],
@@ -108,6 +108,24 @@ describe("gate verdicts", () => {
 });
 
 describe("gate reports", () => {
+  it("show why a side could not run: the error's head and the last lines the service printed", () => {
+    const output = Array.from({ length: 20 }, (_, i) => `service line ${i + 1}`);
+    const message = `the service exited with code 1 before it became healthy\n--- last 20 lines of service output ---\n${output.join("\n")}`;
+    const failed = result("error", {
+      error: { code: "FL_SERVICE_FAILED", message, exitCode: 3 },
+    });
+    const text = formatGateScenario(
+      gateScenario({ file: "f", name: "x", mustPassOnBaseline: true }, [
+        cell(failed, result("pass")),
+      ]),
+    );
+    expect(text).toContain("baseline: the service exited with code 1 before it became healthy");
+    expect(text).toContain("service line 20");
+    expect(text).toContain("service line 13");
+    expect(text).not.toContain("service line 12\n");
+    expect(text).toContain("… 13 earlier line(s) (see --json)");
+  });
+
   const regress = gateScenario({ file: "f", name: "x", mustPassOnBaseline: false }, [
     cell(result("pass"), result("fail", { replay: "faultline run f --seed 7" }), "a <b> & 'c'"),
   ]);

@@ -11,6 +11,7 @@ import { describeCell, type ScenarioResult } from "../scenario/index.ts";
 import type { GateCell, GateScenario, GateSummary } from "./gate.ts";
 
 const EVIDENCE_LINES = 4;
+const ERROR_TAIL_LINES = 8;
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)}s`;
@@ -71,7 +72,18 @@ function table(rows: string[][], indent: string): string[] {
 
 /** Why a side of a cell failed, briefly: its violated invariants with their first evidence. */
 function failureLines(side: string, result: ScenarioResult): string[] {
-  if (result.error) return [`      ${side}: ${result.error.message.split("\n")[0]}`];
+  if (result.error) {
+    // The head says what failed; the tail of the rest (a dying service's last output) says why.
+    const [head, ...rest] = result.error.message.split("\n");
+    const tail = rest.slice(-ERROR_TAIL_LINES);
+    return [
+      `      ${side}: ${head}`,
+      ...(rest.length > tail.length
+        ? [`          … ${rest.length - tail.length} earlier line(s) (see --json)`]
+        : []),
+      ...tail.map((l) => `          ${l}`),
+    ];
+  }
   const lines: string[] = [];
   if (result.serviceExit) lines.push(`      ${side}: the service ${result.serviceExit.how}`);
   for (const r of result.invariants.filter((i) => !i.passed)) {

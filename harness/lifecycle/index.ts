@@ -1,3 +1,4 @@
+export { ephemeralRange, freePort, pickWindow } from "./free-port.ts";
 export { defaultTmpRoot, faultlineVersion, PACKAGE_ROOT } from "./paths.ts";
 export {
   makeTempDir,

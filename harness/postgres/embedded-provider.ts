@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { chown, mkdir, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import path from "node:path";
 import pg from "pg";
 import { PostgresFailedError } from "../errors.ts";
 import {
   defaultTmpRoot,
+  freePort,
   killQuietly,
   makeTempDir,
   onExit,
@@ -22,23 +22,6 @@ import { ServerLog } from "./server-log.ts";
 import { restoreSnapshot, saveSnapshot, snapshotEntry } from "./template-cache.ts";
 
 const SUPERUSER = "postgres";
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address
-          ? resolve(address.port)
-          : reject(new Error("no port")),
-      );
-    });
-  });
-}
 
 function collect(child: ChildProcess, lines: string[]): void {
   const push = (chunk: Buffer) => {

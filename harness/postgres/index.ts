@@ -1,5 +1,7 @@
 /** Postgres for a run: providers, template clones, schema drift and the server-log oracle. */
 
+// freePort lives with the lifecycle now; re-exported here for the callers that found it here.
+export { freePort } from "../lifecycle/index.ts";
 export {
   CONTAINER_LABEL,
   containerPostgres,
@@ -14,7 +16,7 @@ export {
   migrationsUpTo,
   UnknownMigrationError,
 } from "./drift.ts";
-export { embeddedPostgres, embeddedPostgresOf, freePort } from "./embedded-provider.ts";
+export { embeddedPostgres, embeddedPostgresOf } from "./embedded-provider.ts";
 export {
   DEFAULT_MIGRATIONS_DIR,
   type EnvironmentOptions,

@@ -1,3 +1,4 @@
+import { ServiceFailedError } from "../errors.ts";
 import { freePort, type ScenarioDatabase, type StartedPostgres } from "../postgres/index.ts";
 import { type FaultEvent, type RuleSpec, type StartedProxy, startProxy } from "../proxy/index.ts";
 import {
@@ -60,6 +61,44 @@ function serviceEnv(
 }
 
 /**
+ * Start the service on a free port, and once more on another if it died saying its port was
+ * taken: the port is free when picked, but another process can bind it before the service
+ * does, and that race is the harness's, not the service's.
+ */
+async function startOnFreePort(
+  options: HostOptions,
+  databaseUrl: string,
+  webhookSecret: string,
+  port?: number,
+): Promise<{ service: StartedService; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const chosen = port ?? (await freePort());
+    try {
+      const service = await startService({
+        spec: options.spec,
+        env: serviceEnv(options.spec, databaseUrl, chosen, webhookSecret),
+        readyTimeoutMs: options.readyTimeoutMs,
+        signal: options.signal,
+      });
+      return { service, port: chosen };
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof ServiceFailedError) || !saysPortTaken(error.output))
+        throw error;
+      port = undefined;
+    }
+  }
+}
+
+/** Whether a dying service's output says its listening port was in use, in the words of the common stacks. */
+export function saysPortTaken(output: readonly string[]): boolean {
+  return output.some((line) =>
+    /EADDRINUSE|address already in use|Errno 98|port is already allocated|bind\(\) failed|Only one usage of each socket address|Connection in use/i.test(
+      line,
+    ),
+  );
+}
+
+/**
  * The URL the service gets: the server's own (user, password, options) for `database`, with
  * the proxy's address, so faults and the trace see every statement.
  */
@@ -76,7 +115,7 @@ export function throughProxy(
 
 /** A new proxy and a new service process for every scenario: nothing carries over. */
 export function perScenarioHost(options: HostOptions): ServiceHost {
-  const { server, spec } = options;
+  const { server } = options;
   return {
     runSecret: undefined,
     async attach(request) {
@@ -89,12 +128,7 @@ export function perScenarioHost(options: HostOptions): ServiceHost {
       });
       try {
         const databaseUrl = throughProxy(server, proxy, request.db.name);
-        const service = await startService({
-          spec,
-          env: serviceEnv(spec, databaseUrl, await freePort(), request.secret),
-          readyTimeoutMs: options.readyTimeoutMs,
-          signal: options.signal,
-        });
+        const { service } = await startOnFreePort(options, databaseUrl, request.secret);
         return { service, proxy };
       } catch (error) {
         await proxy.stop();
@@ -121,7 +155,7 @@ const BETWEEN_SCENARIOS = "faultline_between_scenarios";
  * A service that died during a scenario is started again for the next one.
  */
 export function perRunHost(options: HostOptions & { secret: string }): ServiceHost {
-  const { server, spec } = options;
+  const { server } = options;
   let proxy: StartedProxy | undefined;
   let service: StartedService | undefined;
   let port: number | undefined;
@@ -135,14 +169,10 @@ export function perRunHost(options: HostOptions & { secret: string }): ServiceHo
   const ensureService = async (current: StartedProxy): Promise<StartedService> => {
     if (service?.running) return service;
     await service?.stop();
-    port ??= await freePort();
     const databaseUrl = throughProxy(server, current, PER_RUN_DATABASE);
-    service = await startService({
-      spec,
-      env: serviceEnv(spec, databaseUrl, port, options.secret),
-      readyTimeoutMs: options.readyTimeoutMs,
-      signal: options.signal,
-    });
+    const started = await startOnFreePort(options, databaseUrl, options.secret, port);
+    port = started.port;
+    service = started.service;
     return service;
   };
   return {
