@@ -3,6 +3,7 @@ import { z } from "zod";
 import { BadRulesError } from "../errors.ts";
 import type { Random } from "../random/index.ts";
 import { createFault, type Fault, type FaultAction, faultSpecSchema } from "./faults/index.ts";
+import { TextMemo } from "./memo.ts";
 import { STATEMENT_KINDS, type StatementInfo } from "./statement.ts";
 
 const matchSchema = z.strictObject({
@@ -153,7 +154,7 @@ export class RuleSet {
    * distinct SQL is scanned by the rules once instead of once per statement per rule. Emptied
    * whenever the rules change, and when it grows past SQL_CACHE_LIMIT distinct texts.
    */
-  private sqlMatches = new Map<string, Uint8Array>();
+  private readonly sqlMatches = new TextMemo<Uint8Array>(SQL_CACHE_LIMIT);
 
   constructor(random: Random, rules: RuleSpec[] = []) {
     this.random = random;
@@ -238,14 +239,15 @@ export class RuleSet {
     let holds = this.sqlMatches.get(sql);
     if (holds) return holds;
     holds = new Uint8Array(this.rules.length);
-    this.rules.forEach((rule, i) => {
+    const rules = this.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i] as ActiveRule;
       const m = rule.match;
       const ok =
         (m.sql === undefined || sql.includes(m.sql)) &&
         (rule.sqlRegex === undefined || rule.sqlRegex.test(sql));
       holds[i] = ok ? 1 : 0;
-    });
-    if (this.sqlMatches.size >= SQL_CACHE_LIMIT) this.sqlMatches.clear();
+    }
     this.sqlMatches.set(sql, holds);
     return holds;
   }

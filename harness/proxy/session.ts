@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { type Frame, MessageReader, ProtocolError } from "./framing.ts";
+import { TextMemo } from "./memo.ts";
 import {
   backendKeyData,
   CANCEL_REQUEST,
@@ -72,6 +73,14 @@ const ADMIN_SHUTDOWN = errorResponse(
 /** How long an ended backend may take to close its socket before the proxy stops waiting. */
 const BACKEND_EXIT_WAIT_MS = 5000;
 
+/** Command tag → its trace result, shared: results are never changed once set. */
+const tagResults = new TextMemo<{ tag: string; rows: number | null }>();
+
+function tagResult(tag: string): { tag: string; rows: number | null } {
+  const rows = /\s(\d+)$/.exec(tag)?.[1];
+  return { tag, rows: rows === undefined ? null : Number(rows) };
+}
+
 /** Resolve once `socket` has closed. */
 function closedOf(socket: Socket): Promise<void> {
   if (socket.closed) return Promise.resolve();
@@ -95,11 +104,11 @@ interface PendingOp {
   resetOnReply?: boolean;
 }
 
-interface OpenEntry {
-  record: StatementRecord;
-  result?: TraceEntry["result"];
+/** A statement on its way through: what the trace will say of it, in one object per statement. */
+interface OpenEntry extends StatementRecord {
+  result: TraceEntry["result"] | undefined;
   started: number;
-  durationMs?: number;
+  durationMs: number | undefined;
 }
 
 /**
@@ -437,15 +446,15 @@ export class Session {
     // Without a trace nothing reads entries: skip the work on the hot path.
     if (!this.scenario.trace) return undefined;
     return {
+      conn: this.id,
+      at: info.atMs + this.shared.startedAt,
+      sql: info.sql,
+      kind: info.kind,
+      rule: fired?.rule,
+      connectionJson: this.connectionJson,
+      result: undefined,
       started: performance.now(),
-      record: {
-        conn: this.id,
-        at: Date.now(),
-        sql: info.sql,
-        kind: info.kind,
-        rule: fired?.rule,
-        connectionJson: this.connectionJson,
-      },
+      durationMs: undefined,
     };
   }
 
@@ -593,7 +602,7 @@ export class Session {
     for (const entry of completed) {
       if (!trace || !entry.result) continue;
       trace.writeStatement(
-        entry.record,
+        entry,
         entry.result,
         Math.round((entry.durationMs ?? 0) * 1000) / 1000,
         tx,
@@ -648,8 +657,7 @@ export class Session {
         const entry = head?.entry;
         if (entry && !entry.result) {
           const tag = frame.type === MSG.commandComplete ? readCString(frame.body, 0)[0] : "";
-          const rows = /\s(\d+)$/.exec(tag)?.[1];
-          entry.result = { tag, rows: rows === undefined ? null : Number(rows) };
+          entry.result = tagResults.getOr(tag, tagResult);
           entry.durationMs = performance.now() - entry.started;
         }
         if (head?.kind === "execute") {

@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { createInterface } from "node:readline";
+import { TextMemo } from "./memo.ts";
 import { normaliseSql } from "./statement.ts";
 
 /** One statement on one connection, as the trace records it (one NDJSON line). */
@@ -56,23 +57,27 @@ export function connectionJson(database: string, applicationName: string): strin
   return `,"database":${JSON.stringify(database)},"applicationName":${JSON.stringify(applicationName)}`;
 }
 
-/** Trace lines are written in batches of this many entries… */
-const FLUSH_ENTRIES = 2000;
-/** …or after this many milliseconds, whichever comes first. */
+/** Trace lines are encoded into chunks of this many bytes, written when full… */
+const CHUNK_BYTES = 256 * 1024;
+/** …or this many milliseconds after the first line in them, whichever comes first. */
 const FLUSH_MS = 50;
 
 /**
  * Streams trace entries to an NDJSON file as they complete, so memory stays flat however long
- * the run. Lines are gathered and written in batches: a file write per statement would cost
- * the proxy a thread-pool round trip per statement.
+ * the run. Each line is encoded straight into a byte chunk, written when full or on a timer: a
+ * file write per statement would cost a thread-pool round trip per statement, and lines kept as
+ * strings until a batched write lived long enough to be copied by V8's scavenger and promoted.
  */
 export class TraceWriter {
   readonly path: string;
   private readonly stream: WriteStream;
-  /** Formatted lines not yet written. */
-  private lines: string[] = [];
+  /** Encoded lines not yet written: `chunk[0, used)`. */
+  private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  private used = 0;
   /** Raw SQL → its normalised text as a JSON string: a load test repeats a few statements. */
-  private readonly sqlJson = new Map<string, string>();
+  private readonly sqlJson = new TextMemo<string>(SQL_CACHE_LIMIT);
+  /** Command tag → the result's JSON: tags repeat even when the SQL texts do not. */
+  private readonly tagJson = new TextMemo<string>(SQL_CACHE_LIMIT);
   private lastAt = Number.NaN;
   private lastAtIso = "";
   /**
@@ -110,15 +115,12 @@ export class TraceWriter {
     durationMs: number,
     tx: TraceEntry["tx"],
   ): void {
-    let sql = this.sqlJson.get(record.sql);
-    if (sql === undefined) {
-      sql = JSON.stringify(normaliseSql(record.sql));
-      if (this.sqlJson.size >= SQL_CACHE_LIMIT) this.sqlJson.clear();
-      this.sqlJson.set(record.sql, sql);
-    }
+    const sql = this.sqlJson.getOr(record.sql, sqlJsonOf);
     const rule = record.rule === undefined ? "" : `,"rule":${JSON.stringify(record.rule)}`;
+    const resultText =
+      "tag" in result ? this.tagJson.getOr(result.tag, tagJsonOf) : resultJson(result);
     this.push(
-      `{"conn":${record.conn},"at":"${this.iso(record.at)}","sql":${sql},"kind":${JSON.stringify(record.kind)}${rule}${record.connectionJson},"result":${resultJson(result)},"durationMs":${durationMs},"tx":"${tx}"}\n`,
+      `{"conn":${record.conn},"at":"${this.iso(record.at)}","sql":${sql},"kind":"${record.kind}"${rule}${record.connectionJson},"result":${resultText},"durationMs":${durationMs},"tx":"${tx}"}\n`,
     );
   }
 
@@ -131,9 +133,16 @@ export class TraceWriter {
   }
 
   private push(line: string): void {
-    this.lines.push(line);
-    if (this.lines.length >= FLUSH_ENTRIES) this.writeOut();
-    else if (!this.timer) {
+    // A UTF-16 unit takes at most 3 bytes in UTF-8.
+    if (this.used + line.length * 3 > this.chunk.length) {
+      this.writeOut();
+      if (line.length * 3 > this.chunk.length) {
+        if (!this.stream.destroyed) this.stream.write(line);
+        return;
+      }
+    }
+    this.used += this.chunk.write(line, this.used);
+    if (!this.timer) {
       this.timer = setTimeout(() => {
         // Written from a timer, outside any socket handler: counted here for busyMs.
         const started = performance.now();
@@ -147,9 +156,11 @@ export class TraceWriter {
   private writeOut(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.lines.length === 0 || this.stream.destroyed) return;
-    this.stream.write(this.lines.join(""));
-    this.lines = [];
+    if (this.used === 0 || this.stream.destroyed) return;
+    // The stream keeps the written bytes until they are on disk: the next lines go to a new chunk.
+    this.stream.write(this.chunk.subarray(0, this.used));
+    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.used = 0;
   }
 
   /** Resolve once everything written so far is in the file. */
@@ -170,6 +181,15 @@ export class TraceWriter {
     });
     return this.closing;
   }
+}
+
+function sqlJsonOf(sql: string): string {
+  return JSON.stringify(normaliseSql(sql));
+}
+
+function tagJsonOf(tag: string): string {
+  const rows = /\s(\d+)$/.exec(tag)?.[1];
+  return resultJson({ tag, rows: rows === undefined ? null : Number(rows) });
 }
 
 /** A statement's result as JSON, with the keys in the order the proxy creates them. */
