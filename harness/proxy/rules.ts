@@ -155,6 +155,7 @@ export class RuleSet {
    * whenever the rules change, and when it grows past SQL_CACHE_LIMIT distinct texts.
    */
   private readonly sqlMatches = new TextMemo<Uint8Array>(SQL_CACHE_LIMIT);
+  private scratch = new Uint8Array(0);
 
   constructor(random: Random, rules: RuleSpec[] = []) {
     this.random = random;
@@ -238,7 +239,13 @@ export class RuleSet {
   private sqlMatchesFor(sql: string): Uint8Array {
     let holds = this.sqlMatches.get(sql);
     if (holds) return holds;
-    holds = new Uint8Array(this.rules.length);
+    // While the memo rests (texts that never repeat) nothing keeps the answer: one array serves.
+    if (this.sqlMatches.storing) holds = new Uint8Array(this.rules.length);
+    else {
+      if (this.scratch.length !== this.rules.length)
+        this.scratch = new Uint8Array(this.rules.length);
+      holds = this.scratch;
+    }
     const rules = this.rules;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i] as ActiveRule;
