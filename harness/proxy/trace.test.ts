@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, expect, test } from "vitest";
+import type { StatementKind } from "./statement.ts";
 import { connectionJson, type TraceEntry, TraceWriter } from "./trace.ts";
 
 let dir: string | undefined;
@@ -24,7 +25,7 @@ test("writeStatement writes the same lines as write, byte for byte", async () =>
   const at = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
   const cases: {
     sql: string;
-    kind: string;
+    kind: StatementKind;
     rule?: string;
     database: string;
     applicationName: string;

@@ -1,7 +1,7 @@
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { TextMemo } from "./memo.ts";
-import { normaliseSql } from "./statement.ts";
+import { normaliseSql, type StatementKind } from "./statement.ts";
 
 /** One statement on one connection, as the trace records it (one NDJSON line). */
 export interface TraceEntry {
@@ -46,7 +46,7 @@ export interface StatementRecord {
   conn: number;
   at: number;
   sql: string;
-  kind: string;
+  kind: StatementKind;
   rule?: string;
   /** `,"database":…,"applicationName":…` for the connection. */
   connectionJson: string;
@@ -77,7 +77,7 @@ export class TraceWriter {
   /** Raw SQL → its normalised text as a JSON string: a load test repeats a few statements. */
   private readonly sqlJson = new TextMemo<string>(SQL_CACHE_LIMIT);
   /** Command tag → the result's JSON: tags repeat even when the SQL texts do not. */
-  private readonly tagJson = new TextMemo<string>(SQL_CACHE_LIMIT);
+  private readonly tagJson = new TextMemo<{ rows: number | null; json: string }>(SQL_CACHE_LIMIT);
   private lastAt = Number.NaN;
   private lastAtIso = "";
   /**
@@ -117,11 +117,18 @@ export class TraceWriter {
   ): void {
     const sql = this.sqlJson.getOr(record.sql, sqlJsonOf);
     const rule = record.rule === undefined ? "" : `,"rule":${JSON.stringify(record.rule)}`;
-    const resultText =
-      "tag" in result ? this.tagJson.getOr(result.tag, tagJsonOf) : resultJson(result);
+    const resultText = "tag" in result ? this.tagResultJson(result) : resultJson(result);
     this.push(
       `{"conn":${record.conn},"at":"${this.iso(record.at)}","sql":${sql},"kind":"${record.kind}"${rule}${record.connectionJson},"result":${resultText},"durationMs":${durationMs},"tx":"${tx}"}\n`,
     );
+  }
+
+  private tagResultJson(result: { tag: string; rows: number | null }): string {
+    const known = this.tagJson.get(result.tag);
+    if (known?.rows === result.rows) return known.json;
+    const json = resultJson(result);
+    this.tagJson.set(result.tag, { rows: result.rows, json });
+    return json;
   }
 
   private iso(at: number): string {
@@ -185,11 +192,6 @@ export class TraceWriter {
 
 function sqlJsonOf(sql: string): string {
   return JSON.stringify(normaliseSql(sql));
-}
-
-function tagJsonOf(tag: string): string {
-  const rows = /\s(\d+)$/.exec(tag)?.[1];
-  return resultJson({ tag, rows: rows === undefined ? null : Number(rows) });
 }
 
 /** A statement's result as JSON, with the keys in the order the proxy creates them. */

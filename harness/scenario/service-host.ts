@@ -61,9 +61,9 @@ function serviceEnv(
 }
 
 /**
- * Start the service on a free port, and once more on another if it died saying its port was
- * taken: the port is free when picked, but another process can bind it before the service
- * does, and that race is the harness's, not the service's.
+ * Start the service on a free port, and again on another (twice at most) if it died saying its
+ * port was taken: the port is free when picked, but another process can bind it before the
+ * service does, and that race is the harness's, not the service's.
  */
 async function startOnFreePort(
   options: HostOptions,
