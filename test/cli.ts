@@ -15,12 +15,18 @@ export interface CliRun {
   stderr: string;
 }
 
+/** A CLI run under way. */
+export interface StartedCli {
+  child: ChildProcess;
+  done: Promise<CliRun>;
+  /** What it has printed on stdout so far. */
+  output(): string;
+  /** Resolve once stdout holds `text`, the process has ended, or `timeoutMs` has passed. */
+  untilOutput(text: string, timeoutMs?: number): Promise<void>;
+}
+
 /** Start the real CLI as a user would (`faultline …`), from the project root. */
-export function startCli(
-  args: string[],
-  env: Record<string, string> = {},
-  cwd = ROOT,
-): { child: ChildProcess; done: Promise<CliRun> } {
+export function startCli(args: string[], env: Record<string, string> = {}, cwd = ROOT): StartedCli {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
     env: { ...process.env, ...env },
@@ -37,7 +43,12 @@ export function startCli(
   const done = new Promise<CliRun>((resolve) =>
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
   );
-  return { child, done };
+  const untilOutput = async (text: string, timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!stdout.includes(text) && child.exitCode === null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+  };
+  return { child, done, output: () => stdout, untilOutput };
 }
 
 /** Run the CLI to completion (from the project root, or from `cwd`). */

@@ -20,13 +20,9 @@ async function interruptAt(
   const tmp = await mkdtemp(path.join(root, `${when}-`));
   await chmod(tmp, 0o755);
   const tag = `${when}-${process.pid}-${Date.now()}`;
-  const { child, done } = startCli(["run", "scenarios", "--service", "payments:broken"], {
+  const { child, done, output } = startCli(["run", "scenarios", "--service", "payments:broken"], {
     FAULTLINE_TMPDIR: tmp,
     FAULTLINE_TEST_TAG: tag,
-  });
-  let out = "";
-  child.stdout?.on("data", (c: Buffer) => {
-    out += c.toString();
   });
   // Wait for the moment named, seen from outside as a user would see it.
   const deadline = Date.now() + 30_000;
@@ -34,8 +30,8 @@ async function interruptAt(
     const tagged = processesTagged("FAULTLINE_TEST_TAG", tag).length;
     if (when === "early") return true;
     if (when === "postgres") return tagged >= 3;
-    if (when === "service") return /scenario\(s\).* against/.test(out);
-    return out.includes("FAIL  credits-balance-missing");
+    if (when === "service") return /scenario\(s\).* against/.test(output());
+    return output().includes("FAIL  credits-balance-missing");
   };
   while (!ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   child.kill(signal);

@@ -19,16 +19,10 @@ afterAll(async () => {
 
 /** A 60-s load started in the background, resolved once it has been sending for a second. */
 async function loadUnderWay(args: string[], tag: string) {
-  const { child, done } = startCli(["load", ...args, "--duration", "60s"], {
+  const { child, done, untilOutput } = startCli(["load", ...args, "--duration", "60s"], {
     FAULTLINE_TEST_TAG: tag,
   });
-  let out = "";
-  child.stdout?.on("data", (c: Buffer) => {
-    out += c.toString();
-  });
-  const deadline = Date.now() + 30_000;
-  while (!out.includes("load: payments:fixed at") && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 20));
+  await untilOutput("load: payments:fixed at", 30_000);
   await new Promise((r) => setTimeout(r, 1000));
   return { child, done };
 }

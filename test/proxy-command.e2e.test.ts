@@ -53,7 +53,7 @@ describe("faultline proxy", () => {
     );
     const port = await freePort();
     const upstream = `postgres://${env.server.host}:${env.server.port}`;
-    const { child, done } = startCli([
+    const { child, done, output, untilOutput } = startCli([
       "proxy",
       "--upstream",
       upstream,
@@ -64,14 +64,8 @@ describe("faultline proxy", () => {
       "--trace",
       trace,
     ]);
-    let out = "";
-    child.stdout?.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    const deadline = Date.now() + 20_000;
-    while (!out.includes("listening on") && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 25));
-    expect(out).toContain(`listening on 127.0.0.1:${port}`);
+    await untilOutput("listening on");
+    expect(output()).toContain(`listening on 127.0.0.1:${port}`);
 
     const psql = await exec("psql", [
       "-h",
@@ -116,7 +110,7 @@ describe("faultline proxy", () => {
     child.kill("SIGINT");
     const run = await done;
     expect(run.code).toBe(0);
-    expect(out).toContain('fault: rule "credits-column-gone" (sqlError 42703');
+    expect(output()).toContain('fault: rule "credits-column-gone" (sqlError 42703');
     const lines = (await readFile(trace, "utf8"))
       .trim()
       .split("\n")

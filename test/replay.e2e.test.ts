@@ -141,8 +141,8 @@ describe("import, replay and record from the command line", () => {
     const received: string[] = [];
     const { server, url } = await stripeService(received);
     const out = path.join(dir, "recorded");
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const { child, done } = startCli([
+    const port = await freePort();
+    const { child, done, untilOutput } = startCli([
       "record",
       "--listen",
       `127.0.0.1:${port}`,
@@ -151,14 +151,8 @@ describe("import, replay and record from the command line", () => {
       "--out",
       out,
     ]);
-    let stdout = "";
-    child.stdout?.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
     try {
-      const deadline = Date.now() + 20_000;
-      while (!stdout.includes("listening on") && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 25));
+      await untilOutput("listening on");
       const body = JSON.stringify(event("evt_rec", 300, "rec@corp.example"));
       const header = new Stripe("sk_test_x").webhooks.generateTestHeaderString({
         payload: body,
