@@ -22,7 +22,9 @@ public class Service {
     fixed = args.length > 0 && args[0].equals("fixed");
     URI db = URI.create(System.getenv("DATABASE_URL"));
     StringBuilder url = new StringBuilder("jdbc:postgresql://" + db.getHost() + ":" + db.getPort() + db.getPath());
-    url.append("?user=").append(db.getUserInfo() == null ? "postgres" : db.getUserInfo().split(":")[0]);
+    String[] user = db.getUserInfo() == null ? new String[] {"postgres"} : db.getUserInfo().split(":", 2);
+    url.append("?user=").append(user[0]);
+    if (user.length > 1) url.append("&password=").append(user[1]);
     for (int i = 1; i < args.length; i++) url.append('&').append(args[i]);
     // One connection, as the incident's service had; the handler is synchronized on it.
     conn = DriverManager.getConnection(url.toString());
