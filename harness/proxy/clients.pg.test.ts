@@ -612,8 +612,9 @@ describe("faults seen by a real client and the server", () => {
         const key = c as unknown as { processID: number; secretKey: number };
         const backend = (await c.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]
           ?.pid;
-        // The client holds the proxy's key, not the backend's.
-        expect(key.processID).not.toBe(backend);
+        // The client holds the backend's real pid (pg_stat_activity and pg_terminate_backend name
+        // it) with a secret of the proxy's.
+        expect(key.processID).toBe(backend);
         const started = Date.now();
         const sleeping = c.query("SELECT pg_sleep(10)").then(
           () => "finished",
@@ -630,6 +631,10 @@ describe("faults seen by a real client and the server", () => {
         const wrong = await RawClient.connect(proxy.port);
         wrong.write(cancelRequestPacket(key.processID, (key.secretKey + 1) | 0));
         expect(await wrong.closedWithin(2000)).toBe(true);
+        // The client's key sent straight to Postgres cancels nothing: the secret is the proxy's.
+        const direct = await RawClient.connect(directPort);
+        direct.write(cancelRequestPacket(key.processID, key.secretKey));
+        expect(await direct.closedWithin(2000)).toBe(true);
         await new Promise((r) => setTimeout(r, 300));
         expect(await active()).toBe(true);
         const cancel = await RawClient.connect(proxy.port);
