@@ -347,3 +347,76 @@ describe("row-limited portals (PortalSuspended)", () => {
     ]);
   });
 });
+
+describe("COPY and injected faults", () => {
+  it("an error in the middle of COPY FROM STDIN belongs to the COPY", async () => {
+    const { client, app } = await session();
+    client.write(query("COPY members (id, email) FROM STDIN"));
+    expect(await client.until("G")).toBeDefined();
+    client.write(
+      Buffer.concat([
+        typedMessage("d", Buffer.from("100\tok@example.com\n")),
+        typedMessage("d", Buffer.from("not-a-number\tbad@example.com\n")),
+        typedMessage("c"),
+      ]),
+    );
+    const wire = await untilReady(client, 1);
+    client.destroy();
+    const trace = await traceOf(app);
+    expect(summary(trace)).toEqual(["COPY members (id, email) FROM STDIN → 22P02 (I)"]);
+    expect(tracedErrors(trace)).toEqual(wireErrors(wire));
+  });
+
+  it("an injected sqlError inside an aborted transaction fails at its Parse, traced with its rule", async () => {
+    const faulty = await startProxy({
+      upstream: { host: pgTest.env.server.host, port: pgTest.env.server.port },
+      tracePath,
+      rules: [
+        {
+          name: "insert-40001",
+          match: { kind: "INSERT" },
+          fault: { type: "sqlError", sqlstate: "40001", message: "could not serialize access" },
+        },
+      ],
+    });
+    try {
+      const app = `steps-${++connections}`;
+      const client = await RawClient.connect(faulty.port);
+      client.write(startupMessage({ user: "postgres", database: db.name, application_name: app }));
+      await untilReady(client, 1);
+      const wire: WireMessage[] = [];
+      client.write(query("BEGIN"));
+      wire.push(...(await untilReady(client, 1)));
+      // node-postgres's path, one statement per Sync: the first fails (42703) and is swallowed.
+      for (const sql of ["SELECT nope FROM members", "INSERT INTO members VALUES (200, 'x')"]) {
+        client.write(
+          Buffer.concat([
+            parse("", sql),
+            bind("", ""),
+            describeMessage("P", ""),
+            execute(),
+            sync(),
+          ]),
+        );
+        wire.push(...(await untilReady(client, 1)));
+      }
+      client.write(query("ROLLBACK"));
+      wire.push(...(await untilReady(client, 1)));
+      client.destroy();
+      await faulty.flushTrace();
+      const trace: TraceEntry[] = [];
+      for await (const entry of readTrace(tracePath))
+        if (entry.applicationName === app) trace.push(entry);
+      expect(summary(trace)).toEqual([
+        "BEGIN → BEGIN (T)",
+        "SELECT nope FROM members → 42703 [parse] (E)",
+        "INSERT INTO members VALUES (?, ?) → 25P02 [parse] (E)",
+        "ROLLBACK → ROLLBACK (I)",
+      ]);
+      expect(trace[2]?.rule).toBe("insert-40001");
+      expect(tracedErrors(trace)).toEqual(wireErrors(wire));
+    } finally {
+      await faulty.stop();
+    }
+  });
+});
