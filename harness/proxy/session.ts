@@ -277,8 +277,25 @@ export class Session {
     startupTimer.unref();
     client.once("close", () => clearTimeout(startupTimer));
     client.on("data", (chunk: Buffer) => this.timed(() => this.fromClient(chunk)));
-    client.on("error", () => this.close());
-    client.on("close", () => this.close());
+    client.on("error", () => this.vanish());
+    // A client gone while a reply is still on its way has vanished, not ended its session.
+    client.on("close", () => (this.pending.length ? this.vanish() : this.close()));
+  }
+
+  /**
+   * The client went away without ending its session (a reset, or a close mid-reply): the backend
+   * must learn it as it would directly — its next write fails and it stops — so the upstream
+   * socket is reset, not ended and drained (which kept a runaway query going for a second).
+   */
+  private vanish(): void {
+    if (this.closed) return;
+    this.settle();
+    this.client.destroy();
+    const server = this.server;
+    if (server && !server.destroyed) {
+      if (server.connecting) server.destroy();
+      else server.resetAndDestroy();
+    }
   }
 
   /** End both connections: `abrupt` cuts them at once (a reset), else queued bytes go first. */
@@ -395,10 +412,18 @@ export class Session {
       return;
     }
     if (code === CANCEL_REQUEST) {
-      if (frame.body.length >= 12)
-        this.forwardCancel(frame.body.readInt32BE(4), frame.body.readInt32BE(8));
-      this.client.end();
-      this.close();
+      // As Postgres, the cancel connection closes once the backend has been signalled, so a
+      // client that waits for the close knows the cancel reached the server.
+      const forwarded =
+        frame.body.length >= 12
+          ? this.forwardCancel(frame.body.readInt32BE(4), frame.body.readInt32BE(8))
+          : Promise.resolve();
+      // Nothing else is read on a cancel connection.
+      this.blackholed = true;
+      void forwarded.then(() => {
+        this.client.end();
+        this.close();
+      });
       return;
     }
     if (code >> 16 !== 3)
@@ -453,16 +478,20 @@ export class Session {
     server.write(packet);
   }
 
-  private forwardCancel(pid: number, secret: number): void {
+  private forwardCancel(pid: number, secret: number): Promise<void> {
     const real = this.shared.cancelKeys.get(`${pid}:${secret}`);
-    if (!real) return; // Postgres, too, ignores a cancel with an unknown key.
-    this.cancelUpstream(real);
+    if (!real) return Promise.resolve(); // Postgres, too, ignores a cancel with an unknown key.
+    return this.cancelUpstream(real);
   }
 
-  private cancelUpstream(real: { pid: number; secret: number }): void {
+  /** Send a CancelRequest upstream; resolves once the server closed that connection. */
+  private cancelUpstream(real: { pid: number; secret: number }): Promise<void> {
     const upstream = connect(this.shared.upstream.port, this.shared.upstream.host);
     upstream.on("error", () => upstream.destroy());
     upstream.end(cancelRequest(real.pid, real.secret));
+    // A server that never closes it must not hold the client's cancel connection open.
+    setTimeout(() => upstream.destroy(), BACKEND_EXIT_WAIT_MS).unref();
+    return closedOf(upstream);
   }
 
   private statementInfo(sql: string): StatementInfo {
