@@ -101,7 +101,7 @@ const generated = await generatedSchema();
 const schemas: [string, SchemaSource][] = [
   ["payments (plain, 2 files)", { migrations: path.join(root, "fixtures", "schema") }],
   [
-    "saas-starter (drizzle-kit, 2 files)",
+    "teams (drizzle-kit, 2 files)",
     { migrations: path.join(root, "fixtures", "schemas", "drizzle-kit") },
   ],
   [

@@ -5,7 +5,7 @@
  *    Measured with an empty initdb cache (a first run on a machine) and with the cache warm.
  *  - further: each later scenario in the same run (Postgres and template already up).
  *  - npx: the same cold run started as `npx faultline run …` instead of `node bin/faultline.mjs`.
- *  - perRun: each further scenario against a service that takes 2 s to start (the saas-starter
+ *  - perRun: each further scenario against a service that takes 2 s to start (the drizzle-saas
  *    project with STARTUP_DELAY_MS=2000), started per scenario and once per run.
  * Targets (issue 7): cold median ≤ 1.2 s with the caches warm, each further scenario ≤ 0.4 s,
  * each further scenario against the 2-s service with restart perRun ≤ 0.3 s.
@@ -113,14 +113,14 @@ if (summary.results.some((r) => r.verdict !== "pass"))
   throw new Error("a benchmark run did not pass");
 
 // A service that takes 2 s to start, started per scenario and once per run.
-const project = path.join(root, "fixtures", "projects", "saas-starter");
+const project = path.join(root, "fixtures", "projects", "drizzle-saas");
 const config = await loadConfig(path.join(project, "faultline.config.ts"));
 const slow = await loadScenario(
   path.join(project, "faultline", "subscription-updated.scenario.ts"),
 );
 const slowRuns = Math.max(runs, 4);
 const schema = config.database.schema;
-if (!schema) throw new Error("the saas-starter config names no schema");
+if (!schema) throw new Error("the drizzle-saas config names no schema");
 const furtherWith = async (restart: "perScenario" | "perRun") => {
   const env = await startEnvironment({ schema });
   const resolved = await resolveService(undefined, { ...config.service, restart });

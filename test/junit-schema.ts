@@ -1,17 +1,23 @@
 import { readFile } from "node:fs/promises";
-import path from "node:path";
+import { expect, it } from "vitest";
 import { validateXML } from "xmllint-wasm";
-import { ROOT } from "./cli.ts";
+import { describeSharedData, sharedData } from "./shared-data.ts";
 
 /**
  * The JUnit schemas a report must satisfy: Jenkins' (what its xUnit plugin validates with) and
  * Windy Road's (Ant's format, the strictest common reading: it requires timestamp, hostname,
- * properties, system-out and system-err). See test/fixtures/junit/README.md for their origin.
+ * properties, system-out and system-err). Both are third-party files, read from the shared test
+ * data's `junit-schemas/` (see test/shared-data.ts and that folder's README for their origin).
  */
 export const JUNIT_SCHEMAS = {
   jenkins: "jenkins-junit-10.xsd",
   windyroad: "windyroad-JUnit.xsd",
 } as const;
+
+/** The shared-data entries validateJunit reads: give them to describeSharedData. */
+export const JUNIT_SCHEMA_FILES = Object.values(JUNIT_SCHEMAS).map(
+  (file) => `junit-schemas/${file}`,
+);
 
 /** A schema by its short name. */
 export type JunitSchema = keyof typeof JUNIT_SCHEMAS;
@@ -27,7 +33,7 @@ export async function validateJunit(
   const errors: string[] = [];
   for (const schema of schemas) {
     const file = JUNIT_SCHEMAS[schema];
-    const contents = await readFile(path.join(ROOT, "test", "fixtures", "junit", file), "utf8");
+    const contents = await readFile(sharedData("junit-schemas", file), "utf8");
     const result = await validateXML({
       xml: { fileName: "report.xml", contents: xml },
       schema: { fileName: file, contents },
@@ -39,4 +45,28 @@ export async function validateJunit(
     }
   }
   return errors;
+}
+
+/**
+ * The end-to-end tests' JUnit files, validated together by one test at the end of the file: the
+ * schemas are shared data (skipped without it, failing under CI), the tests that write the files
+ * are not. `add` each file as it is written, then call `describeValid()` once, last.
+ */
+export class JunitFiles {
+  private readonly files = new Map<string, string>();
+
+  /** Keep a JUnit document (its name says which test wrote it) for the schema check. */
+  add(name: string, xml: string): void {
+    this.files.set(name, xml);
+  }
+
+  /** A describe block that validates every document added by then against both schemas. */
+  describeValid(name: string): void {
+    describeSharedData(name, JUNIT_SCHEMA_FILES, () => {
+      it("every JUnit file written above is valid against both schemas", async (context) => {
+        if (this.files.size === 0) context.skip("no test above wrote a JUnit file");
+        for (const [file, xml] of this.files) expect(await validateJunit(xml), file).toEqual([]);
+      });
+    });
+  }
 }

@@ -4,9 +4,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processesTagged, ROOT, runCli } from "./cli.ts";
 
-// A service shaped like nextjs/saas-starter: drizzle-kit migrations in lib/db/migrations, its
-// Stripe webhook at /api/stripe/webhook, its database URL in POSTGRES_URL, no /healthz.
-const PROJECT = path.join(ROOT, "fixtures", "projects", "saas-starter");
+// A service shaped like a Next.js + drizzle SaaS: drizzle-kit migrations in lib/db/migrations,
+// its Stripe webhook at /api/stripe/webhook, its database URL in POSTGRES_URL, no /healthz.
+const PROJECT = path.join(ROOT, "fixtures", "projects", "drizzle-saas");
 const CONFIG = path.join(PROJECT, "faultline.config.ts");
 
 interface JsonReport {
@@ -27,7 +27,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A config for the saas-starter project with restart perRun and these extra variables. */
+/** A config for the drizzle-saas project with restart perRun and these extra variables. */
 async function perRunConfig(name: string, env: Record<string, string | number>): Promise<string> {
   const config = path.join(dir, `${name}.config.ts`);
   await writeFile(
@@ -72,8 +72,12 @@ describe("a team's own service, described by faultline.config.ts", () => {
     expect(behind?.deliveries.map((d) => d.status)).toEqual([500, 500]);
     const continues = behind?.invariants.find((i) => i.name === "processingContinues");
     expect(continues?.passed).toBe(false);
-    // The oracle saw the real cause in the server's log.
-    expect(continues?.evidence.join("\n")).toContain("42703");
+    // The oracle saw the real cause in the server's log: the column the later migration adds.
+    expect(continues?.evidence.join("\n")).toContain(
+      'ERROR 42703: column "cancel_at_period_end" of relation "subscriptions" does not exist',
+    );
+    const subscribed = behind?.invariants.find((i) => i.name === "sql(both teams subscribed)");
+    expect(subscribed?.passed).toBe(false);
   });
 
   it("finds the config from the project's folder and runs one scenario", async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { register } from "tsx/esm/api";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describeSharedData, sharedData } from "../../test/shared-data.ts";
 import { BadUsageError } from "../errors.ts";
 import { loadScenario } from "../scenario/index.ts";
 import { CONFIG_FILE, formatInitReport, initProject, SCENARIO_FILE } from "./index.ts";
@@ -36,69 +37,77 @@ function repo(files: Record<string, string>): string {
   return dir;
 }
 
-// The shape of nextjs/saas-starter: Next.js app router, drizzle-kit migrations under lib/db,
-// postgres.js on POSTGRES_URL, and a webhook route that delegates to lib/payments.
+// A Next.js + drizzle SaaS as faultline's tests imagine one: app router, drizzle-kit migrations
+// under lib/db, postgres.js on POSTGRES_URL, and a webhook route that hands subscription events
+// to lib/billing, which writes through drizzle.
 const nextDrizzle = {
   "package.json": JSON.stringify(
     { scripts: { dev: "next dev", build: "next build", start: "next start" } },
     null,
     2,
   ),
-  "drizzle.config.ts": `import type { Config } from 'drizzle-kit';
-export default {
-  schema: './lib/db/schema.ts',
-  out: './lib/db/migrations',
-  dialect: 'postgresql',
-  dbCredentials: { url: process.env.POSTGRES_URL! },
-} satisfies Config;
+  "drizzle.config.ts": `import { defineConfig } from "drizzle-kit";
+
+export default defineConfig({
+  out: "./lib/db/migrations",
+  schema: "./lib/db/schema.ts",
+  dialect: "postgresql",
+  dbCredentials: { url: process.env.POSTGRES_URL ?? "" },
+});
 `,
-  ".env.example": "POSTGRES_URL=postgresql://localhost/app\nSTRIPE_WEBHOOK_SECRET=whsec_x\n",
+  ".env.example":
+    "POSTGRES_URL=postgres://localhost:5432/teamboard\nSTRIPE_WEBHOOK_SECRET=whsec_x\n",
   ".env": "POSTGRES_URL=postgres://app:hunter2@db.internal/app\n",
-  "lib/db/migrations/0000_soft_start.sql": `CREATE TABLE IF NOT EXISTS "teams" (
+  "lib/db/migrations/0000_teams_and_billing.sql": `CREATE TABLE "teams" (
 \t"id" serial PRIMARY KEY NOT NULL,
-\t"name" varchar(100) NOT NULL,
-\t"stripe_customer_id" text,
-\t"plan_name" varchar(50),
-\t"subscription_status" varchar(20),
+\t"name" varchar(120) NOT NULL,
+\t"stripe_customer_id" text
+);
+--> statement-breakpoint
+CREATE TABLE "subscriptions" (
+\t"id" serial PRIMARY KEY NOT NULL,
+\t"team_id" integer NOT NULL,
+\t"stripe_subscription_id" text NOT NULL,
+\t"status" varchar(32) NOT NULL,
+\t"seats" integer DEFAULT 1 NOT NULL,
 \t"updated_at" timestamp DEFAULT now() NOT NULL
 );
 `,
   "lib/db/migrations/meta/_journal.json": '{"version":"7","dialect":"postgresql","entries":[]}',
-  "lib/db/schema.ts": `import { pgTable, serial, text, varchar, timestamp } from 'drizzle-orm/pg-core';
-export const teams = pgTable('teams', {
-  id: serial('id').primaryKey(),
-  name: varchar('name', { length: 100 }).notNull(),
-  stripeCustomerId: text('stripe_customer_id').unique(),
-  planName: varchar('plan_name', { length: 50 }),
-  subscriptionStatus: varchar('subscription_status', { length: 20 }),
-  updatedAt: timestamp('updated_at').notNull().defaultNow(),
+  "lib/db/schema.ts": `import { integer, pgTable, serial, text, timestamp, varchar } from "drizzle-orm/pg-core";
+export const subscriptions = pgTable("subscriptions", {
+  id: serial("id").primaryKey(),
+  teamId: integer("team_id").notNull(),
+  stripeSubscriptionId: text("stripe_subscription_id").notNull().unique(),
+  status: varchar("status", { length: 32 }).notNull(),
+  seats: integer("seats").notNull().default(1),
+  updatedAt: timestamp("updated_at").notNull().defaultNow(),
 });
 `,
-  "lib/db/drizzle.ts": `import postgres from 'postgres';
-export const client = postgres(process.env.POSTGRES_URL);
+  "lib/db/index.ts": `import { drizzle } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+export const db = drizzle(postgres(process.env.POSTGRES_URL ?? ""));
 `,
-  "lib/db/queries.ts": `import { db } from './drizzle';
-import { teams } from './schema';
-export async function updateTeamSubscription(teamId: number, status: string) {
-  await db
-    .update(teams)
-    .set({ updatedAt: new Date(), subscriptionStatus: status })
-    .where(eq(teams.id, teamId));
+  "lib/billing/subscriptions.ts": `import { eq } from "drizzle-orm";
+import { db } from "@/lib/db";
+import { subscriptions } from "@/lib/db/schema";
+export async function applySubscriptionChange(sub: { id: string; status: string; seats: number }) {
+  await db.update(subscriptions)
+    .set({ status: sub.status, seats: sub.seats, updatedAt: new Date() })
+    .where(eq(subscriptions.stripeSubscriptionId, sub.id));
 }
 `,
-  "lib/payments/stripe.ts": `import { updateTeamSubscription } from '@/lib/db/queries';
-export async function handleSubscriptionChange(s) { await updateTeamSubscription(1, s.status); }
-`,
-  "app/api/stripe/webhook/route.ts": `import { handleSubscriptionChange, stripe } from '@/lib/payments/stripe';
-const webhookSecret = process.env.STRIPE_WEBHOOK_SECRET!;
-export async function POST(request) {
-  const payload = await request.text();
-  const signature = request.headers.get('stripe-signature') as string;
-  const event = stripe.webhooks.constructEvent(payload, signature, webhookSecret);
-  switch (event.type) {
-    case 'customer.subscription.updated':
-      await handleSubscriptionChange(event.data.object);
+  "app/api/stripe/webhook/route.ts": `import Stripe from "stripe";
+import { applySubscriptionChange } from "@/lib/billing/subscriptions";
+const stripe = new Stripe(process.env.STRIPE_SECRET_KEY ?? "");
+export async function POST(req: Request) {
+  const signed = req.headers.get("stripe-signature") ?? "";
+  const event = stripe.webhooks.constructEvent(await req.text(), signed, process.env.STRIPE_WEBHOOK_SECRET ?? "");
+  if (event.type === "customer.subscription.updated") {
+    const sub = event.data.object;
+    await applySubscriptionChange({ id: sub.id, status: sub.status, seats: sub.items.data[0]?.quantity ?? 1 });
   }
+  return Response.json({ received: true });
 }
 `,
   "app/(dashboard)/page.tsx": "export default function Page() { return null; }\n",
@@ -164,7 +173,7 @@ exports.handleStripe = async (req, res) => {
 };
 
 describe("initProject", () => {
-  it("reads a Next.js + drizzle app like nextjs/saas-starter", async () => {
+  it("reads a Next.js + drizzle app", async () => {
     const dir = repo(nextDrizzle);
     const report = await initProject(dir);
     expect(report.service?.value).toMatchObject({
@@ -187,9 +196,15 @@ describe("initProject", () => {
     });
     expect(report.databaseUrlEnv.value).toBe("POSTGRES_URL");
     expect(report.webhookSecretEnv.value).toBe("STRIPE_WEBHOOK_SECRET");
-    // The handler → lib/payments → lib/db/queries: `.update(teams).set({ … subscriptionStatus })`.
-    expect(report.dropColumn?.value).toBe("teams.subscription_status");
-    expect(report.dropColumn?.evidence[0]).toMatchObject({ file: "lib/db/queries.ts", line: 5 });
+    // The handler → lib/billing: `.update(subscriptions).set({ status: … })`, the schema's column.
+    expect(report.dropColumn?.value).toBe("subscriptions.status");
+    expect(report.dropColumn?.evidence[0]).toMatchObject({
+      file: "lib/billing/subscriptions.ts",
+      line: 5,
+    });
+    expect(report.dropColumn?.evidence[1]).toMatchObject({
+      file: "lib/db/migrations/0000_teams_and_billing.sql",
+    });
     expect(report.eventType.value).toBe("customer.subscription.updated");
     expect(report.files).toEqual([
       { path: CONFIG_FILE, action: "written" },
@@ -208,7 +223,7 @@ describe("initProject", () => {
 
     // The starter scenario is a valid scenario, as the runner loads it.
     const { scenario } = await loadScenario(path.join(dir, SCENARIO_FILE));
-    expect(scenario.drift).toEqual([{ dropColumn: "teams.subscription_status" }]);
+    expect(scenario.drift).toEqual([{ dropColumn: "subscriptions.status" }]);
     expect(scenario.webhooks).toHaveLength(2);
     expect(scenario.invariants.map((i) => i.invariant)).toEqual([
       "processingContinues",
@@ -411,3 +426,45 @@ describe("detectWebhook", () => {
     });
   }
 });
+
+describeSharedData(
+  "init on drizzle-kit's own output (nextjs/saas-starter's first migration)",
+  ["drizzle-kit-saas-starter"],
+  () => {
+    it("finds the folder by its journal and the column to drop in the real migration", async () => {
+      const real = (file: string) =>
+        readFileSync(sharedData("drizzle-kit-saas-starter", file), "utf8");
+      const dir = repo({
+        "lib/db/migrations/0000_soft_the_anarchist.sql": real("0000_soft_the_anarchist.sql"),
+        "lib/db/migrations/meta/_journal.json": real("meta/_journal.json"),
+        "lib/db/migrations/meta/0000_snapshot.json": real("meta/0000_snapshot.json"),
+        // Our own handler, writing a column of their schema with plain SQL.
+        "app/api/stripe/webhook/route.ts": `import postgres from "postgres";
+import Stripe from "stripe";
+const sql = postgres(process.env.POSTGRES_URL ?? "");
+export async function POST(req: Request) {
+  const event = new Stripe("").webhooks.constructEvent(await req.text(), req.headers.get("stripe-signature") ?? "", "");
+  if (event.type === "customer.subscription.updated")
+    await sql\`UPDATE teams SET plan_name = \${event.data.object.id} WHERE stripe_customer_id = \${event.data.object.customer}\`;
+}
+`,
+      });
+      const report = await initProject(dir);
+      expect(report.database?.value).toEqual({
+        migrations: "./lib/db/migrations",
+        layout: "drizzle",
+      });
+      expect(report.database?.evidence[0]).toMatchObject({
+        file: "lib/db/migrations/meta/_journal.json",
+      });
+      expect(report.dropColumn?.value).toBe("teams.plan_name");
+      // The column's line in drizzle-kit's CREATE TABLE "teams" (…).
+      expect(report.dropColumn?.evidence[1]).toMatchObject({
+        file: "lib/db/migrations/0000_soft_the_anarchist.sql",
+        line: 36,
+      });
+      expect(report.databaseUrlEnv.value).toBe("POSTGRES_URL");
+      expect(report.webhook?.value.path).toBe("/api/stripe/webhook");
+    });
+  },
+);

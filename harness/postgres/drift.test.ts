@@ -61,7 +61,7 @@ describe("drift", () => {
     expect(migrationCount("V2.1", flyway)).toBe(4);
     expect(migrationCount("1.0", flyway)).toBe(1);
     const drizzle = [
-      { number: 1, name: "0000_soft_the_anarchist.sql", version: "0000" },
+      { number: 1, name: "0000_teams_and_members.sql", version: "0000" },
       { number: 2, name: "0001_add_users.sql", version: "0001" },
     ];
     expect(migrationCount("0001_add_users", drizzle)).toBe(2);

@@ -3,6 +3,7 @@ import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeSharedData, sharedData } from "../../test/shared-data.ts";
 import { PostgresFailedError } from "../errors.ts";
 import { PACKAGE_ROOT } from "../lifecycle/index.ts";
 import {
@@ -80,15 +81,14 @@ describe("each layout on a real Postgres", () => {
     const dbs = await databasesFor({ migrations: path.join(SCHEMAS, "drizzle-kit") });
     const all = await dbs.create("drizzle", []);
     expect(await tables(all)).toEqual([
-      "public.activity_logs",
+      "public.audit_events",
       "public.credit_grants",
-      "public.invitations",
-      "public.team_members",
+      "public.memberships",
       "public.teams",
       "public.users",
     ]);
     expect(await columns(all, "public", "teams")).toContain("credits_balance");
-    for (const stop of [1, "0000_soft_the_anarchist", "0000", "0000_soft_the_anarchist.sql"]) {
+    for (const stop of [1, "0000_teams_and_members", "0000", "0000_teams_and_members.sql"]) {
       const early = await dbs.create("drizzle early", [{ stopAtMigration: stop }]);
       expect(await tables(early), String(stop)).not.toContain("public.credit_grants");
       expect(await columns(early, "public", "teams")).not.toContain("credits_balance");
@@ -245,6 +245,59 @@ describe("each layout on a real Postgres", () => {
     );
   });
 });
+
+describeSharedData(
+  "drizzle-kit's own output on a real Postgres (nextjs/saas-starter's first migration)",
+  ["drizzle-kit-saas-starter"],
+  () => {
+    it("applies on a real Postgres, and a migration of ours on top stops at its name", async () => {
+      const real = sharedData("drizzle-kit-saas-starter");
+      const dbs = await databasesFor({ migrations: real });
+      const db = await dbs.create("saas-starter", []);
+      expect(await tables(db)).toEqual([
+        "public.activity_logs",
+        "public.invitations",
+        "public.team_members",
+        "public.teams",
+        "public.users",
+      ]);
+      const fks = await db.query(
+        "SELECT 1 FROM information_schema.table_constraints WHERE constraint_type = 'FOREIGN KEY'",
+      );
+      expect(fks.rowCount).toBe(6);
+      await dbs.drop(db.name);
+
+      // A team's next migration, appended to drizzle-kit's journal as drizzle-kit would.
+      const dir = path.join(root, "saas-starter-plus-one");
+      await cp(real, dir, { recursive: true });
+      await chmod(dir, 0o755);
+      await chmod(path.join(dir, "meta"), 0o755);
+      const journalFile = path.join(dir, "meta", "_journal.json");
+      await chmod(journalFile, 0o644);
+      const journal = JSON.parse(await readFile(journalFile, "utf8"));
+      journal.entries.push({
+        idx: 1,
+        version: "7",
+        when: 1764300000000,
+        tag: "0001_team_seats",
+        breakpoints: true,
+      });
+      await writeFile(journalFile, JSON.stringify(journal, null, 2));
+      await writeFile(
+        path.join(dir, "0001_team_seats.sql"),
+        'ALTER TABLE "teams" ADD COLUMN "seats" integer DEFAULT 1 NOT NULL;',
+      );
+      const behind = await databasesFor({ migrations: dir });
+      const current = await behind.create("current", []);
+      expect(await columns(current, "public", "teams")).toContain("seats");
+      const early = await behind.create("behind", [{ stopAtMigration: "0000_soft_the_anarchist" }]);
+      expect(await columns(early, "public", "teams")).not.toContain("seats");
+      expect(await columns(early, "public", "teams")).toContain("stripe_customer_id");
+      await behind.drop(current.name);
+      await behind.drop(early.name);
+    });
+  },
+);
 
 describe("a broken migration", () => {
   it("names the file, line:column, the section and Postgres's error (drizzle-kit)", async () => {

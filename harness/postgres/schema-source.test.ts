@@ -2,12 +2,15 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeSharedData, sharedData } from "../../test/shared-data.ts";
 import { PACKAGE_ROOT } from "../lifecycle/index.ts";
 import { describeMigrationFailure, excerpt } from "./apply-migration.ts";
 import { DEFAULT_MIGRATIONS_DIR } from "./environment.ts";
 import { loadMigrations } from "./migrations.ts";
 import { dropUnknownSettings, namedRoles, prepareDump } from "./pg-dump.ts";
 import { loadSchema } from "./schema-source.ts";
+
+const SAAS_STARTER = "drizzle-kit-saas-starter";
 
 const SCHEMAS = path.join(PACKAGE_ROOT, "fixtures", "schemas");
 let scratch: string;
@@ -49,7 +52,7 @@ describe("layout detection and order", () => {
     expect(schema.layout).toBe("drizzle-kit");
     expect(schema.description).toMatch(/^drizzle-kit migrations: 2 files in /);
     const [first, second] = schema.migrations;
-    expect(first?.name).toBe("0000_soft_the_anarchist.sql");
+    expect(first?.name).toBe("0000_teams_and_members.sql");
     expect(second?.name).toBe("0001_team_credits.sql");
     const file = await readFile(first?.file as string, "utf8");
     expect(first?.sections).toHaveLength(file.split("--> statement-breakpoint").length);
@@ -313,3 +316,33 @@ describe("migration errors", () => {
     expect(shown.length).toBeLessThan(220);
   });
 });
+
+describeSharedData(
+  "drizzle-kit's own output (nextjs/saas-starter's first migration)",
+  [SAAS_STARTER],
+  () => {
+    it("follows its journal and keeps every DO $$ … $$ block in one section", async () => {
+      const dir = sharedData(SAAS_STARTER);
+      const schema = await loadSchema({ migrations: dir });
+      expect(schema.layout).toBe("drizzle-kit");
+      expect(schema.description).toMatch(/^drizzle-kit migrations: 1 file in /);
+      expect(schema.migrations.map((m) => [m.number, m.name, m.version])).toEqual([
+        [1, "0000_soft_the_anarchist.sql", "0000"],
+      ]);
+      const [only] = schema.migrations;
+      const file = await readFile(path.join(dir, "0000_soft_the_anarchist.sql"), "utf8");
+      expect(only?.sections).toHaveLength(file.split("--> statement-breakpoint").length);
+      const blocks = only?.sections.filter((s) => s.includes("DO $$")) ?? [];
+      // Its six foreign keys, each added in a block that tolerates an existing constraint.
+      expect(blocks).toHaveLength(6);
+      for (const block of blocks)
+        expect(block.trim()).toMatch(
+          /^DO \$\$ BEGIN\n[^\n]*;\nEXCEPTION\n WHEN duplicate_object THEN null;\nEND \$\$;$/,
+        );
+      for (const [i, section] of (only?.sections ?? []).entries())
+        expect(only?.sql.slice(only.offsets[i], (only.offsets[i] ?? 0) + section.length)).toBe(
+          section,
+        );
+    });
+  },
+);

@@ -516,6 +516,37 @@ describe("authentication passthrough", () => {
   });
 });
 
+describe("a client that vanishes", () => {
+  it("reset mid-result: the backend stops as it would direct, not a second later", async () => {
+    const client = new pg.Client({
+      host: "127.0.0.1",
+      port: proxy.port,
+      user: "postgres",
+      database: db.name,
+      application_name: "vanishing",
+    });
+    client.on("error", () => {});
+    await client.connect();
+    const pid = (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]
+      ?.pid;
+    void client.query("SELECT generate_series(1, 50000000) AS g, repeat('x', 100)").catch(() => {});
+    const running = async () =>
+      ((await db.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'", [pid]))
+        .rowCount ?? 0) > 0;
+    expect(await eventually(running, 5000)).toBe(true);
+    // The client's process dies: its socket is reset, no Terminate.
+    (
+      client as unknown as { connection: { stream: import("node:net").Socket } }
+    ).connection.stream.resetAndDestroy();
+    const gone = async () =>
+      ((await db.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [pid])).rowCount ?? 0) ===
+      0;
+    // Direct, the backend is gone ~10 ms after the reset; the proxy used to end and drain the
+    // upstream socket, which kept the query running until its 1 s timer cut it.
+    expect(await eventually(gone, 500)).toBe(true);
+  });
+});
+
 describe("flow control", () => {
   it("a client that stops reading holds the server back (backpressure), the proxy does not buffer the result", async () => {
     const raw = await RawClient.connect(proxy.port);
@@ -612,8 +643,9 @@ describe("faults seen by a real client and the server", () => {
         const key = c as unknown as { processID: number; secretKey: number };
         const backend = (await c.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]
           ?.pid;
-        // The client holds the proxy's key, not the backend's.
-        expect(key.processID).not.toBe(backend);
+        // The client holds the backend's real pid (pg_stat_activity and pg_terminate_backend name
+        // it) with a secret of the proxy's.
+        expect(key.processID).toBe(backend);
         const started = Date.now();
         const sleeping = c.query("SELECT pg_sleep(10)").then(
           () => "finished",
@@ -630,6 +662,10 @@ describe("faults seen by a real client and the server", () => {
         const wrong = await RawClient.connect(proxy.port);
         wrong.write(cancelRequestPacket(key.processID, (key.secretKey + 1) | 0));
         expect(await wrong.closedWithin(2000)).toBe(true);
+        // The client's key sent straight to Postgres cancels nothing: the secret is the proxy's.
+        const direct = await RawClient.connect(directPort);
+        direct.write(cancelRequestPacket(key.processID, key.secretKey));
+        expect(await direct.closedWithin(2000)).toBe(true);
         await new Promise((r) => setTimeout(r, 300));
         expect(await active()).toBe(true);
         const cancel = await RawClient.connect(proxy.port);

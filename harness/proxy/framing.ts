@@ -23,6 +23,13 @@ export const MAX_STARTUP_BYTES = 10_000;
 /** Raised for a stream that cannot be framed: the connection must be closed. */
 export class ProtocolError extends Error {}
 
+/**
+ * A first packet whose length no startup packet has (a Terminate sent before the startup, a
+ * port scanner): Postgres only logs "invalid length of startup packet" and closes, telling the
+ * client nothing, and so does the proxy.
+ */
+export class StartupLengthError extends ProtocolError {}
+
 /** Frames either untyped startup packets (`startup: true`) or typed messages. */
 export class MessageReader {
   /** Whether the next message is an untyped startup-phase packet. */
@@ -57,7 +64,7 @@ export class MessageReader {
       if (available < 4) return undefined;
       const length = this.buffer.readInt32BE(this.offset);
       if (length < 8 || length > MAX_STARTUP_BYTES)
-        throw new ProtocolError(`invalid startup packet length ${length}`);
+        throw new StartupLengthError(`invalid startup packet length ${length}`);
       if (available < length) return undefined;
       const bytes = this.buffer.subarray(this.offset, this.offset + length);
       this.offset += length;

@@ -134,14 +134,15 @@ function generator(random: Random) {
       "bad startup length",
       () => ({
         chunks: chop(Buffer.concat([int32(badStartupLength()), bytes(int(40))])),
-        expect: { closes: true, error: "08P01" },
+        // As Postgres: "invalid length of startup packet" goes to its log, the client hears nothing.
+        expect: { closes: true, error: "none" },
       }),
     ],
     [
       "HTTP request instead of a startup packet",
       () => ({
         chunks: chop(Buffer.from(`GET /${bytes(4).toString("hex")} HTTP/1.1\r\nHost: db\r\n\r\n`)),
-        expect: { closes: true, error: "08P01" },
+        expect: { closes: true, error: "none" },
       }),
     ],
     [

@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import { connect, type Socket } from "node:net";
-import { type Frame, MessageReader, ProtocolError } from "./framing.ts";
+import { type Frame, MessageReader, ProtocolError, StartupLengthError } from "./framing.ts";
 import { TextMemo } from "./memo.ts";
 import {
   backendKeyData,
@@ -81,6 +81,9 @@ function tagResult(tag: string): { tag: string; rows: number | null } {
   return { tag, rows: rows === undefined ? null : Number(rows) };
 }
 
+/** The result of a statement the server skipped after an earlier error in its batch. */
+const SKIPPED = { skipped: true } as const;
+
 /** Resolve once `socket` has closed. */
 function closedOf(socket: Socket): Promise<void> {
   if (socket.closed) return Promise.resolve();
@@ -95,6 +98,15 @@ type OpKind = "query" | "parse" | "bind" | "describe" | "execute" | "close" | "s
 /** A client message still waiting for the server's reply, in protocol order. */
 interface PendingOp {
   kind: OpKind;
+  /**
+   * Parse, Describe 'S': the prepared statement's name. Bind: the statement it binds. Kept so a
+   * step that fails before any Execute is still traced as the statement it belongs to.
+   */
+  statement?: string;
+  /** Bind, Execute, Describe 'P', Close 'P': the portal. */
+  portal?: string;
+  /** Parse, Bind, Describe: the SQL the step is for. */
+  sql?: string;
   /** Replies to messages the proxy injected are not shown to the client. */
   swallow?: boolean;
   entry?: OpenEntry;
@@ -109,6 +121,19 @@ interface OpenEntry extends StatementRecord {
   result: TraceEntry["result"] | undefined;
   started: number;
   durationMs: number | undefined;
+  /** Rows already sent in earlier row-limited Executes of the same portal (PortalSuspended). */
+  rowsBefore?: number;
+  /** The row limit of the Execute under way (0: none). */
+  maxRows?: number;
+}
+
+/**
+ * What the server skips after an error in an extended-protocol batch, until the client's Sync:
+ * the failed statement (its own later Bind or Execute is not another statement) and nothing else.
+ */
+interface SkipState {
+  statement: string | undefined;
+  portal: string | undefined;
 }
 
 /**
@@ -224,6 +249,10 @@ export class Session {
   private readonly portals = new Map<string, string>();
   private pending: PendingOp[] = [];
   private completed: OpenEntry[] = [];
+  /** Set after an extended-protocol error until the client's Sync: the server skips to it. */
+  private skipping: SkipState | undefined;
+  /** Row-limited portals the server suspended: their statement goes on at the next Execute. */
+  private readonly suspended = new Map<string, OpenEntry>();
   private blackholed = false;
   private closed = false;
   private fakeKey: string | undefined;
@@ -248,8 +277,25 @@ export class Session {
     startupTimer.unref();
     client.once("close", () => clearTimeout(startupTimer));
     client.on("data", (chunk: Buffer) => this.timed(() => this.fromClient(chunk)));
-    client.on("error", () => this.close());
-    client.on("close", () => this.close());
+    client.on("error", () => this.vanish());
+    // A client gone while a reply is still on its way has vanished, not ended its session.
+    client.on("close", () => (this.pending.length ? this.vanish() : this.close()));
+  }
+
+  /**
+   * The client went away without ending its session (a reset, or a close mid-reply): the backend
+   * must learn it as it would directly — its next write fails and it stops — so the upstream
+   * socket is reset, not ended and drained (which kept a runaway query going for a second).
+   */
+  private vanish(): void {
+    if (this.closed) return;
+    this.settle();
+    this.client.destroy();
+    const server = this.server;
+    if (server && !server.destroyed) {
+      if (server.connecting) server.destroy();
+      else server.resetAndDestroy();
+    }
   }
 
   /** End both connections: `abrupt` cuts them at once (a reset), else queued bytes go first. */
@@ -312,6 +358,7 @@ export class Session {
       op.entry.result ??= { lost: true };
       this.finish(op.entry);
     }
+    for (const portal of [...this.suspended.keys()]) this.endSuspended(portal);
     this.flushTrace("?");
     if (this.fakeKey) this.shared.cancelKeys.delete(this.fakeKey);
     this.shared.sessions.delete(this);
@@ -329,7 +376,11 @@ export class Session {
     try {
       work();
     } catch (error) {
-      if (error instanceof ProtocolError && !this.client.destroyed) {
+      if (
+        error instanceof ProtocolError &&
+        !(error instanceof StartupLengthError) &&
+        !this.client.destroyed
+      ) {
         this.client.write(errorResponse("FATAL", "08P01", `faultline proxy: ${error.message}`));
       }
       this.client.end();
@@ -361,10 +412,18 @@ export class Session {
       return;
     }
     if (code === CANCEL_REQUEST) {
-      if (frame.body.length >= 12)
-        this.forwardCancel(frame.body.readInt32BE(4), frame.body.readInt32BE(8));
-      this.client.end();
-      this.close();
+      // As Postgres, the cancel connection closes once the backend has been signalled, so a
+      // client that waits for the close knows the cancel reached the server.
+      const forwarded =
+        frame.body.length >= 12
+          ? this.forwardCancel(frame.body.readInt32BE(4), frame.body.readInt32BE(8))
+          : Promise.resolve();
+      // Nothing else is read on a cancel connection.
+      this.blackholed = true;
+      void forwarded.then(() => {
+        this.client.end();
+        this.close();
+      });
       return;
     }
     if (code >> 16 !== 3)
@@ -419,16 +478,20 @@ export class Session {
     server.write(packet);
   }
 
-  private forwardCancel(pid: number, secret: number): void {
+  private forwardCancel(pid: number, secret: number): Promise<void> {
     const real = this.shared.cancelKeys.get(`${pid}:${secret}`);
-    if (!real) return; // Postgres, too, ignores a cancel with an unknown key.
-    this.cancelUpstream(real);
+    if (!real) return Promise.resolve(); // Postgres, too, ignores a cancel with an unknown key.
+    return this.cancelUpstream(real);
   }
 
-  private cancelUpstream(real: { pid: number; secret: number }): void {
+  /** Send a CancelRequest upstream; resolves once the server closed that connection. */
+  private cancelUpstream(real: { pid: number; secret: number }): Promise<void> {
     const upstream = connect(this.shared.upstream.port, this.shared.upstream.host);
     upstream.on("error", () => upstream.destroy());
     upstream.end(cancelRequest(real.pid, real.secret));
+    // A server that never closes it must not hold the client's cancel connection open.
+    setTimeout(() => upstream.destroy(), BACKEND_EXIT_WAIT_MS).unref();
+    return closedOf(upstream);
   }
 
   private statementInfo(sql: string): StatementInfo {
@@ -469,47 +532,104 @@ export class Session {
   }
 
   private clientMessage(frame: Frame, batch: Batch): void {
+    const skipping = this.skipping;
     switch (frame.type) {
       case MSG.query:
+        if (skipping) {
+          // Postgres ignores a Query until the Sync too: it is never answered.
+          this.skippedStatement(readCString(frame.body, 0)[0]);
+          break;
+        }
         this.statement(() => readCString(frame.body, 0)[0], "query", frame, batch);
         return;
       case MSG.parse: {
         const [name, next] = readCString(frame.body, 0);
         const [sql] = readCString(frame.body, next);
+        // Postgres skips the message, so the name stays as it was; following it anyway costs
+        // nothing and a skipped Parse is followed only by skipped messages until the Sync.
         this.prepared.set(name, sql);
-        this.pending.push({ kind: "parse" });
+        if (!skipping) this.pending.push({ kind: "parse", statement: name, sql });
         break;
       }
       case MSG.bind: {
         const [portal, next] = readCString(frame.body, 0);
         const [statement] = readCString(frame.body, next);
-        this.portals.set(portal, this.prepared.get(statement) ?? "");
-        this.pending.push({ kind: "bind" });
+        const sql = this.prepared.get(statement) ?? "";
+        this.endSuspended(portal);
+        this.portals.set(portal, sql);
+        if (!skipping) this.pending.push({ kind: "bind", statement, portal, sql });
+        else if (skipping.statement === statement) skipping.portal = portal;
         break;
       }
-      case MSG.describe:
-        this.pending.push({ kind: "describe" });
+      case MSG.describe: {
+        if (skipping) break;
+        const [name] = readCString(frame.body, 1);
+        const isStatement = frame.body[0] === "S".charCodeAt(0);
+        this.pending.push(
+          isStatement
+            ? { kind: "describe", statement: name, sql: this.prepared.get(name) ?? "" }
+            : { kind: "describe", portal: name, sql: this.portals.get(name) ?? "" },
+        );
         break;
-      case MSG.execute:
+      }
+      case MSG.execute: {
+        const [portal, next] = readCString(frame.body, 0);
+        if (skipping) {
+          // The failed statement's own Execute is already traced with its error; any other is a
+          // statement the server skips.
+          if (skipping.portal === portal) {
+            skipping.statement = undefined;
+            skipping.portal = undefined;
+          } else this.skippedStatement(this.portals.get(portal) ?? "");
+          break;
+        }
         this.statement(
-          () => this.portals.get(readCString(frame.body, 0)[0]) ?? "",
+          () => this.portals.get(portal) ?? "",
           "execute",
           frame,
           batch,
+          portal,
+          next + 4 <= frame.body.length ? frame.body.readInt32BE(next) : 0,
         );
         return;
+      }
       case MSG.close: {
+        if (skipping) break;
         const [name] = readCString(frame.body, 1);
-        if (frame.body[0] === "S".charCodeAt(0)) this.prepared.delete(name);
-        else this.portals.delete(name);
-        this.pending.push({ kind: "close" });
+        if (frame.body[0] === "S".charCodeAt(0)) {
+          this.prepared.delete(name);
+          this.pending.push({ kind: "close", statement: name });
+        } else {
+          this.endSuspended(name);
+          this.portals.delete(name);
+          this.pending.push({ kind: "close", portal: name });
+        }
         break;
       }
       case MSG.sync:
+        this.skipping = undefined;
         this.pending.push({ kind: "sync" });
         break;
     }
     batch.add(frame.bytes);
+  }
+
+  /** A statement the server skips (it follows an error in the same batch): traced as skipped. */
+  private skippedStatement(sql: string): void {
+    if (!this.scenario.trace) return;
+    const entry = this.openEntry(this.statementInfo(sql), undefined);
+    if (!entry) return;
+    entry.result = SKIPPED;
+    this.finish(entry);
+  }
+
+  /** A suspended portal that will not go on (closed, rebound, or its transaction ended). */
+  private endSuspended(portal: string): void {
+    const entry = this.suspended.get(portal);
+    if (!entry) return;
+    this.suspended.delete(portal);
+    entry.result = { tag: "SUSPENDED", rows: entry.rowsBefore ?? 0 };
+    this.completed.push(entry);
   }
 
   /** A Query or Execute: match the rules, then forward, replace, delay or cut. */
@@ -518,16 +638,26 @@ export class Session {
     kind: "query" | "execute",
     frame: Frame,
     batch: Batch,
+    portal?: string,
+    maxRows = 0,
   ): void {
     if (!this.shared.rules.size && !this.scenario.trace) {
       // No rule can fire and nothing is traced: only the reply order needs following.
-      this.pending.push({ kind });
+      this.pending.push({ kind, portal });
       batch.add(frame.bytes);
       return;
     }
     const info = this.statementInfo(sqlOf());
     const fired = this.shared.rules.size ? this.shared.rules.onStatement(info) : undefined;
-    const op: PendingOp = { kind, entry: this.openEntry(info, fired) };
+    // A row-limited portal the server suspended goes on: the same statement, not another one.
+    const resumed = portal === undefined ? undefined : this.suspended.get(portal);
+    if (resumed && portal !== undefined) {
+      this.suspended.delete(portal);
+      if (fired) resumed.rule ??= fired.rule;
+    }
+    const entry = resumed ?? this.openEntry(info, fired);
+    if (entry) entry.maxRows = maxRows;
+    const op: PendingOp = { kind, portal, entry };
     if (!fired || fired.action.action === "refuse") {
       this.pending.push(op);
       batch.add(frame.bytes);
@@ -610,6 +740,119 @@ export class Session {
     }
   }
 
+  /**
+   * An ErrorResponse: it answers the oldest message still waiting (the server handles messages in
+   * order), so the failed statement is the head op's — a Query or Execute, or the Parse, Bind or
+   * Describe of a statement that never got to run. In an extended batch the server then skips
+   * every message until the client's Sync: the other statements there are traced as skipped.
+   * Returns the op the error completes, if any.
+   */
+  private serverError(
+    head: PendingOp | undefined,
+    fields: Record<string, string>,
+  ): PendingOp | undefined {
+    const error = { sqlstate: fields.C ?? "", message: fields.M ?? "" };
+    if (!head || head.kind === "sync" || head.kind === "close") {
+      // Outside any statement: at startup, on an idle connection (57P01), at a Sync's implicit
+      // COMMIT. Traced all the same: the server log has it, so must the trace.
+      this.outsideError(
+        error,
+        head?.kind === "sync" || head?.kind === "close"
+          ? head.kind
+          : this.ready
+            ? "connection"
+            : "startup",
+      );
+      if (head?.kind === "close") this.skipAfterError(head);
+      return undefined;
+    }
+    if (head.kind === "query") {
+      const entry = head.entry;
+      if (entry && !(entry.result && "sqlstate" in entry.result)) {
+        entry.result = error;
+        entry.durationMs = performance.now() - entry.started;
+      }
+      return head;
+    }
+    // A failed Parse, Bind or Describe: the statement's own Execute, if the client already sent
+    // it, carries the error (and the rule that matched it).
+    const owner = head.kind === "execute" ? head : this.ownerExecute(head);
+    let entry = owner?.entry;
+    if (head.kind !== "execute" && this.scenario.trace) {
+      entry ??= this.openEntry(this.statementInfo(head.sql ?? ""), undefined);
+      if (entry) entry.step = head.kind;
+    }
+    if (entry && !(entry.result && "sqlstate" in entry.result)) {
+      entry.result = error;
+      entry.durationMs = performance.now() - entry.started;
+      this.completed.push(entry);
+    }
+    this.skipAfterError(head, entry);
+    return owner ?? head;
+  }
+
+  /**
+   * The Execute that runs the statement a failed Parse, Bind or Describe was for, among the
+   * messages sent after it in the same batch.
+   */
+  private ownerExecute(failed: PendingOp): PendingOp | undefined {
+    let statement = failed.kind === "bind" ? undefined : failed.statement;
+    let portal =
+      failed.kind === "bind" || failed.statement === undefined ? failed.portal : undefined;
+    for (let i = 1; i < this.pending.length; i++) {
+      const op = this.pending[i] as PendingOp;
+      if (op.kind === "sync" || op.kind === "query") return undefined;
+      if (op.kind === "bind" && statement !== undefined && op.statement === statement) {
+        portal = op.portal;
+        statement = undefined;
+      } else if (op.kind === "execute" && portal !== undefined && op.portal === portal) return op;
+    }
+    return undefined;
+  }
+
+  /**
+   * Drop what the server skips after the error that answered `head`: everything up to the
+   * batch's Sync. Statements among them (but the failed one, `failed`) are traced as skipped;
+   * with no Sync sent yet, the skipping goes on for what the client sends until it.
+   */
+  private skipAfterError(head: PendingOp, failed?: OpenEntry): void {
+    const syncAt = this.pending.findIndex((op) => op.kind === "sync" || op.kind === "query");
+    const skipped = this.pending.slice(0, syncAt === -1 ? undefined : syncAt);
+    this.pending = syncAt === -1 ? [] : this.pending.slice(syncAt);
+    // What names the failed statement while the server skips: its later Bind and Execute are it.
+    let statement = head.kind === "bind" ? undefined : head.statement;
+    let portal = head.kind === "bind" || head.kind === "describe" ? head.portal : undefined;
+    for (const op of skipped) {
+      if (op === head) continue;
+      if (op.kind === "bind" && statement !== undefined && op.statement === statement)
+        portal = op.portal;
+      if (op.kind !== "execute") continue;
+      if (portal !== undefined && op.portal === portal) {
+        // The failed statement's own Execute: what follows is other statements.
+        statement = undefined;
+        portal = undefined;
+        continue;
+      }
+      const entry = op.entry;
+      if (!entry || entry === failed || this.completed.includes(entry)) continue;
+      entry.result = SKIPPED;
+      this.finish(entry);
+    }
+    if (syncAt === -1) this.skipping = { statement, portal };
+  }
+
+  /** An error that belongs to no statement, traced as a line of its own. */
+  private outsideError(
+    error: { sqlstate: string; message: string },
+    step: NonNullable<TraceEntry["step"]>,
+  ): void {
+    const entry = this.openEntry(this.statementInfo(""), undefined);
+    if (!entry) return;
+    entry.step = step;
+    entry.result = error;
+    this.finish(entry);
+  }
+
   private fromServer(chunk: Buffer): void {
     if (this.closed) return;
     this.serverReader.push(chunk);
@@ -652,12 +895,16 @@ export class Session {
         if (head?.kind === "describe") this.pending.shift();
         return { forward: frame.bytes };
       case MSG.commandComplete:
-      case MSG.emptyQuery:
-      case MSG.portalSuspended: {
+      case MSG.emptyQuery: {
         const entry = head?.entry;
         if (entry && !entry.result) {
           const tag = frame.type === MSG.commandComplete ? readCString(frame.body, 0)[0] : "";
-          entry.result = tagResults.getOr(tag, tagResult);
+          const result = tagResults.getOr(tag, tagResult);
+          // A portal fetched in row-limited pieces: its tag counts only the last piece.
+          entry.result =
+            entry.rowsBefore && result.rows !== null
+              ? { tag, rows: result.rows + entry.rowsBefore }
+              : result;
           entry.durationMs = performance.now() - entry.started;
         }
         if (head?.kind === "execute") {
@@ -671,22 +918,20 @@ export class Session {
           done: head?.kind === "query" && head.delayReplyMs ? head : undefined,
         };
       }
+      case MSG.portalSuspended: {
+        // The Execute's row limit was reached: the statement goes on at the portal's next Execute.
+        if (head?.kind !== "execute") return { forward: frame.bytes };
+        this.pending.shift();
+        const entry = head.entry;
+        if (entry && head.portal !== undefined) {
+          entry.rowsBefore = (entry.rowsBefore ?? 0) + (entry.maxRows ?? 0);
+          this.suspended.set(head.portal, entry);
+        }
+        return { forward: frame.bytes, done: head };
+      }
       case MSG.errorResponse: {
         const fields = errorFields(frame.body);
-        // The error belongs to the statement being run: the head op if it is a query, else the
-        // batch's next Execute (a Parse or Bind error fails it before it runs).
-        const syncAt = this.pending.findIndex((op) => op.kind === "sync" || op.kind === "query");
-        const batchOps = this.pending.slice(0, syncAt === -1 ? undefined : syncAt);
-        const target = head?.kind === "query" ? head : batchOps.find((op) => op.kind === "execute");
-        if (target?.entry && !(target.entry.result && "sqlstate" in target.entry.result)) {
-          target.entry.result = { sqlstate: fields.C ?? "", message: fields.M ?? "" };
-          target.entry.durationMs = performance.now() - target.entry.started;
-          if (target.kind === "execute") this.completed.push(target.entry);
-        }
-        // The server skips the rest of an extended batch up to its Sync.
-        if (head && head.kind !== "query")
-          this.pending = syncAt === -1 ? [] : this.pending.slice(syncAt);
-        return { forward: frame.bytes, done: target };
+        return { forward: frame.bytes, done: this.serverError(head, fields) };
       }
       case MSG.readyForQuery: {
         this.ready = true;
@@ -704,6 +949,9 @@ export class Session {
           }
           if (op.kind === "sync" || op.kind === "query") break;
         }
+        // Portals end with their transaction.
+        if (this.txStatus === "I" && this.suspended.size)
+          for (const portal of [...this.suspended.keys()]) this.endSuspended(portal);
         this.flushTrace(this.txStatus);
         return {
           forward: frame.bytes,
@@ -714,11 +962,12 @@ export class Session {
         if (frame.body.length !== 8) return { forward: frame.bytes };
         const real = { pid: frame.body.readInt32BE(0), secret: frame.body.readInt32BE(4) };
         this.backendKey = real;
-        // The client sees a key of the proxy's; a cancel with it is forwarded with the real one.
-        const fake = { pid: randomInt(1, 2 ** 31 - 1), secret: randomInt(0, 2 ** 31 - 1) };
-        this.fakeKey = `${fake.pid}:${fake.secret}`;
+        // The client sees the real pid (pg_stat_activity, pg_terminate_backend and NOTIFY's sender
+        // name it) with a secret of the proxy's: a cancel with it is forwarded with the real one.
+        const secret = randomInt(0, 2 ** 31 - 1);
+        this.fakeKey = `${real.pid}:${secret}`;
         this.shared.cancelKeys.set(this.fakeKey, real);
-        return { forward: backendKeyData(fake.pid, fake.secret) };
+        return { forward: backendKeyData(real.pid, secret) };
       }
       default:
         return { forward: frame.bytes };

@@ -26,6 +26,7 @@ test("writeStatement writes the same lines as write, byte for byte", async () =>
   const cases: {
     sql: string;
     kind: StatementKind;
+    step?: TraceEntry["step"];
     rule?: string;
     database: string;
     applicationName: string;
@@ -70,6 +71,26 @@ test("writeStatement writes the same lines as write, byte for byte", async () =>
       durationMs: 1500.5,
       tx: "?",
     },
+    {
+      sql: "SELECT id, credits_balance FROM users WHERE email = $1",
+      kind: "SELECT",
+      step: "parse",
+      rule: "r",
+      database: "db",
+      applicationName: "asyncpg",
+      result: { sqlstate: "42703", message: 'column "credits_balance" does not exist' },
+      durationMs: 0.5,
+      tx: "E",
+    },
+    {
+      sql: "SELECT 3",
+      kind: "SELECT",
+      database: "db",
+      applicationName: "pgx",
+      result: { skipped: true },
+      durationMs: 0,
+      tx: "I",
+    },
   ];
   const generic = await linesOf((trace) => {
     for (const c of cases) {
@@ -78,6 +99,7 @@ test("writeStatement writes the same lines as write, byte for byte", async () =>
         at,
         sql: c.sql,
         kind: c.kind,
+        ...(c.step === undefined ? {} : { step: c.step }),
         ...(c.rule === undefined ? {} : { rule: c.rule }),
         database: c.database,
         applicationName: c.applicationName,
@@ -94,6 +116,7 @@ test("writeStatement writes the same lines as write, byte for byte", async () =>
         at,
         sql: c.sql,
         kind: c.kind,
+        step: c.step,
         rule: c.rule,
         connectionJson: connectionJson(c.database, c.applicationName),
       };

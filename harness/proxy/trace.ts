@@ -12,13 +12,23 @@ export interface TraceEntry {
   /** Normalised SQL: whitespace collapsed, literals as `?`, bound parameters never included. */
   sql: string;
   kind: string;
+  /**
+   * Where a statement failed before it ran: at its Parse, Bind or Describe (asyncpg, pgx and
+   * libpq's PQprepare prepare first, so a 42703 or 25P02 comes back there). For an error that
+   * belongs to no statement (sql ""): `startup` (a FATAL before the session was ready),
+   * `connection` (an idle session ended, e.g. 57P01), `sync` (the batch's implicit COMMIT) or
+   * `close`. Absent for a Query or Execute that ran.
+   */
+  step?: "parse" | "bind" | "describe" | "close" | "sync" | "startup" | "connection";
   /** From the statement reaching the proxy to its result, in milliseconds. */
   durationMs: number;
   /** Command tag (e.g. `INSERT 0 1`) and rows, or SQLSTATE and message. */
   result:
     | { tag: string; rows: number | null }
     | { sqlstate: string; message: string }
-    | { lost: true };
+    | { lost: true }
+    /** The server skipped it: an earlier statement of the same extended batch failed. */
+    | { skipped: true };
   /** Transaction status after it, from ReadyForQuery: I idle, T in a block, E failed block. */
   tx: "I" | "T" | "E" | "?";
   /** The rule that fired on it, if any. */
@@ -47,6 +57,7 @@ export interface StatementRecord {
   at: number;
   sql: string;
   kind: StatementKind;
+  step?: TraceEntry["step"];
   rule?: string;
   /** `,"database":…,"applicationName":…` for the connection. */
   connectionJson: string;
@@ -117,9 +128,10 @@ export class TraceWriter {
   ): void {
     const sql = this.sqlJson.getOr(record.sql, sqlJsonOf);
     const rule = record.rule === undefined ? "" : `,"rule":${JSON.stringify(record.rule)}`;
+    const step = record.step === undefined ? "" : `,"step":"${record.step}"`;
     const resultText = "tag" in result ? this.tagResultJson(result) : resultJson(result);
     this.push(
-      `{"conn":${record.conn},"at":"${this.iso(record.at)}","sql":${sql},"kind":"${record.kind}"${rule}${record.connectionJson},"result":${resultText},"durationMs":${durationMs},"tx":"${tx}"}\n`,
+      `{"conn":${record.conn},"at":"${this.iso(record.at)}","sql":${sql},"kind":"${record.kind}"${step}${rule}${record.connectionJson},"result":${resultText},"durationMs":${durationMs},"tx":"${tx}"}\n`,
     );
   }
 

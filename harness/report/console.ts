@@ -1,4 +1,4 @@
-import type { ScenarioResult } from "../scenario/index.ts";
+import { formatDisagreements, type ScenarioResult } from "../scenario/index.ts";
 import { styler } from "./colour.ts";
 import type { Reporter } from "./reporter.ts";
 import { testName } from "./test-name.ts";
@@ -33,15 +33,19 @@ export function formatScenarioResult(result: ScenarioResult, options: ConsoleOpt
     `seed ${result.seed}`,
   ];
   const name = testName(result);
-  const head = `${verdict} ${name}  ${seconds(result.durationMs)}  [${context.join("; ")}]`;
+  const title = `${verdict} ${name}  ${seconds(result.durationMs)}  [${context.join("; ")}]`;
+  // A verdict whose witnesses disagree is suspect whatever it says: shown under every verdict.
+  const witnesses = result.witnessDisagreements?.length
+    ? [style("yellow", `    ! ${formatDisagreements(result.witnessDisagreements)}`)]
+    : [];
   if (result.verdict === "pass") {
-    if (!options.verbose) return head;
-    return [head, ...result.invariants.map((r) => `    ✓ ${r.name}: ${r.seen}`)].join("\n");
+    const held = options.verbose ? result.invariants.map((r) => `    ✓ ${r.name}: ${r.seen}`) : [];
+    return [title, ...witnesses, ...held].join("\n");
   }
   if (result.error)
-    return `${head}  ${result.error.message.split("\n")[0]}${indentRest(result.error.message)}${result.replay ? `\n    replay: ${result.replay}` : ""}`;
+    return `${title}  ${result.error.message.split("\n")[0]}${indentRest(result.error.message)}${result.replay ? `\n    replay: ${result.replay}` : ""}`;
   const violated = result.invariants.filter((r) => !r.passed);
-  const lines = [`${head}  violated: ${violated.map((r) => r.name).join(", ")}`];
+  const lines = [`${title}  violated: ${violated.map((r) => r.name).join(", ")}`, ...witnesses];
   if (result.serviceExit) {
     lines.push(`    ! the service ${result.serviceExit.how} during the scenario; its last lines:`);
     for (const l of result.serviceExit.output.slice(-EVIDENCE_LINES)) lines.push(`        ${l}`);

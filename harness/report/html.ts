@@ -160,7 +160,9 @@ export interface Aggregated {
 }
 
 function resultOf(entry: TraceEntry): MarkResult {
-  return "lost" in entry.result ? "lost" : "sqlstate" in entry.result ? "error" : "ok";
+  // A statement the server skipped after its batch failed never ran: drawn like a lost one.
+  if ("lost" in entry.result || "skipped" in entry.result) return "lost";
+  return "sqlstate" in entry.result ? "error" : "ok";
 }
 
 function sqlstateOf(entry: TraceEntry): string | undefined {

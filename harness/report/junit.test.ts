@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { validateJunit } from "../../test/junit-schema.ts";
+import { JUNIT_SCHEMA_FILES, validateJunit } from "../../test/junit-schema.ts";
+import { describeSharedData } from "../../test/shared-data.ts";
 import type { ScenarioResult } from "../scenario/index.ts";
 import { junitDocument, toJunitXml } from "./junit.ts";
 import { failedResult, summaryOf } from "./sample-results.ts";
@@ -10,27 +11,66 @@ const context = { timestamp: new Date("2026-11-28T06:50:01.234Z"), hostname: "ci
 
 const summary = (results: ScenarioResult[]) => summaryOf(results);
 
-describe("toJunitXml", () => {
-  it("escapes evidence, drops what XML cannot hold, and validates against both schemas", async () => {
-    const xml = toJunitXml(
-      summary([
-        failed,
-        { ...failed, name: "b", verdict: "pass" },
-        {
-          ...failed,
-          name: "c",
-          verdict: "error",
-          invariants: [],
-          error: {
-            code: "FL_SERVICE",
-            message: "service died\n\tline 2\r\nlast \uFFFE\uD800",
-            exitCode: 3,
-          },
+/** A failure, a pass and an error whose texts hold everything XML must escape or drop. */
+const escaping = () =>
+  toJunitXml(
+    summary([
+      failed,
+      { ...failed, name: "b", verdict: "pass" },
+      {
+        ...failed,
+        name: "c",
+        verdict: "error",
+        invariants: [],
+        error: {
+          code: "FL_SERVICE",
+          message: "service died\n\tline 2\r\nlast \uFFFE\uD800",
+          exitCode: 3,
         },
-      ]),
-      context,
-    );
-    expect(await validateJunit(xml)).toEqual([]);
+      },
+    ]),
+    context,
+  );
+
+/** Two matrix cells of one scenario, with different seeds. */
+const cells = () => {
+  const cell = (schema: string, seed: number, verdict: ScenarioResult["verdict"]) => ({
+    ...failed,
+    name: "credits-balance",
+    cell: { schema, delivery: "shuffled" },
+    seed,
+    verdict,
+  });
+  return toJunitXml(
+    summary([cell("no users.credits_balance", 1, "fail"), cell("as migrated", 2, "pass")]),
+    context,
+  );
+};
+
+/** Two suites built with junitDocument, as the gate writes them. */
+const severalSuites = () => {
+  const suite = (name: string) => ({
+    name,
+    timestamp: context.timestamp,
+    hostname: "",
+    time: 0.5,
+    properties: [["baseline", "payments:broken"]] as [string, string][],
+    cases: [
+      {
+        name: "x",
+        classname: "faultline.gate",
+        time: 0.25,
+        outcome: { kind: "failure" as const, type: "Gate", message: "regresses", text: "a\nb" },
+      },
+    ],
+    systemOut: "",
+  });
+  return junitDocument([suite("baseline"), suite("candidate")]);
+};
+
+describe("toJunitXml", () => {
+  it("escapes evidence and drops what XML cannot hold", () => {
+    const xml = escaping();
     expect(xml).toContain('tests="3" failures="1" errors="1" skipped="0" time="2.500"');
     expect(xml).toContain('timestamp="2026-11-28T06:50:01" hostname="ci-runner-7"');
     expect(xml).toContain(
@@ -50,19 +90,8 @@ describe("toJunitXml", () => {
     );
   });
 
-  it("names each matrix cell as its own testcase and keeps each cell's seed when they differ", async () => {
-    const cell = (schema: string, seed: number, verdict: ScenarioResult["verdict"]) => ({
-      ...failed,
-      name: "credits-balance",
-      cell: { schema, delivery: "shuffled" },
-      seed,
-      verdict,
-    });
-    const xml = toJunitXml(
-      summary([cell("no users.credits_balance", 1, "fail"), cell("as migrated", 2, "pass")]),
-      context,
-    );
-    expect(await validateJunit(xml)).toEqual([]);
+  it("names each matrix cell as its own testcase and keeps each cell's seed when they differ", () => {
+    const xml = cells();
     expect(xml).toContain(
       'name="credits-balance [schema: no users.credits_balance, delivery: shuffled]"',
     );
@@ -71,14 +100,25 @@ describe("toJunitXml", () => {
       '<property name="seed credits-balance [schema: as migrated, delivery: shuffled]" value="2"/>',
     );
   });
+});
 
-  it("an empty run is still a valid document", async () => {
-    expect(await validateJunit(toJunitXml(summary([]), context))).toEqual([]);
+describe("junitDocument", () => {
+  it("numbers several suites and fills an empty hostname", () => {
+    const xml = severalSuites();
+    expect(xml).toContain('id="1"');
+    expect(xml).toContain('hostname="localhost"');
   });
 });
 
-describe("validateJunit", () => {
-  it("reports what the schemas reject, naming the schema and the line", async () => {
+describeSharedData("JUnit XML against Jenkins' and Ant's schemas", JUNIT_SCHEMA_FILES, () => {
+  it("escaped evidence, matrix cells, several suites and an empty run are all valid", async () => {
+    expect(await validateJunit(escaping())).toEqual([]);
+    expect(await validateJunit(cells())).toEqual([]);
+    expect(await validateJunit(severalSuites())).toEqual([]);
+    expect(await validateJunit(toJunitXml(summary([]), context))).toEqual([]);
+  });
+
+  it("validateJunit reports what the schemas reject, naming the schema and the line", async () => {
     const errors = await validateJunit(
       '<?xml version="1.0"?>\n<testsuites tests="1">\n  <testsuite name="x" tests="1" failures="0" errors="0">\n    <testcase name="t" file="a.ts"/>\n  </testsuite>\n</testsuites>\n',
     );
@@ -87,28 +127,5 @@ describe("validateJunit", () => {
     );
     expect(errors.some((e) => e.startsWith("windyroad-JUnit.xsd: report.xml:3:"))).toBe(true);
     expect((await validateJunit("<testsuites><oops></testsuites>")).length).toBeGreaterThan(0);
-  });
-
-  it("accepts a document of several suites built with junitDocument", async () => {
-    const suite = (name: string) => ({
-      name,
-      timestamp: context.timestamp,
-      hostname: "",
-      time: 0.5,
-      properties: [["baseline", "payments:broken"]] as [string, string][],
-      cases: [
-        {
-          name: "x",
-          classname: "faultline.gate",
-          time: 0.25,
-          outcome: { kind: "failure" as const, type: "Gate", message: "regresses", text: "a\nb" },
-        },
-      ],
-      systemOut: "",
-    });
-    const xml = junitDocument([suite("baseline"), suite("candidate")]);
-    expect(await validateJunit(xml)).toEqual([]);
-    expect(xml).toContain('id="1"');
-    expect(xml).toContain('hostname="localhost"');
   });
 });

@@ -1,6 +1,6 @@
 import { appendFile, mkdir, stat } from "node:fs/promises";
 import path from "node:path";
-import type { RunSummary, ScenarioResult } from "../scenario/index.ts";
+import { formatDisagreements, type RunSummary, type ScenarioResult } from "../scenario/index.ts";
 import type { Reporter } from "./reporter.ts";
 import { testName } from "./test-name.ts";
 
@@ -172,6 +172,13 @@ export function toMarkdownSummary(
   }
   if (bad.length > MAX_DETAILS)
     out.push(`… and ${bad.length - MAX_DETAILS} more failures: see the JSON or JUnit report.`, "");
+  // Under any verdict: a verdict whose witnesses disagree cannot be taken at its word.
+  for (const r of results)
+    if (r.witnessDisagreements?.length)
+      out.push(
+        `> ⚠️ ${escapeMarkdown(testName(r))}: ${escapeMarkdown(formatDisagreements(r.witnessDisagreements))}`,
+        "",
+      );
   return `${out.join("\n").trimEnd()}\n`;
 }
 

@@ -38,3 +38,8 @@ export {
 } from "./runner.ts";
 export { formatIssues, type Scenario, type ScenarioInput, scenarioSchema } from "./schema.ts";
 export { perScenarioHost } from "./service-host.ts";
+export {
+  compareWitnesses,
+  formatDisagreements,
+  type WitnessDisagreement,
+} from "./witnesses.ts";

@@ -19,7 +19,7 @@ import {
   type ServerError,
   type StartedPostgres,
 } from "../postgres/index.ts";
-import { isError, readTrace, type TraceEntry } from "../proxy/index.ts";
+import { readTrace, type TraceEntry } from "../proxy/index.ts";
 import { newSeed, type Random, seededRandom } from "../random/index.ts";
 import { runBuild, type ServiceSpec } from "../service/index.ts";
 import {
@@ -41,6 +41,12 @@ import { cellMatches, describeCell, expandMatrix, type ScenarioCell } from "./ma
 import type { Scenario } from "./schema.ts";
 import { type Attachment, perRunHost, perScenarioHost, type ServiceHost } from "./service-host.ts";
 import { type Planned, prepareSteps, type Step, shuffle, stripeRetrySchedule } from "./steps.ts";
+import {
+  compareWitnesses,
+  serverLogSqlstates,
+  traceSqlstates,
+  type WitnessDisagreement,
+} from "./witnesses.ts";
 
 export { stripeRetrySchedule } from "./steps.ts";
 
@@ -71,6 +77,16 @@ export interface ScenarioResult {
    * faults included, as the service saw them): `{ "42703": 1, "25P02": 6 }`.
    */
   sqlstates: Record<string, number>;
+  /**
+   * The same counts from Postgres's own log, where faultline reads one (embedded and container
+   * providers; absent for `url:`). They must equal `sqlstates`.
+   */
+  serverSqlstates?: Record<string, number>;
+  /**
+   * Set when the trace and the server log count some SQLSTATE differently: each such SQLSTATE
+   * with both counts. A witness that disagrees with the other is a bug of faultline's.
+   */
+  witnessDisagreements?: WitnessDisagreement[];
   /** What the verdict's evidence comes from: the server's log and the proxy trace, or the trace alone. */
   oracle?: string;
   /** Set when the service died during the scenario: how, and its last lines of output. */
@@ -446,7 +462,12 @@ async function runOne(
     await attachment.proxy.flushTrace();
     const trace: TraceEntry[] = [];
     for await (const entry of readTrace(tracePath)) trace.push(entry);
-    result.sqlstates = countSqlstates(trace);
+    result.sqlstates = traceSqlstates(trace);
+    if (server.serverLog) {
+      result.serverSqlstates = serverLogSqlstates(serverErrors);
+      const disagreements = compareWitnesses(result.sqlstates, result.serverSqlstates);
+      if (disagreements.length) result.witnessDisagreements = disagreements;
+    }
     // Not enumerable: JSON reports and copies of the result leave it out, only the HTML report
     // (which asked for it) reads it; a whole trace would balloon a JSON report.
     if (options.keepTrace)
@@ -482,15 +503,6 @@ async function runOne(
       result.durationMs = Date.now() - started;
   }
   return result;
-}
-
-/** Statements per SQLSTATE, most frequent first. */
-function countSqlstates(trace: TraceEntry[]): Record<string, number> {
-  const counts = new Map<string, number>();
-  for (const entry of trace)
-    if (isError(entry))
-      counts.set(entry.result.sqlstate, (counts.get(entry.result.sqlstate) ?? 0) + 1);
-  return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
 }
 
 const NO_SERVER_LOG: ServerError[] = [];

@@ -9,7 +9,9 @@ function line(e: TraceEntry): string {
     ? `${e.result.sqlstate} ${e.result.message}`
     : "tag" in e.result
       ? e.result.tag
-      : "reply lost";
+      : "skipped" in e.result
+        ? "skipped (an earlier statement of its batch failed)"
+        : "reply lost";
   return `conn ${e.conn} ${e.at} ${e.sql} → ${outcome} (tx ${e.tx})`;
 }
 
@@ -28,6 +30,8 @@ export const rollsBackAfterError: Invariant<z.infer<typeof schema>> = {
       "after each error inside a transaction, the connection's next statement is ROLLBACK (or ROLLBACK TO SAVEPOINT)";
     const byConn = new Map<number, TraceEntry[]>();
     for (const entry of trace) {
+      // What the server skipped in a failed batch was never run: the next statement is after it.
+      if ("skipped" in entry.result) continue;
       const list = byConn.get(entry.conn) ?? [];
       list.push(entry);
       byConn.set(entry.conn, list);
