@@ -33,7 +33,7 @@ interface ScenarioJson {
   verdict: string;
   sqlstates: Record<string, number>;
   serverSqlstates?: Record<string, number>;
-  serverErrorCount: number;
+  witnessDisagreements?: { sqlstate: string; trace: number; serverLog: number }[];
   oracle: string;
   faults: { rule: string }[];
   deliveries: { status: number | null }[];
@@ -189,15 +189,9 @@ describe.concurrent("driver conformance", () => {
         expect(s.sqlstates["42703"], `trace 42703\n${log}`).toBe(3);
         expect(s.sqlstates["25P02"], `trace 25P02\n${log}`).toBe(3);
         if (provider.serverLog) {
-          // TODO(serverSqlstates): main is adding per-SQLSTATE counts from the server log; once
-          // it is merged, drop this `if` and the fallback below so the field is always required.
-          if (s.serverSqlstates) {
-            expect(s.serverSqlstates["42703"], `server log 42703\n${log}`).toBe(3);
-            expect(s.serverSqlstates["25P02"], `server log 25P02\n${log}`).toBe(3);
-          } else {
-            expect(s.serverErrorCount, `server log errors\n${log}`).toBe(6);
-            expect(noCascade?.seen, log).toContain("3 × 25P02 in the server log");
-          }
+          expect(s.serverSqlstates?.["42703"], `server log 42703\n${log}`).toBe(3);
+          expect(s.serverSqlstates?.["25P02"], `server log 25P02\n${log}`).toBe(3);
+          expect(s.witnessDisagreements ?? [], log).toEqual([]);
         }
       });
 
@@ -220,11 +214,10 @@ describe.concurrent("driver conformance", () => {
         // The rolled-back event must not be acknowledged, so the provider delivers it again.
         expect(fault.deliveries[0]?.status, log).toBe(500);
         if (provider.serverLog) {
-          // TODO(serverSqlstates): as above.
-          if (cascade.serverSqlstates && fault.serverSqlstates) {
-            expect(cascade.serverSqlstates["25P02"] ?? 0, log).toBe(0);
-            expect(fault.serverSqlstates["40001"], log).toBe(1);
-          } else expect(fault.serverErrorCount, log).toBe(1);
+          expect(cascade.serverSqlstates?.["25P02"] ?? 0, `server log 25P02\n${log}`).toBe(0);
+          expect(fault.serverSqlstates?.["40001"], `server log 40001\n${log}`).toBe(1);
+          expect(cascade.witnessDisagreements ?? [], log).toEqual([]);
+          expect(fault.witnessDisagreements ?? [], log).toEqual([]);
         }
       });
     }
