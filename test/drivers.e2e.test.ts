@@ -223,3 +223,28 @@ describe.concurrent("driver conformance", () => {
     }
   }
 });
+
+describe("gate on a driver that prepares first", () => {
+  const asyncpg = drivers.find((d) => d.id === "asyncpg");
+  it.runIf(asyncpg && !availability.get("asyncpg"))(
+    "asyncpg: the SQLSTATE table shows the cascade before the fix and none after",
+    { timeout: TIMEOUT },
+    async () => {
+      const driver = asyncpg as Driver;
+      const cli = await limited(() =>
+        runCli([
+          "gate",
+          CASCADE,
+          "--baseline",
+          `cd '${driver.dir}' && ${driver.broken}`,
+          "--candidate",
+          `cd '${driver.dir}' && ${driver.fixed}`,
+        ]),
+      );
+      const log = `${cli.stdout}\n${cli.stderr}`;
+      expect(cli.code, log).toBe(0);
+      expect(cli.stdout, log).toMatch(/42703 undefined_column\s+3\s+3/);
+      expect(cli.stdout, log).toMatch(/25P02 in_failed_sql_transaction\s+3\s+0/);
+    },
+  );
+});
