@@ -47,6 +47,8 @@ export const MSG = {
 
 /** Read a NUL-terminated string at `offset`; returns the string and the offset after the NUL. */
 export function readCString(buf: Buffer, offset: number): [string, number] {
+  // Unnamed statements and portals: most drivers' every message, worth no native call.
+  if (buf[offset] === 0) return ["", offset + 1];
   const end = buf.indexOf(0, offset);
   if (end === -1) return [buf.toString("utf8", offset), buf.length];
   return [buf.toString("utf8", offset, end), end + 1];
