@@ -33,7 +33,6 @@ export async function exportK6Script(
   const nowSeconds = Math.floor(Date.now() / 1000);
   const steps = await planSteps(loaded.scenario, {
     where,
-    nowSeconds,
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.paths ? { paths: options.paths } : {}),
   });

@@ -4,6 +4,7 @@ import type { Scenario } from "../scenario/index.ts";
 import {
   loadFixture,
   planVariable,
+  templateClock,
   type VariablePlan,
   webhookProviders,
 } from "../webhooks/index.ts";
@@ -32,9 +33,12 @@ export const K6_SIGNED_PROVIDERS = ["stripe", "standard", "github", "lemonsqueez
  */
 export async function planSteps(
   scenario: Scenario,
-  options: { where: string; seed?: number; nowSeconds: number; paths?: Record<string, string> },
+  options: { where: string; seed?: number; paths?: Record<string, string> },
 ): Promise<PlannedStep[]> {
-  const random = seededRandom(options.seed ?? scenario.randomSeed ?? 1);
+  const seed = options.seed ?? scenario.randomSeed ?? 1;
+  const random = seededRandom(seed);
+  // Template times from the seed, as `run` draws them (see templateClock).
+  const clock = templateClock(seed);
   const steps: PlannedStep[] = [];
   const byAs = new Map<string, number>();
   const flat = scenario.webhooks.flatMap((step) => (step.batch ? step.batch : [step]));
@@ -59,7 +63,7 @@ export async function planSteps(
       );
     const template = await loadFixture(providerName, step.fixture);
     const values = {
-      ...provider.defaults(step.fixture, random, options.nowSeconds),
+      ...provider.defaults(step.fixture, random, clock.at(steps.length)),
       ...step.with,
     };
     const index = steps.length;

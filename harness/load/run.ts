@@ -24,6 +24,7 @@ import {
   planVariable,
   renderFixture,
   type TemplateValue,
+  templateClock,
   type VariablePlan,
   type WebhookProvider,
   webhookProviders,
@@ -277,7 +278,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const webhooks: PreparedWebhook[] = [];
     const deliveries: Delivery[] = [];
     const outcomes: LoadOutcome[] = [];
-    const nowSeconds = Math.floor(Date.now() / 1000);
+    // Template times from the seed, one second apart per request (see templateClock).
+    const clock = templateClock(seed, 1);
     const startedAt = Date.now();
     // Unique per run too, so a second run against a kept database cannot collide with the first.
     const runTag = seed.toString(36);
@@ -315,7 +317,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
             provider: t.provider,
             fixture: t.fixture,
             random,
-            nowSeconds,
+            nowSeconds: clock.at(index),
             given,
             where: `${t.providerName}/${t.fixture}`,
           });

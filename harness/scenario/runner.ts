@@ -27,6 +27,7 @@ import {
   deliver,
   type PreparedWebhook,
   succeeded,
+  templateClock,
   webhookProviders,
 } from "../webhooks/index.ts";
 import {
@@ -144,7 +145,7 @@ export interface RunOptions {
   /** Keep the proxy trace on each result (`result.trace`); off so JSON reports stay small. */
   keepTrace?: boolean;
   signal?: AbortSignal;
-  /** The clock for signatures and template timestamps, in milliseconds. */
+  /** The clock for signatures, in milliseconds (template timestamps come from the seed). */
   now?: () => number;
   onRunStart?(info: RunStartInfo): void | Promise<void>;
   /** Told of steps of the run worth a line on the console (the build, a service restart). */
@@ -410,7 +411,7 @@ async function runOne(
       scenario,
       path.dirname(path.resolve(file)),
       random,
-      Math.floor(now() / 1000),
+      templateClock(seed),
       options.webhookPaths,
     );
     const webhooks = steps.flatMap((step) =>

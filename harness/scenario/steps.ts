@@ -5,6 +5,7 @@ import {
   loadFixture,
   type PreparedWebhook,
   renderFixture,
+  type TemplateClock,
   webhookProviders,
 } from "../webhooks/index.ts";
 import { displayPath, findRecorded } from "./load.ts";
@@ -58,7 +59,7 @@ export async function prepareSteps(
   scenario: Scenario,
   baseDir: string,
   random: Random,
-  nowSeconds: number,
+  clock: TemplateClock,
   webhookPaths: Record<string, string> = {},
 ): Promise<Step[]> {
   // A step's own path wins, then the config's path for the provider, then the provider's default.
@@ -116,7 +117,8 @@ export async function prepareSteps(
       provider,
       fixture,
       random,
-      nowSeconds,
+      // Each templated event strictly later than the one before, from the seed's origin.
+      nowSeconds: clock.at(webhookCount - 1),
       given: step.with,
       where: `${providerName}/${fixture}`,
     });

@@ -1,4 +1,11 @@
 /** Webhook providers, recorded payloads, templating and delivery. */
+
+export {
+  STOCK_TEMPLATE_EPOCH,
+  TEMPLATE_STEP_SECONDS,
+  type TemplateClock,
+  templateClock,
+} from "./clock.ts";
 export {
   type Delivery,
   deliver,

@@ -528,7 +528,13 @@ describe("replay of stock fixtures", () => {
     );
     expect(checkout.type).toBe("checkout.session.completed");
     expect(checkout.data.object.customer_email).toMatch(/^customer-[0-9a-z]{8}@example\.com$/);
-    expect(checkout.created).toBe(1_767_225_600);
+    // From the fixed epoch, one step per template in file order: never the wall clock.
+    expect(checkout.created).toBe(
+      1_767_225_600 + 60 * templates.indexOf("checkout.session.completed.json"),
+    );
+    const created = first.received.map((r) => (JSON.parse(r.body) as { created: number }).created);
+    for (let i = 1; i < created.length; i++)
+      expect(created[i]).toBeGreaterThan(created[i - 1] as number);
 
     const again = await startService();
     await replay({ dir, to: again.url, provider: stripeProvider, secret: stripeSecret, seed: 7 });

@@ -3,6 +3,7 @@ import path from "node:path";
 import { Agent, request } from "undici";
 import { z } from "zod";
 import { type Random, seededRandom } from "../random/index.ts";
+import { STOCK_TEMPLATE_EPOCH, TEMPLATE_STEP_SECONDS } from "./clock.ts";
 import type { WebhookProvider } from "./provider.ts";
 import { endToEndHeaders, FIXTURE_FILE, SIGNATURE_HEADERS } from "./recorder.ts";
 import { renderFixture } from "./render.ts";
@@ -55,12 +56,7 @@ export interface StockFixture {
   template: unknown;
 }
 
-/**
- * Where stock templates' timestamps start (2026-01-01T00:00:00Z, unix seconds): fixed rather
- * than the wall clock, so that one seed gives the same bytes on any day. Signatures still use
- * the real time, as providers' verifiers demand.
- */
-export const STOCK_TEMPLATE_EPOCH = 1_767_225_600;
+export { STOCK_TEMPLATE_EPOCH };
 
 /** How replay sends the fixtures. */
 export type ReplayPolicy = "inOrder" | "shuffled" | "concurrent" | "duplicated";
@@ -301,12 +297,14 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult[]> {
   // One stream for all templates, drawn in file order before any shuffling, so a fixture's
   // bytes depend on the seed and the folder, never on the policy.
   const random = seededRandom(seed);
-  for (const f of stock) {
+  for (const [index, f] of stock.entries()) {
     const rendered = renderFixture(f.template, {
       provider,
       fixture: f.name,
       random,
-      nowSeconds: options.templateNowSeconds ?? STOCK_TEMPLATE_EPOCH,
+      // In file order, each template a step later than the one before (see templateClock).
+      nowSeconds:
+        (options.templateNowSeconds ?? STOCK_TEMPLATE_EPOCH) + index * TEMPLATE_STEP_SECONDS,
       where: f.file,
     });
     fixtures.push({
