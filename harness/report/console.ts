@@ -4,6 +4,17 @@ import type { Reporter } from "./reporter.ts";
 import { testName } from "./test-name.ts";
 
 const EVIDENCE_LINES = 8;
+/** Characters of one evidence line on the console; --json keeps it whole. */
+export const EVIDENCE_WIDTH = 200;
+
+/**
+ * One evidence line, its head kept and the rest cut with its length said: a service's 3 KB
+ * upsert quoted in a 42703 line would otherwise fill the screen. Only the console cuts.
+ */
+export function capEvidence(line: string, width = EVIDENCE_WIDTH): string {
+  if (line.length <= width) return line;
+  return `${line.slice(0, width)}… (${line.length} chars; whole in --json)`;
+}
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)}s`;
@@ -48,11 +59,12 @@ export function formatScenarioResult(result: ScenarioResult, options: ConsoleOpt
   const lines = [`${title}  violated: ${violated.map((r) => r.name).join(", ")}`, ...witnesses];
   if (result.serviceExit) {
     lines.push(`    ! the service ${result.serviceExit.how} during the scenario; its last lines:`);
-    for (const l of result.serviceExit.output.slice(-EVIDENCE_LINES)) lines.push(`        ${l}`);
+    for (const l of result.serviceExit.output.slice(-EVIDENCE_LINES))
+      lines.push(`        ${capEvidence(l)}`);
   }
   for (const r of violated) {
     lines.push(style("red", `    ✗ ${r.name}: expected ${r.expected}; seen ${r.seen}`));
-    for (const e of r.evidence.slice(0, EVIDENCE_LINES)) lines.push(`        ${e}`);
+    for (const e of r.evidence.slice(0, EVIDENCE_LINES)) lines.push(`        ${capEvidence(e)}`);
     if (r.evidence.length > EVIDENCE_LINES)
       lines.push(`        … ${r.evidence.length - EVIDENCE_LINES} more (see --json)`);
   }

@@ -14,6 +14,7 @@ import type { InvariantContext } from "./invariant.ts";
 import { noLostEvents } from "./no-lost-events.ts";
 import { signaturesRejected } from "./signatures-rejected.ts";
 import { snapshotTables } from "./snapshot.ts";
+import { sql } from "./sql.ts";
 
 // The delivery invariants judged against real rows: each must fail on the state it exists to catch.
 let root: string;
@@ -227,6 +228,52 @@ describe("delivery invariants on real rows", () => {
     expect(typo.evidence[0]).toContain(
       ":subscription is not a value of this event (it has: :event_id, :object_id, :customer, :event_type)",
     );
+    await env.databases.drop(db.name);
+  });
+});
+
+describe("sql({ rows }) on real column types", () => {
+  it("compares a bigint and a numeric column by value, and still fails on a different value", async () => {
+    const db = await env.databases.create("bigint", []);
+    await db.query("CREATE TABLE prices (id bigint, unit_amount bigint, ratio numeric(10,2))");
+    await db.query("INSERT INTO prices VALUES (9007199254740993, 4900, 1.50)");
+    const ctx = await context(db, [], []);
+    const query = "SELECT id, unit_amount, ratio FROM prices";
+    const spec = (rows: Record<string, unknown>[]) =>
+      sql.schema.parse({ invariant: "sql", name: "price", query, rows });
+    // node-postgres hands int8 and numeric back as strings.
+    expect((await db.query(query)).rows[0]?.unit_amount).toBe("4900");
+    const same = await sql.evaluate(
+      spec([{ id: "9007199254740993", unit_amount: 4900, ratio: 1.5 }]),
+      ctx,
+      undefined,
+    );
+    expect(same.passed).toBe(true);
+    const off = await sql.evaluate(
+      spec([{ id: "9007199254740992", unit_amount: 4900, ratio: 1.5 }]),
+      ctx,
+      undefined,
+    );
+    expect(off.passed).toBe(false);
+    expect(
+      (
+        await sql.evaluate(
+          spec([{ id: "9007199254740993", unit_amount: 4901, ratio: 1.5 }]),
+          ctx,
+          undefined,
+        )
+      ).passed,
+    ).toBe(false);
+    // A text column holding digits is still compared as JSON: "4900" is not 4900 there.
+    await db.query("CREATE TABLE notes (body text)");
+    await db.query("INSERT INTO notes VALUES ('4900')");
+    const text = sql.schema.parse({
+      invariant: "sql",
+      name: "note",
+      query: "SELECT body FROM notes",
+      rows: [{ body: 4900 }],
+    });
+    expect((await sql.evaluate(text, ctx, undefined)).passed).toBe(false);
     await env.databases.drop(db.name);
   });
 });

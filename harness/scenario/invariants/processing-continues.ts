@@ -16,13 +16,17 @@ function errorsDuring(delivery: Delivery, errors: ServerError[]): ServerError[] 
 
 /**
  * Once a webhook has failed (non-2xx, or the server raised an error while it was handled),
- * every later webhook must still succeed: one bad payment must not stop the next.
+ * every later webhook must still succeed: one bad payment must not stop the next. Deliveries
+ * forged on purpose (`signature: …`) are not the provider's and are meant to be refused: their
+ * 400 is neither the first failure nor a later one.
  */
 export const processingContinues: Invariant<z.infer<typeof schema>> = {
   name: "processingContinues",
   schema,
   label: () => "processingContinues",
-  async evaluate(_spec, { deliveries, serverErrors }) {
+  async evaluate(_spec, context) {
+    const { serverErrors } = context;
+    const deliveries = context.deliveries.filter((d) => !d.signature);
     const name = "processingContinues";
     const firstFailure = deliveries.findIndex(
       (d) => !succeeded(d) || errorsDuring(d, serverErrors).length > 0,
