@@ -6,7 +6,9 @@ import type { RunEnvironment } from "../postgres/index.ts";
 import { isError, loadRulesFile, type RuleSpec, readTrace } from "../proxy/index.ts";
 import { seededRandom } from "../random/index.ts";
 import {
+  assertDriftKept,
   displayPath,
+  driftSnapshot,
   type InvariantResult,
   type InvariantSpec,
   invariants,
@@ -240,6 +242,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const secret = cell.scenario.webhookSecret ?? mainProvider.newSecret(random);
   const { checks, notJudged } = invariantsUnderLoad(cell);
   const db = await provisionDatabase(shown, cell.scenario, environment.databases);
+  const driftShape = await driftSnapshot(cell.scenario, db);
   // Listed with the reaper before it exists, so even `kill -9` leaves no trace dir behind.
   const traceDir = makeTempDir(defaultTmpRoot(), "faultline-load-");
   const tracePath = path.join(traceDir.path, "trace.ndjson");
@@ -272,6 +275,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       },
     });
     const { service } = attachment;
+    await assertDriftKept(
+      cell.scenario,
+      db,
+      driftShape,
+      "after the service started",
+      service.output(),
+    );
     options.onLine?.(
       `load: ${service.label} at ${service.url}, ${rules.length} fault rule(s), ${templates.length} webhook template(s), seed ${seed}`,
     );
@@ -377,6 +387,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         output: service.output().slice(-5),
       };
 
+    await assertDriftKept(
+      cell.scenario,
+      db,
+      driftShape,
+      "at the end of the load",
+      service.output(),
+    );
     await attachment.proxy.flushTrace();
     const sqlstates = new Map<string, number>();
     const trace = [];

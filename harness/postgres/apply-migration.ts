@@ -88,13 +88,14 @@ interface CommandTarget {
 /**
  * Run a project's own migrate command (Alembic, Rails, Knex, prisma migrate deploy…) once
  * against the template database. It gets the usual variables: DATABASE_URL and libpq's PG*.
+ * Returns the last lines it printed.
  */
 export async function runMigrateCommand(
   command: string,
   cwd: string,
   target: CommandTarget,
   signal?: AbortSignal,
-): Promise<void> {
+): Promise<string[]> {
   // postgresql:// rather than postgres://: SQLAlchemy 1.4+ refuses the short scheme.
   const url = `postgresql://${encodeURIComponent(target.user)}@${target.host}:${target.port}/${encodeURIComponent(target.database)}`;
   const child = spawn("sh", ["-c", command], {
@@ -137,6 +138,7 @@ export async function runMigrateCommand(
         `migrate command failed (exit ${code}): ${command}\n  in ${path.resolve(cwd)} with DATABASE_URL=${url}${tail}`,
       );
     }
+    return output;
   } finally {
     signal?.removeEventListener("abort", abort);
   }

@@ -1,6 +1,7 @@
 import pg from "pg";
-import { UnsafeDatabaseError } from "../errors.ts";
+import { PostgresFailedError, UnsafeDatabaseError } from "../errors.ts";
 import { applyMigration, runMigrateCommand } from "./apply-migration.ts";
+import { diffSchemaShapes, readSchemaShape, type SchemaShape } from "./catalog.ts";
 import { type DriftStep, driftSql, migrationCount, UnknownMigrationError } from "./drift.ts";
 import type { Migration } from "./migrations.ts";
 import { dropUnknownSettings } from "./pg-dump.ts";
@@ -95,6 +96,21 @@ export class Databases {
     return next;
   }
 
+  /** The shape of database `name`, read over a connection of its own. */
+  private async shapeOf(name: string): Promise<SchemaShape> {
+    const client = new pg.Client({
+      connectionString: this.server.urlFor(name),
+      application_name: "faultline",
+    });
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      return await readSchemaShape((sql) => client.query(sql));
+    } finally {
+      await client.end();
+    }
+  }
+
   private adminClient(): Promise<pg.Client> {
     this.admin ??= (async () => {
       const client = new pg.Client({
@@ -124,12 +140,25 @@ export class Databases {
     this.created.add(name);
     const { command, roles } = this.schema;
     if (command) {
-      await runMigrateCommand(
+      const before = await this.shapeOf(name);
+      const output = await runMigrateCommand(
         command.line,
         command.cwd,
         { host: this.server.host, port: this.server.port, user: this.server.user, database: name },
         this.signal,
       );
+      // A library migrator that logs its error and resolves exits 0 having done nothing: a
+      // template without the schema would make every verdict about some other database.
+      const after = await this.shapeOf(name);
+      const unchanged = diffSchemaShapes(before, after).length === 0;
+      if (unchanged || after.size === 0) {
+        const tail = output.length
+          ? `\n--- last ${output.length} lines of its output ---\n${output.join("\n")}`
+          : "\n(it printed nothing)";
+        throw new PostgresFailedError(
+          `migrate command exited 0 but ${after.size === 0 ? "created no table" : "left the schema exactly as it was"}: ${command.line}\n  in ${command.cwd}; a migrator that logs its error and carries on looks like this — check its output${tail}`,
+        );
+      }
       // The command's own connections may linger a moment; a template must have none.
       await this.adminQuery(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",

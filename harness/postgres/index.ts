@@ -2,6 +2,7 @@
 
 // freePort lives with the lifecycle now; re-exported here for the callers that found it here.
 export { freePort } from "../lifecycle/index.ts";
+export { diffSchemaShapes, readSchemaShape, type SchemaShape } from "./catalog.ts";
 export {
   CONTAINER_LABEL,
   containerPostgres,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeSharedData, sharedData } from "../../test/shared-data.ts";
-import { PostgresFailedError } from "../errors.ts";
+import { exitCodeFor, PostgresFailedError } from "../errors.ts";
 import { PACKAGE_ROOT } from "../lifecycle/index.ts";
 import {
   Databases,
@@ -420,6 +420,34 @@ console.log("migrated", process.env.PGHOST, process.env.PGUSER, process.env.PGDA
     expect((error as Error).message).toMatch(
       /^migrate command failed \(exit 4\): node migrate\.mjs\n {2}in .*failing with DATABASE_URL=postgresql:\/\/postgres@127\.0\.0\.1:\d+\/faultline_template_\w+\n--- last 2 lines of its output ---\nconnecting…\nrelation "x" does not exist$/,
     );
+  });
+});
+
+describe("a migrate command that exits 0 having done nothing", () => {
+  it("stops the run (exit 3) when it swallowed its error and created no table", async () => {
+    const dir = path.join(root, "swallowing");
+    await mkdir(dir, { recursive: true });
+    // The shape of a library migrator: the error is logged, the promise resolves, exit 0.
+    await writeFile(
+      path.join(dir, "migrate.mjs"),
+      `import pg from ${JSON.stringify(path.join(PACKAGE_ROOT, "node_modules", "pg", "lib", "index.js"))};
+const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+await client.connect();
+try {
+  await client.query("CREATE TABLE stripe.products (id text PRIMARY KEY)");
+} catch (error) {
+  console.error("migration 0001_products.sql failed:", error.message);
+}
+await client.end();
+`,
+    );
+    const dbs = await databasesFor({ migrate: "node migrate.mjs", cwd: dir });
+    const error = await dbs.template().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PostgresFailedError);
+    expect(exitCodeFor(error)).toBe(3);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^migrate command exited 0 but created no table: node migrate\.mjs/);
+    expect(message).toContain('migration 0001_products.sql failed: schema "stripe" does not exist');
   });
 });
 

@@ -1,6 +1,8 @@
 /** Scenarios: the typed format, loading and validation, the runner, and the invariants. */
+
 export { importModule } from "./compile.ts";
 export * from "./define.ts";
+export { assertDriftKept, driftSnapshot } from "./drift-kept.ts";
 export {
   type Invariant,
   type InvariantContext,

@@ -30,6 +30,7 @@ import {
   templateClock,
   webhookProviders,
 } from "../webhooks/index.ts";
+import { assertDriftKept, driftSnapshot } from "./drift-kept.ts";
 import {
   type InvariantContext,
   type InvariantResult,
@@ -398,6 +399,7 @@ async function runOne(
   try {
     db = await provision(shown, scenario, databases);
     result.database = db.name;
+    const driftShape = await driftSnapshot(scenario, db);
 
     const prepared = new Map<number, unknown>();
     for (const [index, spec] of scenario.invariants.entries()) {
@@ -445,8 +447,22 @@ async function runOne(
       onFault: (event) => result.faults.push({ ...event, at: event.at.toISOString() }),
     });
     const outputBefore = attachment.service.output().length;
+    await assertDriftKept(
+      scenario,
+      db,
+      driftShape,
+      "after the service started",
+      attachment.service.output(),
+    );
 
     const snapshots = await deliverAll(steps, attachment, db, secret, random, now, result, options);
+    await assertDriftKept(
+      scenario,
+      db,
+      driftShape,
+      "at the end of the scenario",
+      attachment.service.output(),
+    );
 
     if (attachment.service.ended) {
       // Let the pipes drain so the output shows why.
