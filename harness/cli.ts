@@ -481,11 +481,29 @@ async function prepareRun(
   const setup = new AbortController();
   const forward = () => setup.abort(signal.reason);
   signal.addEventListener("abort", forward, { once: true });
+  // `migrate: "service"`: the template is built by starting the (first) service on it.
+  const migratesItself =
+    schema !== undefined && "migrate" in schema && schema.migrate === "service";
+  let servicesForTemplate: Promise<{ spec: ServiceSpec }[]> | undefined;
   const environment = startEnvironment({
     signal: setup.signal,
     provider: resolvePostgresProvider(postgres, { allowRemote }),
     allowNonLoopback: allowRemote,
     ...(schema ? { schema } : {}),
+    ...(migratesItself
+      ? {
+          migrateWithService: async (databaseUrl: string) => {
+            const [first] = await (servicesForTemplate as Promise<{ spec: ServiceSpec }[]>);
+            if (!first) throw new BadUsageError('database.migrate "service": no service to start');
+            const { migrateByStartingService } = await import("./scenario/index.ts");
+            return migrateByStartingService(first.spec, databaseUrl, {
+              readyTimeoutMs: readyTimeoutMs ?? config?.service.readyTimeoutMs,
+              signal: setup.signal,
+              onProgress: output.progress,
+            });
+          },
+        }
+      : {}),
     ...(values["no-template-cache"] ? { templateCache: false } : {}),
     onProgress: output.progress,
   });
@@ -504,6 +522,7 @@ async function prepareRun(
       ),
     ),
   );
+  servicesForTemplate = services;
   // Failures surface where these are awaited; the handlers only stop Node calling them unhandled.
   environment.catch(() => {});
   services.catch(() => {});

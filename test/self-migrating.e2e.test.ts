@@ -10,9 +10,15 @@ const SERVER = `import http from "node:http";
 import pg from ${JSON.stringify(path.join(ROOT, "node_modules", "pg", "lib", "index.js"))};
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
 if (process.env.SKIP_MIGRATIONS !== "1") {
-  await pool.query("CREATE TABLE IF NOT EXISTS users (id serial PRIMARY KEY, email text UNIQUE)");
-  await pool.query("ALTER TABLE users ADD COLUMN IF NOT EXISTS credits_balance integer NOT NULL DEFAULT 0");
-  console.log("migrations: up to date");
+  try {
+    // BROKEN_MIGRATION: a migration that fails, and a migrator that logs it and carries on.
+    if (process.env.BROKEN_MIGRATION === "1") await pool.query("CREATE TABLE stripe.users (id int)");
+    await pool.query("CREATE TABLE IF NOT EXISTS users (id serial PRIMARY KEY, email text UNIQUE)");
+    await pool.query("ALTER TABLE users ADD COLUMN IF NOT EXISTS credits_balance integer NOT NULL DEFAULT 0");
+    console.log("migrations: up to date");
+  } catch (error) {
+    console.error("migration failed:", error.message);
+  }
 }
 http.createServer((req, res) => {
   let body = "";
@@ -38,6 +44,17 @@ export default defineScenario({
 });
 `;
 
+const CLEAN = `import { defineScenario, noCascade, sql } from "faultline";
+export default defineScenario({
+  name: "clean",
+  webhooks: [{ fixture: "checkout.session.completed", with: { email: "a@example.com" } }],
+  invariants: [
+    noCascade(),
+    sql({ name: "user stored", query: "SELECT email, credits_balance FROM users", rows: [{ email: "a@example.com", credits_balance: 0 }] }),
+  ],
+});
+`;
+
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "faultline-self-migrating-"));
@@ -49,12 +66,19 @@ beforeAll(async () => {
   );
   await writeFile(path.join(dir, "server.mjs"), SERVER);
   await writeFile(path.join(dir, "faultline", "behind.scenario.ts"), SCENARIO);
+  await mkdir(path.join(dir, "clean"));
+  await writeFile(path.join(dir, "clean", "clean.scenario.ts"), CLEAN);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function config(name: string, env: Record<string, string>): Promise<string> {
+async function config(
+  name: string,
+  env: Record<string, string>,
+  database = '{ migrations: "migrations" }',
+  scenarios = "faultline",
+): Promise<string> {
   const file = path.join(dir, `${name}.config.ts`);
   await writeFile(
     file,
@@ -66,8 +90,8 @@ export default defineConfig({
     env: ({ databaseUrl }) => ({ DATABASE_URL: databaseUrl, ...${JSON.stringify(env)} }),
     ready: { path: "/health" },
   },
-  database: { migrations: "migrations" },
-  scenarios: "faultline",
+  database: ${database},
+  scenarios: ${JSON.stringify(scenarios)},
 });
 `,
   );
@@ -111,5 +135,32 @@ describe("drift a service undoes", () => {
     const run = await runCli(["run", "--config", await config("kept", { SKIP_MIGRATIONS: "1" })]);
     expect(run.stdout).toMatch(/^PASS/m);
     expect(run.code).toBe(0);
+  });
+});
+
+describe('database: { migrate: "service" }', () => {
+  it("builds the template by starting the service once on it, then judges the scenario", async () => {
+    const file = await config("by-service", {}, '{ migrate: "service" }', "clean");
+    const run = await runCli(["run", "--config", file, "--no-template-cache"]);
+    expect(run.stdout).toContain(
+      "the service migrates itself: the template is built by starting it once",
+    );
+    expect(run.stdout).toMatch(/^PASS\s+clean/m);
+    expect(run.code).toBe(0);
+  });
+
+  it("stops the run (exit 3) when the service became ready having created nothing", async () => {
+    const file = await config(
+      "by-service-broken",
+      { BROKEN_MIGRATION: "1" },
+      '{ migrate: "service" }',
+      "clean",
+    );
+    const run = await runCli(["run", "--config", file, "--no-template-cache"]);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain(
+      'database.migrate "service": the service became ready on the template but created no table',
+    );
+    expect(run.stderr).toContain('migration failed: schema "stripe" does not exist');
   });
 });

@@ -113,6 +113,27 @@ describe("loadConfig", () => {
     expect(message).toContain('field "scenarios"');
   });
 
+  it("takes database.watch only beside migrate, resolving it against the config's folder", async () => {
+    const bad = await write(
+      "faultline.config.ts",
+      `export default { service: { command: "x" }, database: { migrations: "db", watch: ["db/*.sql"] } };`,
+    );
+    await expect(loadConfig(bad)).rejects.toThrow(
+      'field "database.watch": only with migrate: a migrations folder or a schema file is its own cache key',
+    );
+    const good = await write(
+      "faultline.config.ts",
+      `export default { service: { command: "x", cwd: "app" }, database: { migrate: "service", watch: ["db/*.sql"] } };`,
+    );
+    const config = await loadConfig(good);
+    expect(config.database.schema).toEqual({
+      migrate: "service",
+      cwd: path.join(path.dirname(good), "app"),
+      watch: ["db/*.sql"],
+      watchBase: path.dirname(good),
+    });
+  });
+
   it("names an unknown webhook provider and lists the known ones", async () => {
     const file = await write(
       "faultline.config.ts",

@@ -32,8 +32,18 @@ export interface ServiceConfig {
 export interface DatabaseConfig {
   /** A folder of SQL migrations (plain, drizzle-kit, Prisma, Flyway, golang-migrate or dbmate). */
   migrations?: string;
-  /** A command that migrates the database named by DATABASE_URL (Alembic, Rails, Knex, …). */
+  /**
+   * A command that migrates the database named by DATABASE_URL (Alembic, Rails, Knex, …), or
+   * `"service"`: the service migrates itself at start, so the template is built by starting it
+   * once on the template database, waiting until it is ready, and stopping it.
+   */
   migrate?: string;
+  /**
+   * With `migrate`: globs (relative to the config file) of what the migrations are made of,
+   * which alone key the template cache. Default: the service's folder and the workspace
+   * packages it depends on (installs and builds aside).
+   */
+  watch?: string[];
   /** A `pg_dump --schema-only` file. */
   schema?: string;
   /** `embedded` (default), `embedded:<major>`, `container[:image]` or `url:postgres://…`. */

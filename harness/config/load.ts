@@ -17,7 +17,7 @@ export const CONFIG_FILE_NAMES = [
 /** Where the schema comes from, with absolute paths. */
 export type ConfiguredSchema =
   | { migrations: string }
-  | { migrate: string; cwd: string }
+  | { migrate: string; cwd: string; watch?: string[]; watchBase?: string }
   | { schema: string };
 
 /** A config after validation, every path made absolute. */
@@ -74,6 +74,7 @@ const configSchema = z.strictObject({
     .strictObject({
       migrations: z.string().min(1).optional(),
       migrate: z.string().trim().min(1).optional(),
+      watch: z.array(z.string().min(1)).min(1).optional(),
       schema: z.string().min(1).optional(),
       postgres: z.string().min(1).optional(),
       allowRemote: z.boolean().optional(),
@@ -86,6 +87,12 @@ const configSchema = z.strictObject({
         ctx.addIssue({
           code: "custom",
           message: `expected at most one of migrations, migrate, schema; got ${given.join(", ")}`,
+        });
+      if (db.watch && db.migrate === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["watch"],
+          message: "only with migrate: a migrations folder or a schema file is its own cache key",
         });
     })
     .optional(),
@@ -160,7 +167,7 @@ function resolveConfig(shown: string, file: string, config: FaultlineConfig): Re
     : db.schema
       ? { schema: at(db.schema) }
       : db.migrate
-        ? { migrate: db.migrate, cwd }
+        ? { migrate: db.migrate, cwd, ...(db.watch ? { watch: db.watch, watchBase: dir } : {}) }
         : undefined;
   const scenarios =
     config.scenarios === undefined

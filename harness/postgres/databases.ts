@@ -11,6 +11,12 @@ import type { LoadedSchema } from "./schema-source.ts";
 const { escapeIdentifier } = pg;
 
 /** A database cloned for one scenario. */
+/**
+ * Builds the template by starting the service on it (`database: { migrate: "service" }`):
+ * given the template's URL, resolves with the service's output once it has started and stopped.
+ */
+export type MigrateWithService = (databaseUrl: string) => Promise<string[]>;
+
 export interface ScenarioDatabase {
   readonly name: string;
   readonly url: string;
@@ -31,6 +37,7 @@ export class Databases {
   readonly schema: LoadedSchema;
   private readonly migrations: Migration[];
   private readonly signal: AbortSignal | undefined;
+  private readonly migrateWithService: MigrateWithService | undefined;
   private readonly templates = new Map<number, Promise<string>>();
   private readonly created = new Set<string>();
   private readonly pools = new Map<string, pg.Pool>();
@@ -41,7 +48,7 @@ export class Databases {
   constructor(
     server: StartedPostgres,
     schema: LoadedSchema | Migration[],
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; migrateWithService?: MigrateWithService } = {},
   ) {
     this.server = server;
     this.schema = Array.isArray(schema)
@@ -49,6 +56,7 @@ export class Databases {
       : schema;
     this.migrations = this.schema.migrations;
     this.signal = options.signal;
+    this.migrateWithService = options.migrateWithService;
   }
 
   /** The number of the newest migration (its `NNN`, or the migration count for other layouts). */
@@ -141,12 +149,25 @@ export class Databases {
     const { command, roles } = this.schema;
     if (command) {
       const before = await this.shapeOf(name);
-      const output = await runMigrateCommand(
-        command.line,
-        command.cwd,
-        { host: this.server.host, port: this.server.port, user: this.server.user, database: name },
-        this.signal,
-      );
+      const byService = this.schema.layout === "service-migrates";
+      if (byService && !this.migrateWithService)
+        throw new PostgresFailedError(
+          'database.migrate "service": the template is built by starting the service, and this run has none to start',
+        );
+      const output =
+        byService && this.migrateWithService
+          ? await this.migrateWithService(this.server.urlFor(name))
+          : await runMigrateCommand(
+              command.line,
+              command.cwd,
+              {
+                host: this.server.host,
+                port: this.server.port,
+                user: this.server.user,
+                database: name,
+              },
+              this.signal,
+            );
       // A library migrator that logs its error and resolves exits 0 having done nothing: a
       // template without the schema would make every verdict about some other database.
       const after = await this.shapeOf(name);
@@ -155,8 +176,11 @@ export class Databases {
         const tail = output.length
           ? `\n--- last ${output.length} lines of its output ---\n${output.join("\n")}`
           : "\n(it printed nothing)";
+        const outcome = after.size === 0 ? "created no table" : "left the schema exactly as it was";
         throw new PostgresFailedError(
-          `migrate command exited 0 but ${after.size === 0 ? "created no table" : "left the schema exactly as it was"}: ${command.line}\n  in ${command.cwd}; a migrator that logs its error and carries on looks like this — check its output${tail}`,
+          byService
+            ? `database.migrate "service": the service became ready on the template but ${outcome}: does it migrate itself at start (and is that switched on in service.env)? A migrator that logs its error and carries on looks like this — check its output${tail}`
+            : `migrate command exited 0 but ${outcome}: ${command.line}\n  in ${command.cwd}; a migrator that logs its error and carries on looks like this — check its output${tail}`,
         );
       }
       // The command's own connections may linger a moment; a template must have none.
@@ -213,7 +237,7 @@ export class Databases {
       if (this.schema.command)
         throw new DriftFailedError(
           index,
-          "stopAtMigration needs migration files; this schema comes from a migrate command",
+          `stopAtMigration needs migration files; this schema comes from ${this.schema.layout === "service-migrates" ? "the service migrating itself" : "a migrate command"}, which applies them all at once: give the folder as database.migrations instead, or drift with dropColumn/dropTable/sql what the missing migration adds`,
         );
       try {
         count = Math.min(count, migrationCount(step.stopAtMigration, this.migrations));

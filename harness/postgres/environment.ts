@@ -2,7 +2,7 @@ import path from "node:path";
 import { UnsafeDatabaseError } from "../errors.ts";
 import { PACKAGE_ROOT, throwIfAborted } from "../lifecycle/index.ts";
 import { clusterCacheDir } from "./cluster-cache.ts";
-import { Databases } from "./databases.ts";
+import { Databases, type MigrateWithService } from "./databases.ts";
 import { embeddedPostgres } from "./embedded-provider.ts";
 import type { DataSnapshot, PostgresProvider, StartedPostgres } from "./provider.ts";
 import { type LoadedSchema, loadSchema, type SchemaSource } from "./schema-source.ts";
@@ -40,6 +40,8 @@ export interface EnvironmentOptions {
   allowNonLoopback?: boolean;
   /** False skips the template cache for this run (`--no-template-cache`). */
   templateCache?: boolean;
+  /** For `migrate: "service"`: starts the service once on the template (see MigrateWithService). */
+  migrateWithService?: MigrateWithService;
   /** Lines for the console about what start-up is doing (schema detected, cache hit or rebuild). */
   onProgress?: (line: string) => void;
 }
@@ -75,7 +77,10 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       `refusing Postgres at ${server.host}: faultline creates and drops databases, so it only uses loopback servers unless allowNonLoopback is set`,
     );
   }
-  const databases = new Databases(server, schema, { signal: options.signal });
+  const databases = new Databases(server, schema, {
+    signal: options.signal,
+    ...(options.migrateWithService ? { migrateWithService: options.migrateWithService } : {}),
+  });
   const stop = async () => {
     await databases.close();
     await server.stop();

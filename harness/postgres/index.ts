@@ -8,7 +8,12 @@ export {
   containerPostgres,
   DEFAULT_POSTGRES_IMAGE,
 } from "./container-provider.ts";
-export { Databases, DriftFailedError, type ScenarioDatabase } from "./databases.ts";
+export {
+  Databases,
+  DriftFailedError,
+  type MigrateWithService,
+  type ScenarioDatabase,
+} from "./databases.ts";
 export {
   type DriftStep,
   describeDrift,

@@ -265,23 +265,74 @@ describe("hash", () => {
     expect((await loadSchema({ migrations: dir })).hash).not.toBe(before.hash);
   });
 
-  it("keys a migrate command on its command line and the migration folders beside it", async () => {
+  it("keys a migrate command on its command line and its whole folder, installs and builds aside", async () => {
     const cwd = await folder("alembic-project", {
       "alembic/versions/0001_init.py": "def upgrade(): pass",
       "alembic.ini": "",
+      "node_modules/x/index.js": "",
     });
     const a = await loadSchema({ migrate: "alembic upgrade head", cwd });
     expect(a.layout).toBe("migrate-command");
     expect(a.migrations).toEqual([]);
     expect(a.description).toBe(
-      `migrate command: alembic upgrade head (in ${cwd}; template cache keyed on the command and alembic/versions/ (1 file))`,
+      `migrate command: alembic upgrade head (in ${cwd}; template cache keyed on the command and ${cwd} (2 files))`,
     );
     expect((await loadSchema({ migrate: "alembic upgrade heads", cwd })).hash).not.toBe(a.hash);
     await writeFile(path.join(cwd, "alembic/versions/0002_more.py"), "def upgrade(): pass");
-    expect((await loadSchema({ migrate: "alembic upgrade head", cwd })).hash).not.toBe(a.hash);
+    const b = await loadSchema({ migrate: "alembic upgrade head", cwd });
+    expect(b.hash).not.toBe(a.hash);
+    // A migrator in code reads its SQL from anywhere in the folder: that counts too…
+    await writeFile(path.join(cwd, "migrate.py"), "run()");
+    const c = await loadSchema({ migrate: "alembic upgrade head", cwd });
+    expect(c.hash).not.toBe(b.hash);
+    // …but an install or a build does not.
+    await mkdir(path.join(cwd, "dist"), { recursive: true });
+    await writeFile(path.join(cwd, "dist/out.js"), "built");
+    await writeFile(path.join(cwd, "node_modules/x/index.js"), "changed");
+    expect((await loadSchema({ migrate: "alembic upgrade head", cwd })).hash).toBe(c.hash);
     await expect(loadSchema({ migrate: "x", cwd: path.join(cwd, "nope") })).rejects.toThrow(
       /the command's folder .*nope does not exist/,
     );
+  });
+
+  it("keys on database.watch alone when the config names what the migrations are made of", async () => {
+    const cwd = await folder("watched", {
+      "src/server.ts": "listen()",
+      "db/sql/0001.sql": "CREATE TABLE a (id int);",
+    });
+    const source = { migrate: "node migrate.js", cwd, watch: ["db/**/*.sql"] };
+    const a = await loadSchema(source);
+    expect(a.description).toContain(
+      "template cache keyed on the command and database.watch (1 file)",
+    );
+    await writeFile(path.join(cwd, "src/server.ts"), "listen(1)");
+    expect((await loadSchema(source)).hash).toBe(a.hash);
+    await writeFile(path.join(cwd, "db/sql/0002.sql"), "CREATE TABLE b (id int);");
+    expect((await loadSchema(source)).hash).not.toBe(a.hash);
+  });
+
+  it("covers the workspace packages a service depends on (pnpm workspace:)", async () => {
+    const root = await folder("pnpm-repo", {
+      "pnpm-workspace.yaml": "packages:\n  - 'packages/*'\n  - \"apps/*\"\n",
+      "package.json": JSON.stringify({ name: "root", private: true }),
+      "apps/server/package.json": JSON.stringify({
+        name: "server",
+        dependencies: { "@acme/sync-engine": "workspace:*", fastify: "^5" },
+      }),
+      "apps/server/src/index.ts": "start()",
+      "packages/sync-engine/package.json": JSON.stringify({ name: "@acme/sync-engine" }),
+      "packages/sync-engine/migrations/0001.sql": "CREATE SCHEMA stripe;",
+      "packages/unrelated/package.json": JSON.stringify({ name: "unrelated" }),
+    });
+    const cwd = path.join(root, "apps/server");
+    const a = await loadSchema({ migrate: "service", cwd });
+    expect(a.layout).toBe("service-migrates");
+    expect(a.description).toContain("and 1 workspace package it depends on");
+    await writeFile(path.join(root, "packages/sync-engine/migrations/0002.sql"), "SELECT 1;");
+    const b = await loadSchema({ migrate: "service", cwd });
+    expect(b.hash).not.toBe(a.hash);
+    await writeFile(path.join(root, "packages/unrelated/x.sql"), "SELECT 1;");
+    expect((await loadSchema({ migrate: "service", cwd })).hash).toBe(b.hash);
   });
 });
 

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { glob } from "tinyglobby";
 import { PostgresFailedError } from "../errors.ts";
 import type { Migration } from "./migrations.ts";
 import { prepareDump } from "./pg-dump.ts";
@@ -10,8 +11,12 @@ import { FOLDER_LAYOUTS, type FolderListing } from "./schema-layouts.ts";
 export type SchemaSource =
   /** An absolute folder of migrations in any known layout. */
   | { migrations: string }
-  /** A shell command that migrates DATABASE_URL (Alembic, Rails, Knex, prisma migrate deploy…). */
-  | { migrate: string; cwd: string }
+  /**
+   * A shell command that migrates DATABASE_URL (Alembic, Rails, Knex, prisma migrate deploy…),
+   * or `"service"`: the service migrates itself at start. `watch`: globs (relative to
+   * `watchBase`, else `cwd`) of what the migrations are made of, for the template cache key.
+   */
+  | { migrate: string; cwd: string; watch?: string[]; watchBase?: string }
   /** The absolute path of a `pg_dump --schema-only` file. */
   | { schema: string };
 
@@ -25,6 +30,7 @@ export interface LoadedSchema {
     | "golang-migrate"
     | "dbmate"
     | "migrate-command"
+    | "service-migrates"
     | "pg_dump";
   /** One line for the console, e.g. `drizzle-kit migrations: 3 files in ./app/lib/db/migrations`. */
   description: string;
@@ -159,21 +165,22 @@ async function loadDump(file: string): Promise<LoadedSchema> {
   };
 }
 
-/**
- * Cheap to hash, and what a migrate command most likely reads: the usual migration folders of
- * Alembic, Rails, Knex, Prisma, drizzle, dbmate and Flyway under its working folder.
- */
-const COMMAND_FOLDERS = [
-  "alembic/versions",
-  "migrations",
-  "migrations/versions",
-  "db/migrate",
-  "db/migrations",
-  "prisma/migrations",
-  "drizzle",
-  "src/main/resources/db/migration",
-];
 const COMMAND_HASH_LIMIT = 20 * 1024 * 1024;
+/** Folders that are installs, builds or caches, never what a migration is written in. */
+const NOT_SOURCE = new Set([
+  "node_modules",
+  "__pycache__",
+  ".git",
+  ".venv",
+  "venv",
+  "dist",
+  "build",
+  ".next",
+  "coverage",
+  "target",
+  ".turbo",
+  ".cache",
+]);
 
 async function hashTree(
   hash: ReturnType<typeof createHash>,
@@ -185,7 +192,7 @@ async function hashTree(
   let files = 0;
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const child = path.posix.join(relative, entry.name);
-    if (entry.isDirectory() && entry.name !== "__pycache__" && entry.name !== "node_modules") {
+    if (entry.isDirectory() && !NOT_SOURCE.has(entry.name)) {
       files += await hashTree(hash, root, child, budget);
     } else if (entry.isFile() && budget.bytes > 0) {
       const bytes = await readFile(path.join(root, child)).catch(() => undefined);
@@ -198,22 +205,50 @@ async function hashTree(
   return files;
 }
 
-async function loadCommand(command: string, cwd: string): Promise<LoadedSchema> {
+async function loadCommand(
+  command: string,
+  cwd: string,
+  watch?: { patterns: string[]; base: string },
+): Promise<LoadedSchema> {
   if (command.trim() === "")
     throw new PostgresFailedError("migrate: expected a command, got an empty string");
   const info = await stat(cwd).catch(() => undefined);
   if (!info?.isDirectory())
     throw new PostgresFailedError(`migrate: the command's folder ${cwd} does not exist`);
+  const byService = command.trim() === "service";
   const hash = createHash("sha256").update(`migrate-command\0${command}\0${cwd}\0`);
   const budget = { bytes: COMMAND_HASH_LIMIT };
-  const seen: string[] = [];
-  for (const folder of COMMAND_FOLDERS) {
-    const files = await hashTree(hash, cwd, folder, budget);
-    if (files > 0) seen.push(`${folder}/ (${plural(files, "file")})`);
+  let covered: string;
+  if (watch) {
+    // What the config names, and only that: the user knows where the migrations live.
+    const files = await glob(watch.patterns, {
+      cwd: watch.base,
+      onlyFiles: true,
+      ignore: ["**/node_modules/**", "**/.git/**"],
+    });
+    for (const file of files.sort()) {
+      const bytes = await readFile(path.join(watch.base, file)).catch(() => undefined);
+      if (!bytes || budget.bytes <= 0) continue;
+      budget.bytes -= bytes.length;
+      hash.update(`${file}\0`).update(bytes).update("\0");
+    }
+    covered = `database.watch (${plural(files.length, "file")})`;
+  } else {
+    // The service's whole folder (sources, not installs or builds) and the workspace packages
+    // it depends on: a migrator in code may read its SQL from any of them.
+    const folders = [cwd, ...(await workspaceDependencies(cwd))];
+    let files = 0;
+    for (const folder of folders) {
+      hash.update(`folder\0${folder}\0`);
+      files += await hashTree(hash, folder, "", budget);
+    }
+    covered = `${shown(cwd)}${folders.length > 1 ? ` and ${plural(folders.length - 1, "workspace package")} it depends on` : ""} (${plural(files, "file")}${budget.bytes <= 0 ? `, the first ${COMMAND_HASH_LIMIT / 1024 / 1024} MB` : ""})`;
   }
   return {
-    layout: "migrate-command",
-    description: `migrate command: ${command} (in ${shown(cwd)}; template cache keyed on the command${seen.length ? ` and ${seen.join(", ")}` : " only"})`,
+    layout: byService ? "service-migrates" : "migrate-command",
+    description: byService
+      ? `the service migrates itself: the template is built by starting it once (in ${shown(cwd)}; template cache keyed on ${covered})`
+      : `migrate command: ${command} (in ${shown(cwd)}; template cache keyed on the command and ${covered})`,
     migrations: [],
     hash: hash.digest("hex"),
     origin: `migrate:${cwd}\0${command}`,
@@ -221,11 +256,89 @@ async function loadCommand(command: string, cwd: string): Promise<LoadedSchema> 
   };
 }
 
+/**
+ * Folders of the workspace packages `dir`'s package.json depends on with `workspace:` (pnpm,
+ * yarn) or that an npm/yarn workspace of the same root provides by name.
+ */
+export async function workspaceDependencies(dir: string): Promise<string[]> {
+  const manifest = await readJson(path.join(dir, "package.json"));
+  if (!manifest) return [];
+  const wanted = new Set(
+    ["dependencies", "devDependencies", "optionalDependencies"].flatMap((field) =>
+      Object.keys((manifest[field] as Record<string, string> | undefined) ?? {}),
+    ),
+  );
+  if (wanted.size === 0) return [];
+  // The workspace root: the nearest parent with pnpm-workspace.yaml or package.json workspaces.
+  let root = path.dirname(dir);
+  let patterns: string[] | undefined;
+  for (;;) {
+    patterns = await workspacePatterns(root);
+    if (patterns) break;
+    const up = path.dirname(root);
+    if (up === root) return [];
+    root = up;
+  }
+  const dirs = await glob(
+    patterns.map((p) => `${p.replace(/\/+$/, "")}/package.json`),
+    { cwd: root, ignore: ["**/node_modules/**"] },
+  );
+  const found: string[] = [];
+  for (const rel of dirs.sort()) {
+    const pkgDir = path.join(root, path.dirname(rel));
+    if (pkgDir === dir) continue;
+    const name = (await readJson(path.join(pkgDir, "package.json")))?.name;
+    if (typeof name === "string" && wanted.has(name)) found.push(pkgDir);
+  }
+  return found;
+}
+
+async function workspacePatterns(root: string): Promise<string[] | undefined> {
+  const pnpm = await readFile(path.join(root, "pnpm-workspace.yaml"), "utf8").catch(
+    () => undefined,
+  );
+  if (pnpm !== undefined) {
+    // `packages:` then `- "glob"` lines: all the YAML pnpm's file needs for this.
+    const list: string[] = [];
+    let inPackages = false;
+    for (const line of pnpm.split("\n")) {
+      if (/^packages\s*:/.test(line)) inPackages = true;
+      else if (/^\S/.test(line)) inPackages = false;
+      else if (inPackages) {
+        const item = /^\s*-\s*["']?([^"'#]+?)["']?\s*(#.*)?$/.exec(line);
+        if (item?.[1] && !item[1].startsWith("!")) list.push(item[1]);
+      }
+    }
+    return list;
+  }
+  const workspaces = (await readJson(path.join(root, "package.json")))?.workspaces;
+  if (Array.isArray(workspaces))
+    return workspaces.filter((w): w is string => typeof w === "string");
+  const nested = (workspaces as { packages?: unknown } | undefined)?.packages;
+  if (Array.isArray(nested)) return nested.filter((w): w is string => typeof w === "string");
+  return undefined;
+}
+
+async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Read a schema source: detect the folder's layout, order its migrations, hash it all. */
 export async function loadSchema(source: SchemaSource): Promise<LoadedSchema> {
   if ("migrations" in source) return loadFolder(path.resolve(source.migrations));
   if ("schema" in source) return loadDump(path.resolve(source.schema));
-  if ("migrate" in source) return loadCommand(source.migrate, path.resolve(source.cwd));
+  if ("migrate" in source)
+    return loadCommand(
+      source.migrate,
+      path.resolve(source.cwd),
+      source.watch?.length
+        ? { patterns: source.watch, base: path.resolve(source.watchBase ?? source.cwd) }
+        : undefined,
+    );
   throw new PostgresFailedError(
     "schema source: expected one of { migrations }, { migrate, cwd } or { schema }",
   );

@@ -39,7 +39,7 @@ export {
   type ScenarioResult,
 } from "./runner.ts";
 export { formatIssues, type Scenario, type ScenarioInput, scenarioSchema } from "./schema.ts";
-export { perScenarioHost } from "./service-host.ts";
+export { migrateByStartingService, perScenarioHost } from "./service-host.ts";
 export {
   compareWitnesses,
   formatDisagreements,

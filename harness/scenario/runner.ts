@@ -41,7 +41,13 @@ import {
 import { displayPath, type LoadedScenario } from "./load.ts";
 import { cellMatches, describeCell, expandMatrix, type ScenarioCell } from "./matrix.ts";
 import type { Scenario } from "./schema.ts";
-import { type Attachment, perRunHost, perScenarioHost, type ServiceHost } from "./service-host.ts";
+import {
+  type Attachment,
+  builtForTemplate,
+  perRunHost,
+  perScenarioHost,
+  type ServiceHost,
+} from "./service-host.ts";
 import { type Planned, prepareSteps, type Step, shuffle, stripeRetrySchedule } from "./steps.ts";
 import {
   compareWitnesses,
@@ -209,7 +215,8 @@ export type JobOptions = Omit<RunOptions, "service" | "onRunStart">;
 async function buildServices(services: ServiceSpec[], options: JobOptions): Promise<void> {
   const done = new Set<string>();
   for (const spec of services) {
-    if (!spec.build) continue;
+    // A service that migrates itself was built already, to build the template.
+    if (!spec.build || builtForTemplate.has(spec)) continue;
     const key = JSON.stringify([spec.build, spec.cwd, spec.env]);
     if (done.has(key)) continue;
     done.add(key);

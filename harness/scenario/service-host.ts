@@ -2,6 +2,7 @@ import { ServiceFailedError } from "../errors.ts";
 import { freePort, type ScenarioDatabase, type StartedPostgres } from "../postgres/index.ts";
 import { type FaultEvent, type RuleSpec, type StartedProxy, startProxy } from "../proxy/index.ts";
 import {
+  runBuild,
   type ServiceEnv,
   type ServiceSpec,
   type StartedService,
@@ -66,7 +67,7 @@ function serviceEnv(
  * service does, and that race is the harness's, not the service's.
  */
 async function startOnFreePort(
-  options: HostOptions,
+  options: Pick<HostOptions, "spec" | "readyTimeoutMs" | "signal">,
   databaseUrl: string,
   webhookSecret: string,
   port?: number,
@@ -198,4 +199,45 @@ export function perRunHost(options: HostOptions & { secret: string }): ServiceHo
       await proxy?.stop();
     },
   };
+}
+
+/** Services already built in this process by {@link migrateByStartingService}: not built twice. */
+export const builtForTemplate = new WeakSet<ServiceSpec>();
+
+/**
+ * `database: { migrate: "service" }`: build the template by starting the service once on it
+ * (straight to Postgres, no proxy), waiting until it is ready — by then a service that migrates
+ * itself at start has migrated — and stopping it. Returns its output, for the check that it
+ * created something. Builds the service first when it has a build (once per run).
+ */
+export async function migrateByStartingService(
+  spec: ServiceSpec,
+  databaseUrl: string,
+  options: {
+    readyTimeoutMs?: number;
+    signal?: AbortSignal;
+    onProgress?: (line: string) => void;
+  } = {},
+): Promise<string[]> {
+  if (spec.build && !builtForTemplate.has(spec)) {
+    options.onProgress?.(`building the service: ${spec.build}`);
+    const { durationMs } = await runBuild({
+      command: spec.build,
+      cwd: spec.cwd ?? process.cwd(),
+      env: spec.env,
+      signal: options.signal,
+    });
+    builtForTemplate.add(spec);
+    options.onProgress?.(`built in ${(durationMs / 1000).toFixed(1)}s`);
+  }
+  options.onProgress?.("starting the service once on the template: it migrates itself");
+  const { service } = await startOnFreePort(
+    { spec, readyTimeoutMs: options.readyTimeoutMs, signal: options.signal },
+    databaseUrl,
+    // Never used to sign: no webhook is sent while the template is built.
+    "whsec_template_build_only",
+  );
+  const output = service.output();
+  await service.stop();
+  return output;
 }
