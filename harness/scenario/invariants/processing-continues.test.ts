@@ -6,7 +6,8 @@ import { processingContinues } from "./processing-continues.ts";
 
 let clock = Date.parse("2026-12-03T00:00:00Z");
 function delivery(label: string, status: number, extra: Partial<Delivery> = {}): Delivery {
-  const startedAt = new Date((clock += 1000));
+  clock += 1000;
+  const startedAt = new Date(clock);
   return {
     index: 0,
     label,
