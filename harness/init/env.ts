@@ -78,3 +78,70 @@ function mostCited(found: (Guess<string> & { weak?: boolean })[], fallback: stri
   for (const entry of counts.values()) if (!best || entry.score > best.score) best = entry;
   return best?.guess ?? { value: fallback, evidence: [] };
 }
+
+/** A variable a sample env file lists, with the value faultline will set it to. */
+export interface SampleVariable {
+  name: string;
+  value: string;
+  /** Where the sample lists it. */
+  at: { file: string; line: number };
+  /** True when the sample gave no usable value and faultline made one up. */
+  dummy: boolean;
+}
+
+const SAMPLE_ENV_FILES = [
+  ".env.sample",
+  ".env.example",
+  ".env.template",
+  ".env.dist",
+  ".env.local.example",
+  "example.env",
+  "sample.env",
+];
+
+/** Set by faultline itself, never copied from a sample. */
+const FAULTLINE_SETS = new Set(["PORT", "DATABASE_URL", "STRIPE_WEBHOOK_SECRET"]);
+
+/**
+ * Every variable the service's sample env file lists (the service folder's, else the
+ * repository root's), so a service that refuses to start without one (a Stripe client with no
+ * API key) starts. Values come from the sample; an empty or `<placeholder>` one gets a dummy.
+ */
+export function sampleVariables(repo: Repo, serviceDir: string, skip: string[]): SampleVariable[] {
+  const dirs = serviceDir === "." ? ["."] : [serviceDir, "."];
+  for (const dir of dirs) {
+    for (const name of SAMPLE_ENV_FILES) {
+      const file = dir === "." ? name : `${dir}/${name}`;
+      const text = repo.read(file);
+      if (text === undefined) continue;
+      const found: SampleVariable[] = [];
+      text.split("\n").forEach((raw, i) => {
+        const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(raw);
+        if (!m) return;
+        const key = m[1] as string;
+        if (FAULTLINE_SETS.has(key) || skip.includes(key)) return;
+        let value = (m[2] as string).replace(/\s+#.*$/, "");
+        value = value.replace(/^(["'])(.*)\1$/, "$2");
+        const usable = value !== "" && !/[<>]|\$\{|\byour[-_ ]|\bchangeme\b|\bxxx+\b/i.test(value);
+        found.push({
+          name: key,
+          value: usable ? value : dummyFor(key),
+          at: { file, line: i + 1 },
+          dummy: !usable,
+        });
+      });
+      return found;
+    }
+  }
+  return [];
+}
+
+/** A value of the right shape for what the name says it is. */
+function dummyFor(name: string): string {
+  if (/STRIPE.*(SECRET|API)_?KEY|STRIPE_KEY/.test(name)) return "sk_test_faultline_dummy";
+  if (/PUBLISHABLE/.test(name)) return "pk_test_faultline_dummy";
+  if (/_URL$|_URI$|ENDPOINT/.test(name)) return "http://127.0.0.1:9";
+  if (/PORT$|TIMEOUT|_MS$|_SECONDS$|COUNT|SIZE|LIMIT|MAX|MIN/.test(name)) return "1";
+  if (/^(ENABLE|DISABLE|USE)_|_ENABLED$|_DISABLED$/.test(name)) return "false";
+  return "faultline-dummy";
+}

@@ -4,8 +4,13 @@ import path from "node:path";
 import { BadUsageError } from "../errors.ts";
 import { fixtureNames } from "../webhooks/index.ts";
 import { guessColumn } from "./column.ts";
-import { detectEnv } from "./env.ts";
-import { type DatabaseSource, detectDatabase } from "./migrations.ts";
+import { detectEnv, type SampleVariable, sampleVariables } from "./env.ts";
+import {
+  type DatabaseSource,
+  detectDatabase,
+  detectSelfMigration,
+  schemasNotCreated,
+} from "./migrations.ts";
 import { renderConfig, renderScenario } from "./render.ts";
 import { type Evidence, type Guess, Repo } from "./repo.ts";
 import { detectService, type ServiceGuess } from "./service.ts";
@@ -22,6 +27,8 @@ export interface InitReport {
   webhook?: Guess<WebhookRoute>;
   databaseUrlEnv: Guess<string>;
   webhookSecretEnv: Guess<string>;
+  /** Variables of the sample env file the config sets (sample or dummy values). */
+  sampleEnv: SampleVariable[];
   /** "table.column" the starter scenario drops. */
   dropColumn?: Guess<string>;
   /** The Stripe event (fixture name) the starter scenario sends. */
@@ -56,9 +63,23 @@ export async function initProject(dir: string, _options?: { force?: false }): Pr
   }
 
   const webhook = detectWebhook(repo);
-  const database = detectDatabase(repo);
+  let database = detectDatabase(repo);
   const service = detectService(repo, webhook?.value.file);
+  // A server that runs its migrator at start: a folder alone cannot build its schema (it often
+  // makes the schema in code), and the template is built by starting it once instead.
+  const selfMigration = detectSelfMigration(repo, service?.value.cwd ?? ".");
+  const schemasMadeInCode = database ? schemasNotCreated(repo, database.sqlFiles) : [];
+  if (selfMigration)
+    database = {
+      value: { migrate: "service", tool: "the service itself, at start" },
+      evidence: [selfMigration, ...(database?.evidence ?? [])],
+      sqlFiles: database?.sqlFiles ?? [],
+    };
   const env = detectEnv(repo);
+  const sampleEnv = sampleVariables(repo, service?.value.cwd ?? ".", [
+    env.databaseUrl.value,
+    env.webhookSecret.value,
+  ]);
   const dropColumn = guessColumn(repo, webhook?.value.file, database?.sqlFiles ?? []);
   const eventType = detectEventType(repo, webhook?.value.file, await fixtureNames("stripe"));
 
@@ -69,6 +90,14 @@ export async function initProject(dir: string, _options?: { force?: false }): Pr
       `the service starts with \`${service.value.command}\` and listens on $PORT (faultline sets PORT)`,
     );
   if (!database) check.push("no migrations found: set database in faultline.config.ts");
+  else if (selfMigration)
+    check.push(
+      `the service migrates itself at start (${selfMigration.file}:${selfMigration.line}): the template is built by starting it once (database.migrate "service"); for drift, turn its self-migration off in service.env or faultline stops the scenario when it undoes the drift`,
+    );
+  else if (schemasMadeInCode.length && "migrations" in database.value)
+    check.push(
+      `the migrations use schema(s) ${schemasMadeInCode.join(", ")} that none of them creates (made in code?): add a migration that creates them, or let the service migrate (database: { migrate: "service" })`,
+    );
   else if ("migrate" in database.value)
     check.push(`\`${database.value.migrate}\` migrates the database named by DATABASE_URL`);
   if (!webhook) check.push("no Stripe webhook handler found: set webhooks.stripe.path");
@@ -80,6 +109,12 @@ export async function initProject(dir: string, _options?: { force?: false }): Pr
     check.push("no database URL variable found: DATABASE_URL assumed in service.env");
   if (env.webhookSecret.evidence.length === 0)
     check.push("no webhook secret variable found: STRIPE_WEBHOOK_SECRET assumed in service.env");
+  if (sampleEnv.length) {
+    const dummies = sampleEnv.filter((v) => v.dummy).map((v) => v.name);
+    check.push(
+      `service.env sets ${sampleEnv.length} variable(s) from ${sampleEnv[0]?.at.file} so the service starts (${sampleEnv.map((v) => v.name).join(", ")})${dummies.length ? `; dummy values for ${dummies.join(", ")}` : ""}: replace any the service must really use`,
+    );
+  }
   if (!dropColumn)
     check.push(`no column to drop was found: fill in the drift TODO in ${SCENARIO_FILE}`);
   else
@@ -93,6 +128,7 @@ export async function initProject(dir: string, _options?: { force?: false }): Pr
     ...(webhook ? { webhook: webhook.value } : {}),
     databaseUrlEnv: env.databaseUrl.value,
     webhookSecretEnv: env.webhookSecret.value,
+    sampleEnv,
     ...(dropColumn ? { dropColumn } : {}),
     eventType,
   };
@@ -127,6 +163,7 @@ export async function initProject(dir: string, _options?: { force?: false }): Pr
     ...(webhook ? { webhook } : {}),
     databaseUrlEnv: env.databaseUrl,
     webhookSecretEnv: env.webhookSecret,
+    sampleEnv,
     ...(dropColumn ? { dropColumn } : {}),
     eventType,
     files,
@@ -170,6 +207,10 @@ export function formatInitReport(report: InitReport): string {
   );
   guess("database URL variable", report.databaseUrlEnv.value, report.databaseUrlEnv.evidence);
   guess("webhook secret variable", report.webhookSecretEnv.value, report.webhookSecretEnv.evidence);
+  if (report.sampleEnv.length)
+    lines.push(
+      `  sample env: ${report.sampleEnv.map((v) => `${v.name}${v.dummy ? " (dummy)" : ""}`).join(", ")}${cite(report.sampleEnv.slice(0, 1).map((v) => ({ file: v.at.file, line: v.at.line, text: "" })))}`,
+    );
   guess("event sent", report.eventType.value, report.eventType.evidence);
   guess("column to drop", report.dropColumn?.value, report.dropColumn?.evidence);
   lines.push("", "Files:");

@@ -145,6 +145,51 @@ export function detectDatabase(repo: Repo): DatabaseGuess | undefined {
   );
 }
 
+/** A migrator called in code: a `runMigrations()`-style call, drizzle's `migrate(db, …)`, Knex, Umzug, Alembic's API. */
+const MIGRATOR_CALL =
+  /\b(?:runMigrations|runMigration|applyMigrations|migrateDatabase|migrateLatest|migrateUp)\s*\(|\bmigrate\s*\(\s*\w+\s*,\s*\{[^}]*migrationsFolder|\.migrate\.latest\s*\(|\bnew\s+Umzug\b|\bmigrator\.(?:up|migrate)\s*\(|\bcommand\.upgrade\s*\(/;
+/** What a file that starts a server has. */
+const STARTS_SERVER =
+  /\.listen\s*\(|\bcreateServer\s*\(|\bserve\s*\(|\buvicorn\.run\s*\(|\bhttp\.ListenAndServe\b|\bon_event\(\s*["']startup|\blifespan\b/;
+
+/**
+ * A service that migrates itself at start: a source file that starts the server and calls a
+ * migrator. Its schema cannot be built from a folder alone (it often creates its schema in
+ * code, then applies SQL files that never create it), so the template is built by starting it.
+ */
+export function detectSelfMigration(repo: Repo, within = "."): Evidence | undefined {
+  const prefix = within === "." ? "" : `${within}/`;
+  for (const file of repo.files) {
+    if (!file.startsWith(prefix)) continue;
+    if (!/\.(?:[cm]?[jt]s|py|rb|go)$/.test(file) || /\.(?:test|spec)\.|(^|\/)tests?\//.test(file))
+      continue;
+    const text = repo.read(file);
+    if (text === undefined || !STARTS_SERVER.test(text)) continue;
+    const call = repo.find(file, MIGRATOR_CALL);
+    if (call) return strip(call);
+  }
+  return undefined;
+}
+
+/**
+ * Schemas the SQL files use (`stripe.products`) but never create: made in code, so the folder
+ * alone fails with 3F000 "schema … does not exist".
+ */
+export function schemasNotCreated(repo: Repo, sqlFiles: string[]): string[] {
+  const used = new Set<string>();
+  const created = new Set<string>(["public", "pg_catalog", "information_schema"]);
+  for (const file of sqlFiles) {
+    const text = repo.read(file) ?? "";
+    for (const m of text.matchAll(/\bcreate\s+schema\s+(?:if\s+not\s+exists\s+)?"?(\w+)"?/gi))
+      created.add((m[1] as string).toLowerCase());
+    for (const m of text.matchAll(
+      /\b(?:table|into|update|from|join|references|on)\s+(?:if\s+(?:not\s+)?exists\s+)?"?([a-z_]\w*)"?\s*\.\s*"?[a-z_]\w*/gi,
+    ))
+      used.add((m[1] as string).toLowerCase());
+  }
+  return [...used].filter((schema) => !created.has(schema)).sort();
+}
+
 function strip(e: Evidence & { match?: unknown }): Evidence {
   return { file: e.file, line: e.line, text: e.text };
 }

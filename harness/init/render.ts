@@ -1,3 +1,4 @@
+import type { SampleVariable } from "./env.ts";
 import type { DatabaseSource } from "./migrations.ts";
 import type { Guess } from "./repo.ts";
 import type { ServiceGuess } from "./service.ts";
@@ -10,6 +11,8 @@ export interface RenderInput {
   webhook?: WebhookRoute;
   databaseUrlEnv: string;
   webhookSecretEnv: string;
+  /** Variables of the sample env file, set so the service starts. */
+  sampleEnv?: SampleVariable[];
   dropColumn?: Guess<string>;
   /** The Stripe fixture the scenario sends. */
   eventType: Guess<string>;
@@ -26,6 +29,9 @@ function databaseBlock(db: DatabaseSource | undefined): string {
   database: { migrations: "./migrations", postgres: "embedded" },`;
   if ("migrations" in db)
     return `  database: { migrations: ${q(db.migrations)}, postgres: "embedded" }, // ${db.layout}`;
+  if ("migrate" in db && db.migrate === "service")
+    return `  // The service migrates itself at start: the template is built by starting it once on it.
+  database: { migrate: "service", postgres: "embedded" },`;
   if ("migrate" in db)
     return `  // ${db.tool}: the command runs with DATABASE_URL set to the template database.
   database: { migrate: ${q(db.migrate)}, postgres: "embedded" },`;
@@ -34,9 +40,13 @@ function databaseBlock(db: DatabaseSource | undefined): string {
 
 function serviceBlock(input: RenderInput): string {
   const s = input.service;
+  const samples = (input.sampleEnv ?? []).map(
+    (v) =>
+      `\n      ${v.name}: ${q(v.value)}, // ${v.dummy ? "dummy; " : ""}from ${v.at.file}:${v.at.line}`,
+  );
   const env = `({ databaseUrl, webhookSecret }) => ({
       ${input.databaseUrlEnv}: databaseUrl,
-      ${input.webhookSecretEnv}: webhookSecret,
+      ${input.webhookSecretEnv}: webhookSecret,${samples.join("")}
     })`;
   if (!s)
     return `  service: {

@@ -1,4 +1,11 @@
 import { dirOf, type Evidence, evidenceAt, type Guess, type Repo } from "./repo.ts";
+import {
+  detectWorkspace,
+  execLine,
+  managerCommand,
+  packageManagerAt,
+  workspaceBuild,
+} from "./workspace.ts";
 
 /** How to start the service under test, as the config's `service` block says it. */
 export interface ServiceGuess {
@@ -45,7 +52,18 @@ function fromPackageJson(
     return undefined;
   }
   const scripts = manifest.scripts ?? {};
-  const build = scripts.build ? "npm run build" : undefined;
+  const dir = dirOf(file);
+  const workspace = detectWorkspace(repo, dir);
+  const manager = workspace?.manager ?? packageManagerAt(repo, dir);
+  const run = manager ? managerCommand(manager) : "npm";
+  // In a workspace the app imports packages its own script does not build: build from the root.
+  const build =
+    workspace && (scripts.build || workspace.dependencies.length)
+      ? workspaceBuild(workspace, dir)
+      : scripts.build
+        ? `${run} run build`
+        : undefined;
+  const managerEvidence = [...(workspace?.manager.evidence ?? manager?.evidence ?? [])];
   const start = scripts.start?.trim();
   const at = lineOf(repo, file, /"start"\s*:/);
   const withBuild = <T extends object>(v: T) => (build ? { ...v, build } : v);
@@ -55,15 +73,19 @@ function fromPackageJson(
         command: 'exec ./node_modules/.bin/next start -p "$PORT"',
         readyTimeout: 60_000,
       }),
-      evidence: [at],
+      evidence: [at, ...managerEvidence],
     };
-  // One plain command is run as is (exec, so signals reach the service, not a shell).
-  if (start && !/&&|\|\||;|\bnpm\b|\bconcurrently\b/.test(start))
-    return { value: withBuild({ command: `exec ${start}`, readyTimeout: 30_000 }), evidence: [at] };
+  // One plain command is run as is (exec, so signals reach the service, not a shell); a
+  // `VAR=value` prefix goes through env, as `exec VAR=value` is "not found" in sh.
+  if (start && !/&&|\|\||;|\bnpm\b|\bpnpm\b|\byarn\b|\bconcurrently\b/.test(start))
+    return {
+      value: withBuild({ command: execLine(start), readyTimeout: 30_000 }),
+      evidence: [at, ...managerEvidence],
+    };
   if (start)
     return {
-      value: withBuild({ command: "exec npm start", readyTimeout: 30_000 }),
-      evidence: [at],
+      value: withBuild({ command: `exec ${run} start`, readyTimeout: 30_000 }),
+      evidence: [at, ...managerEvidence],
     };
   const base = dirOf(file) === "." ? "" : `${dirOf(file)}/`;
   const entry = [manifest.main, "server.js", "index.js", "app.js", "server.mjs", "index.mjs"].find(
@@ -85,7 +107,7 @@ function fromOthers(
   if (procfile) {
     const cmd = (procfile.match[1] ?? "").trim();
     return {
-      value: { command: cmd.startsWith("exec ") ? cmd : `exec ${cmd}`, readyTimeout: 30_000 },
+      value: { command: execLine(cmd), readyTimeout: 30_000 },
       evidence: [procfile],
     };
   }

@@ -172,7 +172,9 @@ export function detectWebhook(repo: Repo): Guess<WebhookRoute> | undefined {
 
 /**
  * The Stripe event the starter scenario sends: checkout.session.completed when the handler
- * names it or names no event faultline has a fixture for, else the first one it names.
+ * names it or names no event faultline has a fixture for, else the first one it names. A
+ * handler that hands the event on (to a package's `switch (event.type)`) names none itself:
+ * then the source file with the most `case "…"` / `=== "…"` / `if` tests of event types is read.
  */
 export function detectEventType(
   repo: Repo,
@@ -180,15 +182,39 @@ export function detectEventType(
   fixtures: string[],
 ): Guess<string> {
   const fallback = { value: "checkout.session.completed", evidence: [] };
-  const text = handler ? repo.read(handler) : undefined;
-  if (!handler || text === undefined) return fallback;
-  let first: Guess<string> & { at: number } = { ...fallback, at: Number.POSITIVE_INFINITY };
-  for (const name of fixtures) {
-    const index = text.search(new RegExp(`["'\`]${name.replaceAll(".", "\\.")}["'\`]`));
-    if (index === -1) continue;
-    const found = { value: name, evidence: [evidenceAt(handler, text, index)], at: index };
-    if (name === "checkout.session.completed") return found;
-    if (index < first.at) first = found;
+  const inHandler = handler ? firstNamed(repo, handler, fixtures, ANY_MENTION) : undefined;
+  if (inHandler) return inHandler;
+  let best: { file: string; tests: number } | undefined;
+  for (const file of repo.files) {
+    if (!SOURCE_FILE.test(file) || /\.(?:test|spec)\.[^.]+$|(^|\/)tests?\//.test(file)) continue;
+    const text = repo.read(file);
+    if (text === undefined || !/\.type\b|\btype\s*[=:]/.test(text)) continue;
+    const tests = [...text.matchAll(EVENT_TEST)].length;
+    if (tests > 0 && (!best || tests > best.tests)) best = { file, tests };
   }
-  return { value: first.value, evidence: first.evidence };
+  return (best && firstNamed(repo, best.file, fixtures, EVENT_TEST)) ?? fallback;
+}
+
+/** `case "a.b":`, `=== "a.b"`, `== 'a.b'`, `when "a.b"` (Ruby), `"a.b" =>` (PHP match). */
+const EVENT_TEST =
+  /(?:\bcase\s+|===?\s*|\bwhen\s+)["'`]([a-z_]+(?:\.[a-z_]+)+)["'`]|["'`]([a-z_]+(?:\.[a-z_]+)+)["'`]\s*(?:=>|===?)/g;
+const ANY_MENTION = /["'`]([a-z_]+(?:\.[a-z_]+)+)["'`]/g;
+
+function firstNamed(
+  repo: Repo,
+  file: string,
+  fixtures: string[],
+  pattern: RegExp,
+): Guess<string> | undefined {
+  const text = repo.read(file);
+  if (text === undefined) return undefined;
+  let first: (Guess<string> & { at: number }) | undefined;
+  for (const m of text.matchAll(pattern)) {
+    const name = m[1] ?? m[2] ?? "";
+    if (!fixtures.includes(name)) continue;
+    const found = { value: name, evidence: [evidenceAt(file, text, m.index)], at: m.index };
+    if (name === "checkout.session.completed") return { value: name, evidence: found.evidence };
+    if (!first || found.at < first.at) first = found;
+  }
+  return first && { value: first.value, evidence: first.evidence };
 }
