@@ -19,7 +19,7 @@ const BUNDLED_SERVICES = ["payments:fixed", "payments:broken"];
 const USAGE = `Usage: faultline run [files, folders or globs…] [options]
        faultline gate [files, folders or globs…] --baseline <service> --candidate <service> [options]
        faultline load <scenario> --rate 200/s --duration 60s [--ramp 30s] [--faults …] [--threshold …]
-       faultline init [dir]
+       faultline init [dir] [--check]
        faultline postgres fetch <major>
        faultline proxy --upstream <postgres://host:port> [options]
        faultline record --forward <http://service> --out <dir> [--listen host:port]
@@ -168,11 +168,14 @@ Example:
   faultline proxy --upstream postgres://127.0.0.1:5432 --rules rules.json --trace trace.ndjson
   psql "postgres://me@127.0.0.1:6543/app"      # then point your service at port 6543
 `,
-  init: `Usage: faultline init [dir]
+  init: `Usage: faultline init [dir] [--check]
 
 Detects the service, migrations, Stripe webhook route and env variables in dir (default: the
 current folder), writes faultline.config.ts and faultline/incident.scenario.ts (existing files
 are kept) and prints each guess with the file:line it came from.
+
+  --check   then run the starter scenario once without its drift and say whether it passes;
+            when it does not, why, in one line (the service's last words). Exit code: the run's.
 
 Example:
   cd my-service && npx faultline init && npx faultline run
@@ -991,7 +994,7 @@ async function initCommand(args: string[]): Promise<number> {
         args,
         allowPositionals: true,
         strict: true,
-        options: { help: { type: "boolean", short: "h" } },
+        options: { help: { type: "boolean", short: "h" }, check: { type: "boolean" } },
       });
     } catch (error) {
       throw new BadUsageError(`${(error as Error).message}\n\n${USAGE}`);
@@ -1003,9 +1006,21 @@ async function initCommand(args: string[]): Promise<number> {
   }
   if (positionals.length > 1)
     throw new BadUsageError(`init: expected at most one folder, got ${positionals.length}`);
-  const { initProject, formatInitReport } = await import("./init/index.ts");
-  process.stdout.write(formatInitReport(await initProject(positionals[0] ?? ".")));
-  return 0;
+  const { initProject, formatInitReport, checkCleanRun, CONFIG_FILE, SCENARIO_FILE } = await import(
+    "./init/index.ts"
+  );
+  const report = await initProject(positionals[0] ?? ".");
+  process.stdout.write(formatInitReport(report));
+  if (!values.check) return 0;
+  // The starter scenario once, without drift: a setup that does not work says so before any
+  // drift is read as the service's fault.
+  process.stdout.write("\ninit --check: running the starter scenario once without its drift…\n");
+  const clean = await checkCleanRun(
+    path.join(report.dir, CONFIG_FILE),
+    path.join(report.dir, SCENARIO_FILE),
+  );
+  process.stdout.write(`${clean.line}\n`);
+  return clean.exitCode;
 }
 
 /** `faultline postgres fetch <major>`: fetch a Postgres major ahead of an offline run. */

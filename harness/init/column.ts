@@ -18,12 +18,12 @@ export function schemaColumns(repo: Repo, sqlFiles: string[]): SchemaColumn[] {
     const text = repo.read(file);
     if (text === undefined) continue;
     for (const m of text.matchAll(
-      /CREATE TABLE\s+(?:IF NOT EXISTS\s+)?(?:"?\w+"?\.)?"?(\w+)"?\s*\(([\s\S]*?)\n\s*\)\s*;/gi,
+      /CREATE TABLE\s+(?:IF NOT EXISTS\s+)?(?:"?(\w+)"?\.)?"?(\w+)"?\s*\(([\s\S]*?)\n\s*\)\s*;/gi,
     )) {
-      const table = m[1] ?? "";
+      const table = qualify(m[1], m[2] ?? "");
       const bodyStart = m.index + m[0].indexOf("(") + 1;
       let offset = 0;
-      for (const line of (m[2] ?? "").split("\n")) {
+      for (const line of (m[3] ?? "").split("\n")) {
         const col = /^\s*"?(\w+)"?\s+\w/.exec(line);
         if (col && !/^(?:CONSTRAINT|PRIMARY|FOREIGN|UNIQUE|CHECK|EXCLUDE)$/i.test(col[1] ?? ""))
           columns.push({
@@ -35,13 +35,24 @@ export function schemaColumns(repo: Repo, sqlFiles: string[]): SchemaColumn[] {
       }
     }
     for (const m of text.matchAll(
-      /ALTER TABLE\s+(?:ONLY\s+)?(?:"?\w+"?\.)?"?(\w+)"?\s+ADD(?: COLUMN)?\s+(?:IF NOT EXISTS\s+)?"?(\w+)"?/gi,
+      /ALTER TABLE\s+(?:ONLY\s+)?(?:"?(\w+)"?\.)?"?(\w+)"?\s+ADD(?: COLUMN)?\s+(?:IF NOT EXISTS\s+)?"?(\w+)"?/gi,
     )) {
-      columns.push({ table: m[1] ?? "", column: m[2] ?? "", at: evidenceAt(file, text, m.index) });
+      columns.push({
+        table: qualify(m[1], m[2] ?? ""),
+        column: m[3] ?? "",
+        at: evidenceAt(file, text, m.index),
+      });
     }
   }
   return columns;
 }
+
+/** `schema.table` as drift names it; `public` is the schema users leave out. */
+function qualify(schema: string | undefined, table: string): string {
+  return schema && schema.toLowerCase() !== "public" ? `${schema}.${table}` : table;
+}
+
+const bare = (table: string) => table.slice(table.lastIndexOf(".") + 1).toLowerCase();
 
 const RESOLVE_EXTENSIONS = ["", ".ts", ".tsx", ".js", ".mjs", ".jsx", "/index.ts", "/index.js"];
 
@@ -123,16 +134,26 @@ interface Written {
 }
 
 /** What the webhook path writes, table and (when visible) columns, from SQL text and ORMs. */
-function writes(repo: Repo, files: string[]): Written[] {
+function writes(repo: Repo, files: string[], only?: { file: string; text: string }): Written[] {
   const found: Written[] = [];
   let drizzle: ReturnType<typeof drizzleTables> | undefined;
-  for (const file of files) {
-    const text = repo.read(file);
+  for (const file of only ? [only.file] : files) {
+    const text = only ? only.text : repo.read(file);
     if (text === undefined) continue;
-    for (const m of text.matchAll(/UPDATE\s+(?:"?\w+"?\.)?"?(\w+)"?\s+SET\s+"?(\w+)"?/gi))
+    for (const m of text.matchAll(/UPDATE\s+(?:"?(\w+)"?\.)?"?(\w+)"?\s+SET\s+"?(\w+)"?/gi))
       found.push({
-        table: m[1] ?? "",
-        columns: [m[2] ?? ""],
+        table: qualify(m[1], m[2] ?? ""),
+        columns: [m[3] ?? ""],
+        at: evidenceAt(file, text, m.index),
+      });
+    // INSERT INTO t (a, b, …) — an upsert writes every column it lists.
+    for (const m of text.matchAll(/INSERT\s+INTO\s+(?:"?(\w+)"?\.)?"?(\w+)"?\s*\(([^)]*)\)/gi))
+      found.push({
+        table: qualify(m[1], m[2] ?? ""),
+        columns: (m[3] ?? "")
+          .split(",")
+          .map((c) => c.trim().replace(/"/g, ""))
+          .filter((c) => /^\w+$/.test(c)),
         at: evidenceAt(file, text, m.index),
       });
     for (const m of text.matchAll(/\.update\(\s*(\w+)\s*\)\s*\.set\(\s*\{([^}]*)\}/g)) {
@@ -156,15 +177,46 @@ function writes(repo: Repo, files: string[]): Written[] {
   return found;
 }
 
+/**
+ * The `case "<event>":` branch where the event was found (to the next `case` or `default`):
+ * its file with everything else blanked, for {@link writes}: what that event's path writes.
+ */
+function eventBranch(repo: Repo, event: Guess<string>): { file: string; text: string } | undefined {
+  const at = event.evidence[0];
+  if (!at) return undefined;
+  const text = repo.read(at.file);
+  if (text === undefined) return undefined;
+  const lines = text.split("\n");
+  const start = lines.slice(0, at.line - 1).join("\n").length;
+  const rest = text.slice(start);
+  const label = rest.indexOf(event.value);
+  if (label === -1) return undefined;
+  const after = rest.slice(label + event.value.length);
+  // Further labels of the same branch (`case "a": case "b":`) belong to it; the next one ends it.
+  const labels = /^["'`]?\s*:?\s*(?:case\s+["'`][^"'`]+["'`]\s*:\s*)*/.exec(after)?.[0].length ?? 0;
+  const end = after
+    .slice(labels)
+    .search(/\n\s*(?:case\s+["'`]|default\s*:|\}\s*else\b|elif\b|when\s)/);
+  const bodyEnd = start + label + event.value.length + (end === -1 ? after.length : labels + end);
+  // Everything outside the branch blanked, lines kept: evidence keeps the file's line numbers.
+  const masked =
+    text.slice(0, start + label).replace(/[^\n]/g, " ") + text.slice(start + label, bodyEnd);
+  return { file: at.file, text: masked };
+}
+
 /** The schema's spelling of a table or column the code names (Prisma models are "User"). */
 function inSchema(
   schema: SchemaColumn[],
   table: string,
   column?: string,
 ): SchemaColumn | undefined {
+  // Code may name `customers` where the schema has `stripe.customers`, or the reverse.
+  const same = (a: string, b: string) =>
+    a.toLowerCase() === b.toLowerCase() ||
+    ((!a.includes(".") || !b.includes(".")) && bare(a) === bare(b));
   return schema.find(
     (c) =>
-      c.table.toLowerCase() === table.toLowerCase() &&
+      same(c.table, table) &&
       (column === undefined || c.column.toLowerCase() === column.toLowerCase()),
   );
 }
@@ -178,14 +230,19 @@ export function guessColumn(
   repo: Repo,
   handler: string | undefined,
   sqlFiles: string[],
+  event?: Guess<string>,
 ): Guess<string> | undefined {
   const schema = schemaColumns(repo, sqlFiles);
-  const written = handler ? writes(repo, webhookPath(repo, handler)) : [];
-  const ranked = [...written].sort(
-    (a, b) =>
-      Number(b.columns.some((c) => PAYMENT_LIKE.test(c))) -
-      Number(a.columns.some((c) => PAYMENT_LIKE.test(c))),
-  );
+  // What the chosen event's branch writes comes first: a column another event writes would be
+  // a drift the scenario's webhooks never touch.
+  const branch = event ? eventBranch(repo, event) : undefined;
+  const written = [
+    ...(branch ? writes(repo, [], branch).map((w) => ({ ...w, branch: true })) : []),
+    ...(handler ? writes(repo, webhookPath(repo, handler)) : []),
+  ];
+  const score = (w: Written & { branch?: boolean }) =>
+    (w.branch ? 2 : 0) + Number(w.columns.some((c) => PAYMENT_LIKE.test(c)));
+  const ranked = [...written].sort((a, b) => score(b) - score(a));
   for (const w of ranked) {
     const column =
       w.columns.find((c) => PAYMENT_LIKE.test(c)) ?? w.columns.find((c) => !BOOKKEEPING.test(c));

@@ -16,6 +16,7 @@ import { type Evidence, type Guess, Repo } from "./repo.ts";
 import { detectService, type ServiceGuess } from "./service.ts";
 import { detectEventType, detectWebhook, type WebhookRoute } from "./webhook.ts";
 
+export { type CleanRun, checkCleanRun } from "./check.ts";
 export type { DatabaseSource, Evidence, Guess, ServiceGuess, WebhookRoute };
 
 /** What `initProject` found, wrote and wants checked. */
@@ -80,8 +81,8 @@ export async function initProject(dir: string, _options?: { force?: false }): Pr
     env.databaseUrl.value,
     env.webhookSecret.value,
   ]);
-  const dropColumn = guessColumn(repo, webhook?.value.file, database?.sqlFiles ?? []);
   const eventType = detectEventType(repo, webhook?.value.file, await fixtureNames("stripe"));
+  const dropColumn = guessColumn(repo, webhook?.value.file, database?.sqlFiles ?? [], eventType);
 
   const check: string[] = [];
   if (!service) check.push("no start command found: set service.command in faultline.config.ts");

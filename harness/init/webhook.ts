@@ -39,8 +39,12 @@ const DECLARATIONS: RegExp[] = [
   // Sinatra: post '/x' do
   /^\s*post\s+["'](\/[^"']*)["']\s+do\b/gm,
   // node:http with no framework: if (req.url === "/x"), case "/x" on a pathname
-  /\b(?:url|pathname|path)\s*===?\s*["'`](\/[^"'`]*)["'`]/g,
+  // `req.url === "/x"`, and the guard form `req.url !== "/x"` (then 404).
+  /\b(?:url|pathname|path)\s*[!=]==?\s*["'`](\/[^"'`]*)["'`]/g,
 ];
+
+const HEALTH_ROUTE =
+  /^\/(?:api\/)?(?:health|healthz|healthcheck|ready|readyz|livez|status|ping)\/?$/;
 
 /** The route declared closest above `index` in the file (or the first one below it). */
 function declaredRoute(text: string, index: number): { path: string; at: number } | undefined {
@@ -49,6 +53,8 @@ function declaredRoute(text: string, index: number): { path: string; at: number 
   for (const pattern of DECLARATIONS) {
     for (const m of text.matchAll(pattern)) {
       const found = { path: m[1] ?? "/", at: m.index };
+      // A health or readiness route beside the handler is not where Stripe posts.
+      if (HEALTH_ROUTE.test(found.path)) continue;
       if (m.index <= index) {
         if (!above || m.index > above.at) above = found;
       } else if (!below || m.index < below.at) below = found;

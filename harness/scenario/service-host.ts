@@ -236,7 +236,17 @@ export async function migrateByStartingService(
     databaseUrl,
     // Never used to sign: no webhook is sent while the template is built.
     "whsec_template_build_only",
-  );
+  ).catch((error: unknown) => {
+    // Said as what it was: building the template, before any scenario.
+    if (!(error instanceof ServiceFailedError)) throw error;
+    const head = error.message.split(
+      /\n--- last \d+ lines of service output ---|\n\(the service printed nothing\)/,
+    )[0];
+    throw new ServiceFailedError(
+      `database.migrate "service": building the template, ${head}`,
+      error.output,
+    );
+  });
   const output = service.output();
   await service.stop();
   return output;
