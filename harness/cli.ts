@@ -567,6 +567,7 @@ async function prepareRun(
         only,
         readyTimeoutMs: readyTimeoutMs ?? config?.service.readyTimeoutMs,
         webhookPaths: config?.webhookPaths,
+        ...(config?.stripeApiVersion ? { stripeApiVersion: config.stripeApiVersion } : {}),
         traceDir: values["trace-dir"] ? path.resolve(values["trace-dir"]) : undefined,
         keepTrace: values.html !== undefined,
         signal,
@@ -1208,6 +1209,9 @@ async function loadCommand(args: string[], signal: AbortSignal): Promise<number>
       faults,
       readyTimeoutMs: prepared.options.readyTimeoutMs,
       webhookPaths: prepared.options.webhookPaths,
+      ...(prepared.options.stripeApiVersion
+        ? { stripeApiVersion: prepared.options.stripeApiVersion }
+        : {}),
       signal,
       keepReport: values.html !== undefined,
       onLine: output.progress,

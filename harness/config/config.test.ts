@@ -134,6 +134,21 @@ describe("loadConfig", () => {
     });
   });
 
+  it("takes webhooks.stripe.apiVersion, and names the versions it knows when it is not one", async () => {
+    const good = await write(
+      "faultline.config.ts",
+      `export default { service: { command: "x" }, webhooks: { stripe: { path: "/hook", apiVersion: "2024-06-20" } } };`,
+    );
+    expect((await loadConfig(good)).stripeApiVersion).toBe("2024-06-20");
+    const bad = await write(
+      "faultline.config.ts",
+      `export default { service: { command: "x" }, webhooks: { stripe: { path: "/hook", apiVersion: "2019-01-01" } } };`,
+    );
+    await expect(loadConfig(bad)).rejects.toThrow(
+      'field "webhooks.stripe.apiVersion": expected a Stripe API version faultline has the shape of: 2025-06-30.basil, 2024-06-20',
+    );
+  });
+
   it("names an unknown webhook provider and lists the known ones", async () => {
     const file = await write(
       "faultline.config.ts",

@@ -57,7 +57,8 @@ export interface FaultlineConfig {
   service: ServiceConfig;
   database?: DatabaseConfig;
   /** Per webhook provider (stripe, github, …): the path the service receives it on. */
-  webhooks?: Record<string, { path: string }>;
+  /** Stripe also takes `apiVersion`: the version its endpoint is pinned to (see the README). */
+  webhooks?: Record<string, { path: string; apiVersion?: string }>;
   /** A folder of *.scenario.ts files, or glob patterns, relative to the config file. */
   scenarios?: string | string[];
 }

@@ -3,7 +3,12 @@ import path from "node:path";
 import { z } from "zod";
 import { BadConfigError } from "../errors.ts";
 import { formatIssues, importModule } from "../scenario/index.ts";
-import { webhookProviders } from "../webhooks/index.ts";
+import {
+  isStripeApiVersion,
+  STRIPE_API_VERSIONS,
+  type StripeApiVersion,
+  webhookProviders,
+} from "../webhooks/index.ts";
 import type { FaultlineConfig, ServiceEnvContext, ServiceEnvInput } from "./define.ts";
 
 /** The names faultline looks for, in this order, in the current folder and then its parents. */
@@ -39,6 +44,8 @@ export interface ResolvedConfig {
     allowRemote: boolean;
   };
   webhookPaths: Record<string, string>;
+  /** `webhooks.stripe.apiVersion`, when given. */
+  stripeApiVersion?: StripeApiVersion;
   /** Absolute folders, files or glob patterns; undefined when the config names none. */
   scenarios: string[] | undefined;
 }
@@ -96,7 +103,21 @@ const configSchema = z.strictObject({
         });
     })
     .optional(),
-  webhooks: z.record(z.string(), z.strictObject({ path: urlPath })).optional(),
+  webhooks: z
+    .record(
+      z.string(),
+      z.strictObject({
+        path: urlPath,
+        /** Stripe: the API version the endpoint is pinned to; fixtures are sent in its shape. */
+        apiVersion: z
+          .string()
+          .refine(isStripeApiVersion, {
+            message: `expected a Stripe API version faultline has the shape of: ${STRIPE_API_VERSIONS.join(", ")}`,
+          })
+          .optional(),
+      }),
+    )
+    .optional(),
   scenarios: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
 });
 
@@ -189,6 +210,9 @@ function resolveConfig(shown: string, file: string, config: FaultlineConfig): Re
     webhookPaths: Object.fromEntries(
       Object.entries(config.webhooks ?? {}).map(([name, w]) => [name, w.path]),
     ),
+    ...(config.webhooks?.stripe?.apiVersion
+      ? { stripeApiVersion: config.webhooks.stripe.apiVersion as StripeApiVersion }
+      : {}),
     scenarios,
   };
 }

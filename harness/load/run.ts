@@ -25,6 +25,8 @@ import {
   type PreparedWebhook,
   planVariable,
   renderFixture,
+  type StripeApiVersion,
+  stripeTemplateAt,
   type TemplateValue,
   templateClock,
   type VariablePlan,
@@ -55,6 +57,8 @@ export interface LoadOptions {
   faults: FaultsChoice;
   readyTimeoutMs?: number;
   webhookPaths?: Record<string, string>;
+  /** The Stripe API version the endpoint is pinned to (`webhooks.stripe.apiVersion`). */
+  stripeApiVersion?: StripeApiVersion;
   signal: AbortSignal;
   onProgress?(progress: LoadProgress): void;
   /** How often onProgress is called (default 500 ms). */
@@ -162,7 +166,11 @@ interface Template {
   path: string;
 }
 
-async function templatesOf(cell: ScenarioCell, webhookPaths: Record<string, string>) {
+async function templatesOf(
+  cell: ScenarioCell,
+  webhookPaths: Record<string, string>,
+  stripeApiVersion: StripeApiVersion | undefined,
+) {
   const templates: Template[] = [];
   for (const step of cell.scenario.webhooks) {
     if (!("fixture" in step) || typeof step.fixture !== "string") continue;
@@ -173,11 +181,14 @@ async function templatesOf(cell: ScenarioCell, webhookPaths: Record<string, stri
     const given = Object.fromEntries(
       Object.entries(step.with ?? {}).map(([name, value]) => [name, planVariable(value)]),
     );
+    const template = await loadFixture(providerName, step.fixture);
+    const version = (step.apiVersion as StripeApiVersion | undefined) ?? stripeApiVersion;
     templates.push({
       provider,
       providerName,
       fixture: step.fixture,
-      template: await loadFixture(providerName, step.fixture),
+      template:
+        providerName === "stripe" && version ? stripeTemplateAt(template, version) : template,
       given,
       path: step.path ?? webhookPaths[providerName] ?? provider.path,
     });
@@ -225,7 +236,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const { environment, scenario: cell, profile, seed } = options;
   const name = cell.scenario.name;
   const shown = displayPath(cell.file);
-  const templates = await templatesOf(cell, options.webhookPaths ?? {});
+  const templates = await templatesOf(cell, options.webhookPaths ?? {}, options.stripeApiVersion);
   if (!templates.length)
     throw new BadUsageError(
       `${shown}: no templated fixture webhook (webhook(fixture, …)) to send under load; recorded requests, rule steps and bad signatures are left out`,

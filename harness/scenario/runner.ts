@@ -26,6 +26,7 @@ import {
   type Delivery,
   deliver,
   type PreparedWebhook,
+  type StripeApiVersion,
   succeeded,
   templateClock,
   webhookProviders,
@@ -147,6 +148,8 @@ export interface RunOptions {
   readyTimeoutMs?: number;
   /** Per webhook provider, the path the service receives it on (else the provider's default). */
   webhookPaths?: Record<string, string>;
+  /** The Stripe API version the endpoint is pinned to (`webhooks.stripe.apiVersion`). */
+  stripeApiVersion?: StripeApiVersion;
   /** Keep each scenario's proxy trace here as <name>.ndjson (else a temp dir, removed). */
   traceDir?: string;
   /** Keep the proxy trace on each result (`result.trace`); off so JSON reports stay small. */
@@ -422,6 +425,7 @@ async function runOne(
       random,
       templateClock(seed),
       options.webhookPaths,
+      options.stripeApiVersion,
     );
     const webhooks = steps.flatMap((step) =>
       "webhook" in step ? [step.webhook] : "batch" in step ? step.batch.map((p) => p.webhook) : [],

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { DriftStep } from "../postgres/index.ts";
 import { ruleSchema, rulesFileSchema } from "../proxy/index.ts";
+import { isStripeApiVersion, STRIPE_API_VERSIONS } from "../webhooks/stripe-versions.ts";
 import { invariantSpecSchema } from "./invariants/index.ts";
 import { matrixAxes } from "./matrix.ts";
 
@@ -78,6 +79,13 @@ const singleWebhook = {
   recorded: z.string().min(1).optional(),
   /** The path to post it to, when not the config's (or the provider's) path for its provider. */
   path: z.string().regex(/^\//, 'expected a path starting with "/"').optional(),
+  /** Stripe only: the API version whose shape the fixture is sent in (else the config's). */
+  apiVersion: z
+    .string()
+    .refine(isStripeApiVersion, {
+      message: `expected a Stripe API version faultline has the shape of: ${STRIPE_API_VERSIONS.join(", ")}`,
+    })
+    .optional(),
   ...deliveryPolicy,
 };
 

@@ -56,3 +56,52 @@ describe("template times come from the seed", () => {
     expect(templateClock(-5).origin).toBeGreaterThanOrEqual(STOCK_TEMPLATE_EPOCH);
   });
 });
+
+describe("Stripe API versions per step and per run", () => {
+  const pinned = scenarioSchema.parse({
+    name: "pinned",
+    webhooks: [{ fixture: "invoice.paid", apiVersion: "2024-06-20" }, { fixture: "invoice.paid" }],
+    invariants: [noCascade()],
+  });
+
+  async function versions(runVersion?: "2024-06-20") {
+    const steps = await prepareSteps(
+      pinned,
+      process.cwd(),
+      seededRandom(1),
+      templateClock(1),
+      {},
+      runVersion,
+    );
+    return steps.flatMap((s: Step) =>
+      "webhook" in s
+        ? [
+            JSON.parse(s.webhook.payload) as {
+              api_version: string;
+              data: { object: { subscription?: string } };
+            },
+          ]
+        : [],
+    );
+  }
+
+  it("sends a step in its own version's shape, the rest in the run's", async () => {
+    const [old, basil] = await versions();
+    expect(old?.api_version).toBe("2024-06-20");
+    expect(old?.data.object.subscription).toMatch(/^sub_/);
+    expect(basil?.api_version).toBe("2025-06-30.basil");
+    expect(basil?.data.object.subscription).toBeUndefined();
+    const [, pinnedRun] = await versions("2024-06-20");
+    expect(pinnedRun?.api_version).toBe("2024-06-20");
+  });
+
+  it("refuses a version it has no shape for, naming the ones it has", () => {
+    const parsed = scenarioSchema.safeParse({
+      name: "bad",
+      webhooks: [{ fixture: "invoice.paid", apiVersion: "2020-08-27" }],
+      invariants: [noCascade()],
+    });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toContain("2025-06-30.basil, 2024-06-20");
+  });
+});

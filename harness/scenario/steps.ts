@@ -5,6 +5,8 @@ import {
   loadFixture,
   type PreparedWebhook,
   renderFixture,
+  type StripeApiVersion,
+  stripeTemplateAt,
   type TemplateClock,
   webhookProviders,
 } from "../webhooks/index.ts";
@@ -61,6 +63,7 @@ export async function prepareSteps(
   random: Random,
   clock: TemplateClock,
   webhookPaths: Record<string, string> = {},
+  stripeApiVersion?: StripeApiVersion,
 ): Promise<Step[]> {
   // A step's own path wins, then the config's path for the provider, then the provider's default.
   const pathFor = (step: WebhookStepInput, provider: string) => {
@@ -113,7 +116,12 @@ export async function prepareSteps(
     const provider = webhookProviders[providerName];
     const fixture = step.fixture as string;
     if (!provider) throw new Error(`unknown provider ${providerName}`);
-    const rendered = renderFixture(await loadFixture(providerName, fixture), {
+    const version = (step.apiVersion as StripeApiVersion | undefined) ?? stripeApiVersion;
+    const template = await loadFixture(providerName, fixture);
+    // An endpoint pinned to an older Stripe API version receives that version's shapes.
+    const shaped =
+      providerName === "stripe" && version ? stripeTemplateAt(template, version) : template;
+    const rendered = renderFixture(shaped, {
       provider,
       fixture,
       random,

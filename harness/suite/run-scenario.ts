@@ -396,6 +396,7 @@ export async function runScenario(
     concurrency: options.concurrency,
     readyTimeoutMs: options.readyTimeoutMs ?? config?.service.readyTimeoutMs,
     webhookPaths: config?.webhookPaths,
+    ...(config?.stripeApiVersion ? { stripeApiVersion: config.stripeApiVersion } : {}),
     traceDir: options.traceDir ? path.resolve(options.traceDir) : undefined,
     signal: options.signal,
     onProgress: options.onProgress,

@@ -24,6 +24,13 @@ export { type RenderedFixture, type RenderOptions, renderFixture } from "./rende
 export { shopifyProvider, shopifyTopic } from "./shopify-provider.ts";
 export { standardProvider } from "./standard-provider.ts";
 export { stripeProvider } from "./stripe-provider.ts";
+export {
+  isStripeApiVersion,
+  STRIPE_API_VERSIONS,
+  STRIPE_TEMPLATE_VERSION,
+  type StripeApiVersion,
+  stripeTemplateAt,
+} from "./stripe-versions.ts";
 export { fillTemplate, type TemplateValue, templateVariables } from "./template.ts";
 
 import { githubProvider } from "./github-provider.ts";

@@ -71,6 +71,8 @@ export const stripeProvider = {
       payment_method: `pm_${random.alphanumeric(24)}`,
       balance_transaction: `txn_${random.alphanumeric(24)}`,
       invoice_number: `${random.alphanumeric(8).toUpperCase()}-0001`,
+      // Drawn last, so the draws above stay what they were before it existed.
+      charge: own("charge", `ch_${random.alphanumeric(24)}`),
       amount,
       amount_decimal: String(amount),
       period_end: now + 30 * DAY,
