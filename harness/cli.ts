@@ -1078,6 +1078,7 @@ async function k6Command(args: string[]): Promise<number> {
     thresholds,
     ...(seed === undefined ? {} : { seed }),
     ...(config ? { paths: config.webhookPaths } : {}),
+    ...(config?.stripeApiVersion ? { stripeApiVersion: config.stripeApiVersion } : {}),
     command: ["faultline", "k6", ...args].map(shellWord).join(" "),
   });
   const out = values.out as string | undefined;

@@ -1,5 +1,6 @@
 /** k6 export: a scenario's webhooks as a k6 script, for load beyond one machine. */
 import { displayPath, loadScenario } from "../scenario/index.ts";
+import type { StripeApiVersion } from "../webhooks/index.ts";
 import type { ArrivalRate, K6Threshold } from "./flags.ts";
 import { planSteps } from "./plan.ts";
 import { k6Script } from "./script.ts";
@@ -19,6 +20,8 @@ export interface K6ExportOptions {
   seed?: number;
   /** Webhook paths by provider, from faultline.config.ts. */
   paths?: Record<string, string>;
+  /** The Stripe API version of the endpoint, from faultline.config.ts. */
+  stripeApiVersion?: StripeApiVersion;
   /** The command line, for the script's header. */
   command: string;
 }
@@ -35,6 +38,7 @@ export async function exportK6Script(
     where,
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.paths ? { paths: options.paths } : {}),
+    ...(options.stripeApiVersion ? { stripeApiVersion: options.stripeApiVersion } : {}),
   });
   const script = k6Script({
     source: where,

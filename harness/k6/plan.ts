@@ -4,6 +4,8 @@ import type { Scenario } from "../scenario/index.ts";
 import {
   loadFixture,
   planVariable,
+  type StripeApiVersion,
+  stripeTemplateAt,
   templateClock,
   type VariablePlan,
   webhookProviders,
@@ -33,7 +35,12 @@ export const K6_SIGNED_PROVIDERS = ["stripe", "standard", "github", "lemonsqueez
  */
 export async function planSteps(
   scenario: Scenario,
-  options: { where: string; seed?: number; paths?: Record<string, string> },
+  options: {
+    where: string;
+    seed?: number;
+    paths?: Record<string, string>;
+    stripeApiVersion?: StripeApiVersion;
+  },
 ): Promise<PlannedStep[]> {
   const seed = options.seed ?? scenario.randomSeed ?? 1;
   const random = seededRandom(seed);
@@ -61,7 +68,10 @@ export async function planSteps(
       throw new BadUsageError(
         `${options.where}: the k6 export signs ${K6_SIGNED_PROVIDERS.join(", ")} webhooks; this scenario sends ${providerName}`,
       );
-    const template = await loadFixture(providerName, step.fixture);
+    const loaded = await loadFixture(providerName, step.fixture);
+    const version = (step.apiVersion as StripeApiVersion | undefined) ?? options.stripeApiVersion;
+    const template =
+      providerName === "stripe" && version ? stripeTemplateAt(loaded, version) : loaded;
     const values = {
       ...provider.defaults(step.fixture, random, clock.at(steps.length)),
       ...step.with,
