@@ -6,12 +6,12 @@ import { parseArgs } from "node:util";
 import { BadUsageError, exitCodeFor, InterruptedError } from "./errors.ts";
 import { faultlineVersion, runExitHooksNow, watchParent } from "./lifecycle/index.ts";
 import { resolvePostgresProvider, startEnvironment } from "./postgres/index.ts";
-// Inner files, not report/index.ts: these two are needed before any command's heavy imports.
-import { colourFor } from "./report/colour.ts";
 import type { Reporter } from "./report/index.ts";
 import { shellWord } from "./report/markdown.ts";
 import type { ScenarioResult } from "./scenario/index.ts";
 import type { ServiceSpec } from "./service/index.ts";
+// Inner files, not report/index.ts: these two are needed before any command's heavy imports.
+import { colourFor } from "./terminal/index.ts";
 
 // The names --service accepts without a command line (kept here so --help needs no imports).
 const BUNDLED_SERVICES = ["payments:fixed", "payments:broken"];

@@ -1,4 +1,4 @@
-import { type ConsoleOptions, styler } from "../report/index.ts";
+import { type ConsoleOptions, styler } from "../terminal/index.ts";
 import type { LoadProgress } from "./generator.ts";
 import type { LoadResult } from "./run.ts";
 

@@ -30,7 +30,7 @@ export {
   type RunEnvironment,
   startEnvironment,
 } from "./environment.ts";
-export { loadMigrations, type Migration } from "./migrations.ts";
+export type { Migration } from "./migrations.ts";
 export { type RunAs, resolveRunAs } from "./os-user.ts";
 export {
   fetchPostgresMajor,
@@ -44,7 +44,12 @@ export type {
   StartOptions,
 } from "./provider.ts";
 export { POSTGRES_SPEC_FORMS, resolvePostgresProvider } from "./providers.ts";
-export { type LoadedSchema, loadSchema, type SchemaSource } from "./schema-source.ts";
+export {
+  type LoadedSchema,
+  loadMigrations,
+  loadSchema,
+  type SchemaSource,
+} from "./schema-source.ts";
 export {
   formatServerError,
   type ServerError,

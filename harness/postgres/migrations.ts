@@ -1,5 +1,3 @@
-import { loadSchema } from "./schema-source.ts";
-
 /** One schema migration as its tool applies it. */
 export interface Migration {
   /**
@@ -19,9 +17,4 @@ export interface Migration {
   sections: string[];
   /** Where each section starts in `sql` (character index), to turn error positions into line:column. */
   offsets: number[];
-}
-
-/** Read the migrations of a folder in any known layout (plain `NNN_name.sql` included), in order. */
-export async function loadMigrations(dir: string): Promise<Migration[]> {
-  return (await loadSchema({ migrations: dir })).migrations;
 }

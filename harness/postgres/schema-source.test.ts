@@ -6,9 +6,8 @@ import { describeSharedData, sharedData } from "../../test/shared-data.ts";
 import { PACKAGE_ROOT } from "../lifecycle/index.ts";
 import { describeMigrationFailure, excerpt } from "./apply-migration.ts";
 import { DEFAULT_MIGRATIONS_DIR } from "./environment.ts";
-import { loadMigrations } from "./migrations.ts";
 import { dropUnknownSettings, namedRoles, prepareDump } from "./pg-dump.ts";
-import { loadSchema } from "./schema-source.ts";
+import { loadMigrations, loadSchema } from "./schema-source.ts";
 
 const SAAS_STARTER = "drizzle-kit-saas-starter";
 

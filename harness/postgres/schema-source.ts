@@ -343,3 +343,8 @@ export async function loadSchema(source: SchemaSource): Promise<LoadedSchema> {
     "schema source: expected one of { migrations }, { migrate, cwd } or { schema }",
   );
 }
+
+/** Read the migrations of a folder in any known layout (plain `NNN_name.sql` included), in order. */
+export async function loadMigrations(dir: string): Promise<Migration[]> {
+  return (await loadSchema({ migrations: dir })).migrations;
+}

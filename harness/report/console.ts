@@ -1,5 +1,5 @@
 import { formatDisagreements, type ScenarioResult } from "../scenario/index.ts";
-import { styler } from "./colour.ts";
+import { type ConsoleOptions, styler } from "../terminal/index.ts";
 import type { Reporter } from "./reporter.ts";
 import { testName } from "./test-name.ts";
 
@@ -18,15 +18,6 @@ export function capEvidence(line: string, width = EVIDENCE_WIDTH): string {
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)}s`;
-}
-
-/** How the console shows results: colour (a terminal) and detail (--verbose). */
-export interface ConsoleOptions {
-  colour?: boolean;
-  /** Only the verdict lines and errors: no run header. */
-  quiet?: boolean;
-  /** Also every invariant that held, with what it saw. */
-  verbose?: boolean;
 }
 
 const VERDICT_STYLE = { pass: "green", fail: "red", error: "yellow" } as const;

@@ -1,6 +1,6 @@
 /** Reporters: console lines, a JSON file, JUnit XML, a Markdown summary, an HTML page. */
-export { colourFor, styler } from "./colour.ts";
-export { type ConsoleOptions, consoleReporter, formatScenarioResult } from "./console.ts";
+export { type ConsoleOptions, colourFor, styler } from "../terminal/index.ts";
+export { consoleReporter, formatScenarioResult } from "./console.ts";
 export {
   type HtmlLoadSummary,
   type HtmlReportInput,

@@ -12,13 +12,9 @@ import {
 } from "../webhooks/index.ts";
 import { importModule } from "./compile.ts";
 import { invariants } from "./invariants/index.ts";
-import { formatIssues, type Scenario, scenarioSchema } from "./schema.ts";
+import { formatIssues, type LoadedScenario, type Scenario, scenarioSchema } from "./schema.ts";
 
-/** A validated scenario and the file it came from. */
-export interface LoadedScenario {
-  file: string;
-  scenario: Scenario;
-}
+export type { LoadedScenario } from "./schema.ts";
 
 const SCENARIO_SUFFIX = ".scenario.ts";
 

@@ -1,6 +1,6 @@
-import { type DriftStep, describeDrift } from "../postgres/index.ts";
-import type { LoadedScenario } from "./load.ts";
-import type { DELIVERY_POLICIES, Scenario } from "./schema.ts";
+import type { DriftStep } from "../postgres/index.ts";
+import { namedLabel, schemaLabel } from "./axis-labels.ts";
+import type { DELIVERY_POLICIES, LoadedScenario, Scenario } from "./schema.ts";
 
 type Matrix = NonNullable<Scenario["matrix"]>;
 type SchemaValue = NonNullable<Matrix["schema"]>[number];
@@ -40,13 +40,8 @@ function schemaValue(value: SchemaValue): AxisValue {
     : Array.isArray(value)
       ? value
       : [value as DriftStep];
-  const label = isNamed
-    ? (value as { name: string }).name
-    : drift.length
-      ? drift.map(describeDrift).join(", ")
-      : "as migrated";
   return {
-    label,
+    label: schemaLabel(value),
     apply: (scenario) => {
       const next = { ...scenario, drift: [...scenario.drift, ...drift] };
       return isNamed ? withAdditions(next, value as Parameters<typeof withAdditions>[1]) : next;
@@ -102,7 +97,7 @@ export function withDeliveryPolicy(
 function deliveryValue(value: DeliveryValue): AxisValue {
   const policy = typeof value === "string" ? value : value.policy;
   return {
-    label: typeof value === "string" ? value : value.name,
+    label: namedLabel(value),
     apply: (scenario) => {
       const next = { ...scenario, webhooks: withDeliveryPolicy(scenario.webhooks, policy) };
       return typeof value === "string" ? next : withAdditions(next, value);
@@ -113,7 +108,7 @@ function deliveryValue(value: DeliveryValue): AxisValue {
 function faultsValue(value: FaultsValue): AxisValue {
   if (value === "none") return { label: "none", apply: (scenario) => scenario };
   return {
-    label: value.name,
+    label: namedLabel(value),
     apply: (scenario) =>
       withAdditions(
         {

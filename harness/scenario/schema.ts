@@ -2,8 +2,8 @@ import { z } from "zod";
 import type { DriftStep } from "../postgres/index.ts";
 import { ruleSchema, rulesFileSchema } from "../proxy/index.ts";
 import { isStripeApiVersion, STRIPE_API_VERSIONS } from "../webhooks/stripe-versions.ts";
+import { matrixLabels } from "./axis-labels.ts";
 import { invariantSpecSchema } from "./invariants/index.ts";
-import { matrixAxes } from "./matrix.ts";
 
 const identifierRef = z
   .string()
@@ -247,16 +247,16 @@ export const scenarioSchema = z
   })
   .superRefine((scenario, ctx) => {
     // Cells are told apart by their labels, in reports and in CI test names.
-    for (const [axis, values] of scenario.matrix ? matrixAxes(scenario.matrix) : []) {
+    for (const [axis, labels] of scenario.matrix ? matrixLabels(scenario.matrix) : []) {
       const seen = new Set<string>();
-      values.forEach((value, index) => {
-        if (seen.has(value.label))
+      labels.forEach((label, index) => {
+        if (seen.has(label))
           ctx.addIssue({
             code: "custom",
             path: ["matrix", axis, index],
-            message: `two values of this axis are both called ${JSON.stringify(value.label)}; give one a name`,
+            message: `two values of this axis are both called ${JSON.stringify(label)}; give one a name`,
           });
-        seen.add(value.label);
+        seen.add(label);
       });
     }
     const named = new Set<string>();
@@ -289,6 +289,12 @@ export const scenarioSchema = z
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 /** A scenario after validation. */
 export type Scenario = z.output<typeof scenarioSchema>;
+
+/** A validated scenario and the file it came from. */
+export interface LoadedScenario {
+  file: string;
+  scenario: Scenario;
+}
 
 /** Turn zod issues into one message per field: `field "webhooks[2].fixure": unknown field`. */
 export function formatIssues(issues: z.core.$ZodIssue[]): string {
