@@ -5,7 +5,7 @@ import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startProxy } from "./index.ts";
-import { startTestPostgres, type TestPostgres } from "./testing.ts";
+import { startTestPostgres, type TestPostgres } from "./testing/index.ts";
 
 let pgTest: TestPostgres;
 let workDir: string;

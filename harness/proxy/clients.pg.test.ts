@@ -15,7 +15,7 @@ import {
   startTestPostgres,
   startupMessage,
   type TestPostgres,
-} from "./testing.ts";
+} from "./testing/index.ts";
 
 const PSQL = "/usr/bin/psql";
 const PGBENCH = "/usr/bin/pgbench";

@@ -25,7 +25,7 @@ import {
   startupMessage,
   sync,
   type TestPostgres,
-} from "./testing.ts";
+} from "./testing/index.ts";
 
 let pgTest: TestPostgres;
 let db: ScenarioDatabase;

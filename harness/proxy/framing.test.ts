@@ -24,7 +24,7 @@ import {
   sync,
   terminate,
   untypedPacket,
-} from "./testing.ts";
+} from "./testing/index.ts";
 
 interface Plain {
   type: number;

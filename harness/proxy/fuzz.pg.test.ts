@@ -24,7 +24,7 @@ import {
   terminate,
   typedMessage,
   untypedPacket,
-} from "./testing.ts";
+} from "./testing/index.ts";
 
 const SEED = 20261127;
 const CASES = 360;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MessageReader, ProtocolError } from "./framing.ts";
 import { PROTOCOL_3_0, startupParameters, withStartupParameter } from "./protocol.ts";
-import { query, sslRequest, startupMessage, untypedPacket } from "./testing.ts";
+import { query, sslRequest, startupMessage, untypedPacket } from "./testing/index.ts";
 
 /** The body (after the length) of a startup packet, as the proxy's reader hands it out. */
 function bodyOf(packet: Buffer): Buffer {

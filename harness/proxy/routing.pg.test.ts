@@ -29,7 +29,7 @@ import {
   startTestPostgres,
   startupMessage,
   type TestPostgres,
-} from "./testing.ts";
+} from "./testing/index.ts";
 
 const PYTHON = "/usr/bin/python3";
 const TESTDATA = path.join(path.dirname(fileURLToPath(import.meta.url)), "testdata");

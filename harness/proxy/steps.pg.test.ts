@@ -25,7 +25,7 @@ import {
   type TestPostgres,
   typedMessage,
   type WireMessage,
-} from "./testing.ts";
+} from "./testing/index.ts";
 
 let pgTest: TestPostgres;
 let db: ScenarioDatabase;
