@@ -40,14 +40,7 @@
  * stops early and still cleans up (a second Ctrl-C exits at once, killing what is left).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import {
-  accessSync,
-  constants,
-  createReadStream,
-  readdirSync,
-  readFileSync,
-  rmSync,
-} from "node:fs";
+import { accessSync, constants, createReadStream, rmSync } from "node:fs";
 import { chown, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { connect } from "node:net";
@@ -63,6 +56,14 @@ import {
   startEnvironment,
 } from "../harness/postgres/index.ts";
 import { type RuleSpec, startProxy } from "../harness/proxy/index.ts";
+import {
+  foreignCpuSeconds,
+  hostCpu,
+  processCpuSeconds,
+  processTable,
+  setClockTicks,
+} from "./bench/cpu.ts";
+import { fmt, median, pct, ratio, table } from "./bench/format.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -242,116 +243,7 @@ function which(name: string): string | undefined {
   return undefined;
 }
 
-function median(xs: number[]): number {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (!s.length) return Number.NaN;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
-const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : "—");
-const pct = (x: number) => (Number.isFinite(x) ? `${x.toFixed(0)}%` : "—");
-const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : "—");
 const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
-
-/** Left-aligned first column(s), right-aligned numbers. */
-function table(header: string[], rows: string[][], leftColumns = 2): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i < leftColumns ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
-      .join("  ")
-      .trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)]
-    .map((l) => `  ${l}`)
-    .join("\n");
-}
-
-/**
- * Whole-host CPU time in ticks, from /proc/stat (Linux): busy is user, nice, system, irq and
- * softirq; steal (time the hypervisor gave to someone else) is counted apart.
- */
-function hostCpu(): { busy: number; steal: number; total: number } {
-  try {
-    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/).slice(1);
-    const n = (fields ?? []).map(Number);
-    const at = (i: number) => n[i] ?? 0;
-    return {
-      busy: at(0) + at(1) + at(2) + at(5) + at(6),
-      steal: at(7),
-      total: n.slice(0, 8).reduce((a, b) => a + b, 0),
-    };
-  } catch {
-    return { busy: Number.NaN, steal: Number.NaN, total: Number.NaN };
-  }
-}
-
-let clockTicks = 100;
-
-/** A process's user+system CPU seconds, from /proc/<pid>/stat. */
-function processCpuSeconds(pid: number | undefined): number {
-  if (!pid) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** CPU ticks of every process now, with its parent (Linux /proc). */
-function processTable(): Map<number, { ppid: number; ticks: number }> {
-  const table = new Map<number, { ppid: number; ticks: number }>();
-  let pids: string[] = [];
-  try {
-    pids = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
-  } catch {
-    return table;
-  }
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      table.set(Number(pid), {
-        ppid: Number(fields[1]),
-        ticks: Number(fields[11]) + Number(fields[12]),
-      });
-    } catch {
-      // Exited meanwhile.
-    }
-  }
-  return table;
-}
-
-/**
- * CPU seconds used between two snapshots by processes that are not this one or its
- * descendants (Postgres, pgbouncer and pgbench are all ours): other load on the host. Processes
- * that both started and ended between the snapshots are missed, so this is a lower bound.
- */
-function foreignCpuSeconds(
-  before: Map<number, { ppid: number; ticks: number }>,
-  after: Map<number, { ppid: number; ticks: number }>,
-): number {
-  if (!after.size) return Number.NaN;
-  const mine = new Set([process.pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const snapshot of [before, after]) {
-      for (const [pid, { ppid }] of snapshot) {
-        if (!mine.has(pid) && mine.has(ppid)) {
-          mine.add(pid);
-          grew = true;
-        }
-      }
-    }
-  }
-  let ticks = 0;
-  for (const [pid, { ticks: now }] of after) {
-    if (!mine.has(pid)) ticks += Math.max(0, now - (before.get(pid)?.ticks ?? 0));
-  }
-  return ticks / clockTicks;
-}
 
 function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
@@ -721,7 +613,7 @@ try {
     throw new Error("pgbench is not on PATH (Debian: apt-get install postgresql-client)");
   const pgbouncerBinary = which("pgbouncer");
   try {
-    clockTicks = Number((await run("getconf", ["CLK_TCK"])).stdout.trim()) || 100;
+    setClockTicks(Number((await run("getconf", ["CLK_TCK"])).stdout.trim()) || 100);
   } catch {
     // Keep 100, Linux's usual value.
   }

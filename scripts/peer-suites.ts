@@ -35,6 +35,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { killQuietly, onExit } from "../harness/lifecycle/index.ts";
 import { freePort, resolveRunAs } from "../harness/postgres/index.ts";
+import { median } from "./bench/format.ts";
 
 const SUITES = ["pg", "pg-cursor", "pg-query-stream", "pg-pool", "postgres-js"] as const;
 type SuiteName = (typeof SUITES)[number];
@@ -544,11 +545,6 @@ function prepareRoles(server: Server): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
-}
 
 function passed(r: SuiteRun): number {
   let n = 0;
