@@ -286,6 +286,20 @@ async function runWithTimeout(args: string[], cwd: string): Promise<CliRun> {
   }
 }
 
+/** A Markdown file's heading anchors, as GitHub makes them. */
+function headings(file: string): Set<string> {
+  const text = readFileSync(path.join(ROOT, file), "utf8").replace(/```[\s\S]*?```/g, "");
+  const slugs = new Set<string>();
+  for (const m of text.matchAll(/^#{1,6} (.+)$/gm)) {
+    const slug = (m[1] ?? "")
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, "")
+      .replace(/ /g, "-");
+    slugs.add(slug);
+  }
+  return slugs;
+}
+
 const ALL = examples();
 const NAMES = await commandNames();
 const FLAGS = new Map<string, Flags>();
@@ -342,6 +356,25 @@ describe("the docs' faultline examples", () => {
       for (const file of parsed.positionals) {
         if (!inRepository(example, file)) {
           problems.push(`${example.where}: ${file} is not in the repository`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("link only to files and headings that exist", () => {
+    const problems: string[] = [];
+    for (const file of DOCS) {
+      const text = readFileSync(path.join(ROOT, file), "utf8").replace(/```[\s\S]*?```/g, "");
+      for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const link = m[1] ?? "";
+        if (/^[a-z]+:/.test(link)) continue;
+        const [target = "", anchor] = link.split("#");
+        const resolved = target ? path.join(path.dirname(file), target) : file;
+        if (!existsSync(path.join(ROOT, resolved))) {
+          problems.push(`${file}: ${link}: no ${resolved}`);
+        } else if (anchor && resolved.endsWith(".md") && !headings(resolved).has(anchor)) {
+          problems.push(`${file}: ${link}: no heading #${anchor} in ${resolved}`);
         }
       }
     }
