@@ -1,8 +1,8 @@
 #!/usr/bin/env -S npx tsx
 /**
- * The README's driver table, from real runs: for every test/drivers/<id>/driver.json whose
- * toolchain is installed, build it, run its broken variant through test/drivers/cascade.scenario.ts
- * on embedded Postgres, and print what faultline saw there (per SQLSTATE, in the proxy trace and
+ * The driver table of docs/drivers.md, from real runs: for every test/drivers/<id>/driver.json
+ * whose toolchain is installed, build it, run its broken variant through
+ * test/drivers/cascade.scenario.ts on embedded Postgres, and print what faultline saw there (per SQLSTATE, in the proxy trace and
  * in the server log) beside the driver's protocol path and its tested version.
  * Usage: npx tsx scripts/driver-table.ts
  */
