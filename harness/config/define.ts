@@ -56,8 +56,10 @@ export interface DatabaseConfig {
 export interface FaultlineConfig {
   service: ServiceConfig;
   database?: DatabaseConfig;
-  /** Per webhook provider (stripe, github, …): the path the service receives it on. */
-  /** Stripe also takes `apiVersion`: the version its endpoint is pinned to (see the README). */
+  /**
+   * Per webhook provider (stripe, github, …): the path the service receives it on. Stripe also
+   * takes `apiVersion`, the version its endpoint is pinned to (docs/scenarios.md).
+   */
   webhooks?: Record<string, { path: string; apiVersion?: string }>;
   /** A folder of *.scenario.ts files, or glob patterns, relative to the config file. */
   scenarios?: string | string[];

@@ -1,7 +1,7 @@
 /**
  * One proxy for a whole run: each scenario's connections are routed to its own database, and
  * `beginScenario` ends the previous scenario's connections so that long-lived pools reconnect
- * to the next one. The pool tests below are the evidence for the README's compatibility table.
+ * to the next one. The pool tests below are the evidence for the pool table in docs/configuration.md.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
