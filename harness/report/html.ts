@@ -475,12 +475,14 @@ ${PAGE_CSS}</style>
 
 const PAGE_CSS = `
 body { font: 14px system-ui, sans-serif; margin: 16px; color: #222; }
-.sides-2 { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.sides-2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; }
 section.side { min-width: 0; }
 section.side > h2 { margin: 0 0 8px; }
 article.result { border: 1px solid #ccc; border-radius: 6px; padding: 8px; margin-bottom: 16px; }
 .verdict-pass { color: #1a7f37; } .verdict-fail { color: #cf222e; } .verdict-error { color: #9a6700; }
-table.invariants { border-collapse: collapse; width: 100%; }
+table.invariants { border-collapse: collapse; width: 100%; table-layout: fixed; }
+table.invariants th:nth-child(1) { width: 22%; } table.invariants th:nth-child(2) { width: 4.5em; } table.invariants th:nth-child(3) { width: 28%; }
+table.invariants td { overflow-wrap: anywhere; }
 table.invariants td, table.invariants th { border-top: 1px solid #ddd; padding: 4px; vertical-align: top; text-align: left; }
 pre.evidence { margin: 0; white-space: pre-wrap; font-size: 12px; max-height: 12em; overflow: auto; }
 h3 { margin: 8px 0 4px; font-size: 15px; } h4 { margin: 8px 0 2px; font-size: 13px; }
@@ -493,7 +495,7 @@ h3 { margin: 8px 0 4px; font-size: 15px; } h4 { margin: 8px 0 2px; font-size: 13
 .threshold-pass { color: #1a7f37; } .threshold-fail { color: #cf222e; font-weight: 600; }
 .u-legend { font-size: 12px; }
 #story { margin-bottom: 24px; }
-.story-columns.sides-2 { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.story-columns.sides-2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; }
 .story-side { min-width: 0; }
 .story-side > h2 { margin: 0 0 8px; } .story-side > h2 small { font-weight: normal; color: #555; }
 section.waterfall { border: 1px solid #ccc; border-radius: 6px; padding: 8px; margin-bottom: 16px; }
