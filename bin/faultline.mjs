@@ -22,6 +22,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const harness = path.join(root, "harness");
+// The bundle cache runs from node_modules (possibly another checkout's, through a symlink), so
+// the report finds its page's sources here rather than beside its own module.
+globalThis[Symbol.for("faultline.harnessDir")] = harness;
 
 function fingerprint() {
   const hash = createHash("sha256");

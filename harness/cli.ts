@@ -709,6 +709,7 @@ async function gate(args: string[], signal: AbortSignal): Promise<number> {
         values.html,
         report.toHtmlReport({
           title: "faultline gate",
+          comparison: true,
           sides: [
             { label: `baseline: ${summary.baseline}`, results: cells.map((c) => c.baseline) },
             { label: `candidate: ${summary.candidate}`, results: cells.map((c) => c.candidate) },

@@ -1,7 +1,8 @@
 /**
  * Builds what `npm pack` ships: dist/cli.js, dist/index.js and dist/vitest.js (ESM, code split, so
  * the entries share chunks and with them module state; dependencies left as imports so they
- * resolve from the installing project's node_modules) and dist/types/*.d.ts.
+ * resolve from the installing project's node_modules), dist/report-page.js (the HTML report's
+ * browser script) and dist/types/*.d.ts.
  * Run by `npm run build` and by `prepack`, so a tarball never carries a stale build.
  *
  * The .d.ts files come from `tsc --emitDeclarationOnly`. TypeScript 5.9's
@@ -14,6 +15,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { PAGE_BUNDLE_FILE, pageBuildOptions } from "../harness/report/page-script.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dist = path.join(root, "dist");
@@ -54,6 +56,11 @@ await build({
   packages: "external",
   logLevel: "warning",
 });
+// The HTML report's browser script, prebuilt: an installed copy has no page sources to bundle.
+await build({
+  ...pageBuildOptions(path.join(root, "harness", "report", "page", "main.ts")),
+  outfile: path.join(dist, PAGE_BUNDLE_FILE),
+});
 execFileSync(
   process.execPath,
   [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
@@ -61,5 +68,5 @@ execFileSync(
 );
 const declarations = rewriteDeclarations(path.join(dist, "types"));
 console.log(
-  `build-package: dist/cli.js, dist/index.js, dist/vitest.js and ${declarations} declaration files in ${Date.now() - started} ms`,
+  `build-package: dist/cli.js, dist/index.js, dist/vitest.js, dist/${PAGE_BUNDLE_FILE} and ${declarations} declaration files in ${Date.now() - started} ms`,
 );

@@ -30,7 +30,7 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--no-sandbox"],
+    args: ["--no-sandbox", "--disable-gpu"],
   });
 });
 
@@ -74,6 +74,64 @@ describe("--html", () => {
     const { page, consoleErrors, requests } = await open(file, path.join(OUT, "broken-run.png"));
     expect(consoleErrors).toEqual([]);
     expect(requests).toEqual([]);
+
+    // First on the page, under the title (once): the waterfall of deliveries.
+    await expect(page.locator("h1").allTextContents()).resolves.toEqual(["faultline run"]);
+    await expect(page.locator("h2").count()).resolves.toBe(0);
+    const first = await page.locator("h1 + #story > :first-child").getAttribute("class");
+    expect(first).toContain("story-columns");
+    const waterfall = page.locator("section.waterfall").first();
+    await expect(waterfall.boundingBox()).resolves.toMatchObject({ y: expect.any(Number) });
+    const deliveries = waterfall.locator(".wf-row.wf-delivery");
+    await expect(deliveries.count()).resolves.toBe(4);
+    // The failing delivery holds the 42703, marked as the cause, and the 25P02s it aborted.
+    const causeRow = waterfall.locator(".wf-statement[data-role=cause]");
+    await expect(causeRow.count()).resolves.toBe(1);
+    await expect(causeRow.getAttribute("data-sqlstate")).resolves.toBe("42703");
+    await expect(causeRow.textContent()).resolves.toMatch(
+      /CAUSE.*credits_balance.*42703 undefined_column/,
+    );
+    const cascadeRows = waterfall.locator(".wf-statement[data-role=cascade]");
+    expect(await cascadeRows.count()).toBeGreaterThanOrEqual(3);
+    expect(
+      new Set(
+        await cascadeRows.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-sqlstate"))),
+      ),
+    ).toEqual(new Set(["25P02"]));
+    // The cause sits under its delivery, the first, which is marked; later ones as the cascade.
+    const roles = await waterfall
+      .locator(".wf-row")
+      .evaluateAll((rows) =>
+        rows
+          .filter((r) => r.matches(".wf-delivery, .wf-statement[data-role]"))
+          .map((r) =>
+            r.matches(".wf-delivery")
+              ? `#${r.getAttribute("data-n")}:${r.getAttribute("data-role") ?? ""}`
+              : r.getAttribute("data-role"),
+          ),
+      );
+    expect(roles.slice(0, 2)).toEqual(["#1:cause", "cause"]);
+    expect(roles.slice(2)).toContain("#2:cascade");
+    await expect(waterfall.locator(".wf-summary").textContent()).resolves.toMatch(
+      /Cause: 42703 undefined_column while handling #1.*\d+ later statements? in \d+ deliver/,
+    );
+
+    // Legends name their series and nothing else: no "s: --" entry for the time axis.
+    const legend = await page.locator(".u-legend .u-series").allTextContents();
+    expect(legend.length).toBeGreaterThan(0);
+    expect(legend.filter((l) => l.trim() === "" || l.includes("--"))).toEqual([]);
+    // A 50 ms run's axes count milliseconds, and its timeline counts per bucket, not per second.
+    const timelineHeading = await page
+      .locator("h4", { hasText: "Webhooks by HTTP status" })
+      .textContent();
+    expect(timelineHeading).toMatch(/per \d+ ms/);
+    const axisLabels = await page.evaluate(() =>
+      (
+        globalThis as unknown as { faultlineReport: { charts: { axes: { label?: string }[] }[] } }
+      ).faultlineReport.charts.map((c) => c.axes.map((a) => a.label)),
+    );
+    expect(axisLabels[0]?.[0]).toBe("ms since the run's first event");
+    expect(axisLabels[0]?.[1]).toMatch(/^count per \d+ ms$/);
 
     // uPlot drew a canvas for the timeline and one for the swimlane.
     expect(await page.locator(".chart.timeline canvas").count()).toBeGreaterThanOrEqual(1);
@@ -132,6 +190,27 @@ describe("--html", () => {
       expect.stringMatching(/^baseline: /),
       expect.stringMatching(/^candidate: /),
     ]);
+    // BEFORE and AFTER side by side, the SQLSTATEs and statuses counted across.
+    const deltas = page.locator("section.comparison li.delta");
+    await expect(
+      deltas.locator("xpath=self::*[@data-sqlstate='25P02']").textContent(),
+    ).resolves.toMatch(/^25P02 in_failed_sql_transaction: [1-9]\d* → 0$/);
+    await expect(
+      page.locator("section.comparison li[data-status='500']").textContent(),
+    ).resolves.toMatch(/^HTTP 500: [1-9]\d* → 0$/);
+    await expect(page.locator(".story-side > h2").allTextContents()).resolves.toEqual([
+      expect.stringMatching(/^BEFORE baseline: /),
+      expect.stringMatching(/^AFTER candidate: /),
+    ]);
+    const [before, after] = [0, 1].map((i) => page.locator(".story-side").nth(i));
+    await expect(before?.locator(".wf-statement[data-role=cause]").count()).resolves.toBe(1);
+    await expect(after?.locator(".wf-statement[data-role]").count()).resolves.toBe(0);
+    await expect(after?.locator(".wf-summary").textContent()).resolves.toMatch(
+      /Nothing was aborted/,
+    );
+    const [beforeBox, afterBox] = await Promise.all([before?.boundingBox(), after?.boundingBox()]);
+    expect(afterBox?.x ?? 0).toBeGreaterThan((beforeBox?.x ?? 0) + (beforeBox?.width ?? 0) - 1);
+
     const baseline = page.locator("section.side").nth(0);
     const candidate = page.locator("section.side").nth(1);
     await expect(baseline.locator("article.result[data-verdict=fail]").count()).resolves.toBe(1);

@@ -231,18 +231,19 @@ describe("the packed package in a fresh project", () => {
     expect(api.code, show(api)).toBe(0);
     expect(api.stdout.trim()).toBe("function function");
 
-    // The HTML report inlines uPlot read from node_modules: it must be found from dist too.
+    // The HTML report inlines uPlot read from node_modules and its page's script prebuilt in
+    // dist/ (an installed copy has no page sources to bundle): both must be found from dist.
     const html = await sh(
       process.execPath,
       [
         "--input-type=module",
         "-e",
-        'const m = await import("faultline"); const page = m.toHtmlReport({ title: "t", sides: [] }); console.log(page.includes("uPlot"), page.length > 40000);',
+        'const m = await import("faultline"); const page = m.toHtmlReport({ title: "t", sides: [] }); console.log(page.includes("uPlot"), page.length > 40000, page.includes("faultlineReport"));',
       ],
       app,
     );
     expect(html.code, show(html)).toBe(0);
-    expect(html.stdout.trim()).toBe("true true");
+    expect(html.stdout.trim()).toBe("true true true");
 
     // vitest is an optional peer: only the faultline/vitest entry imports it.
     const dist = path.join(installed, "dist");

@@ -4,6 +4,7 @@ import type { TraceEntry } from "../proxy/index.ts";
 import type { ScenarioResult } from "../scenario/index.ts";
 import { aggregateResult, bucketWidthMs, loadSummaryOf, toHtmlReport } from "./html.ts";
 import { failedResult } from "./sample-results.ts";
+import { waterfallOf } from "./waterfall.ts";
 
 function pageData(html: string) {
   const match = /<script id="faultline-data" type="application\/json">(.*?)<\/script>/s.exec(html);
@@ -103,6 +104,108 @@ describe("toHtmlReport", () => {
   });
 });
 
+describe("the delivery waterfall", () => {
+  it("puts each statement under the delivery it served, the 42703 as cause and its 25P02s as cascade", () => {
+    const w = waterfallOf(cascadeResult(), T0);
+    const rows = w.deliveries.map((d) => [
+      d.n,
+      d.status,
+      d.role ?? "",
+      d.statements.map((s) => `${s.conn}:${s.sqlstate ?? s.outcome}:${s.role ?? ""}`),
+    ]);
+    expect(rows).toEqual([
+      [1, 200, "", ["2:ok:", "2:ok:"]],
+      [2, 500, "cause", ["2:42703:cause", "2:25P02:cascade", "2:25P02:cascade"]],
+      [3, 500, "", ["1:ok:"]],
+    ]);
+    expect(w.cause).toMatchObject({ delivery: 2, sqlstate: "42703", aborted: 2, atMs: 20 });
+    expect(w.cause?.abortedDeliveries).toEqual([2]);
+    expect(w.outside).toEqual([]);
+  });
+
+  it("gives a statement at the millisecond one delivery ends and the next starts to the one with none yet", () => {
+    // The flagship's shape: one connection, deliveries back to back at millisecond precision,
+    // a 42703 in the first and each later delivery's BEGIN a 25P02.
+    const at = (ms: number) => new Date(T0 + ms);
+    const result = failedResult([], {
+      deliveries: [
+        [0, 21],
+        [21, 23],
+        [23, 25],
+      ].map(([from, to], i) => ({
+        index: i,
+        label: `w${i}`,
+        eventId: `evt_${i}`,
+        type: "checkout.session.completed",
+        attempt: 1,
+        status: 500,
+        responseBody: "",
+        startedAt: at(from as number),
+        finishedAt: at(to as number),
+      })),
+    });
+    result.trace = [
+      entry(1, 13, "ok", "T"),
+      entry(1, 16, "42703", "E"),
+      entry(1, 18, "25P02", "E"),
+      entry(1, 23, "25P02", "E"),
+      entry(1, 25, "25P02", "E"),
+    ];
+    const w = waterfallOf(result, T0);
+    expect(w.deliveries.map((d) => d.statements.map((s) => s.atMs))).toEqual([
+      [13, 16, 18],
+      [23],
+      [25],
+    ]);
+    expect(w.deliveries.map((d) => d.role)).toEqual(["cause", "cascade", "cascade"]);
+    expect(w.cause).toMatchObject({ delivery: 1, aborted: 3, abortedDeliveries: [1, 2, 3] });
+  });
+
+  it("leaves an error the service rolled back a plain error, with nothing aborted", () => {
+    const result = cascadeResult();
+    result.trace = [entry(2, 20, "42703", "E"), { ...entry(2, 22, "ok", "I"), sql: "ROLLBACK" }];
+    const w = waterfallOf(result, T0);
+    expect(w.deliveries[1]?.statements.map((s) => s.role)).toEqual([undefined, undefined]);
+    expect(w.deliveries[1]?.role).toBeUndefined();
+    expect(w.cause).toMatchObject({ sqlstate: "42703", aborted: 0, abortedDeliveries: [] });
+  });
+
+  it("lists 60 deliveries of a load, from just before the first failure", () => {
+    const w = pageData(
+      toHtmlReport({ title: "load", sides: [{ label: "load", results: [largeLoad()] }] }),
+    ).sides[0].results[0].waterfall;
+    expect(w.deliveries).toHaveLength(60);
+    // Delivery 0 is the first failing one (every fourth fails): nothing before it to show.
+    expect(w.notShownBefore).toBe(0);
+    expect(w.notShownAfter).toBe(12_000 - 60);
+    expect(w.deliveries[0].statements.map((s: { sqlstate?: string }) => s.sqlstate ?? "")).toEqual([
+      "",
+      "42703",
+      "",
+      "",
+      "",
+    ]);
+  });
+});
+
+describe("gate's page data", () => {
+  it("marks a two-sided report as BEFORE and AFTER and counts each result's HTTP statuses", () => {
+    const data = pageData(
+      toHtmlReport({
+        title: "faultline gate",
+        comparison: true,
+        sides: [
+          { label: "baseline: a", results: [cascadeResult()] },
+          { label: "candidate: b", results: [failedResult([])] },
+        ],
+      }),
+    );
+    expect(data.comparison).toBe(true);
+    expect(data.sides[0].results[0].statuses).toEqual({ "200": 1, "500": 2 });
+    expect(data.sides[1].results[0].statuses).toEqual({});
+  });
+});
+
 describe("bucketWidthMs", () => {
   it("picks a readable width keeping at most 120 buckets", () => {
     expect(bucketWidthMs(85)).toBe(5);
@@ -128,9 +231,11 @@ describe("aggregateResult", () => {
       ["error", "25P02", 2],
     ]);
     expect(lane?.aborted).toEqual([{ from: 0.02, to: 0.027, open: true, share: 1 }]);
-    // Rates per second: 3 deliveries over 5 ms buckets, each bucket's count × 200.
+    // Counts per bucket, not rates: a 5 ms bucket holding one delivery reads 1, not 200/s.
     const http500 = charts.series.find((s) => s.label === "HTTP 500");
-    expect(http500?.perSecond.reduce((a, b) => a + b, 0)).toBeCloseTo(2 * (1000 / charts.bucketMs));
+    expect(http500?.counts.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(Math.max(...(http500?.counts ?? []))).toBe(1);
+    expect(charts.timeUnit).toBe("ms");
     expect(charts.series.map((s) => s.label)).toEqual([
       "HTTP 200",
       "HTTP 500",
@@ -230,12 +335,11 @@ describe("a large load's report", () => {
     const charts = pageData(html).sides[0].results[0].charts;
     expect(charts.bucketMs).toBe(500);
     expect(charts.bucketedLanes).toBe(true);
-    // Every delivery and error counted: a rate × the bucket's seconds is a count.
+    // Every delivery and error counted.
     const total = (label: string) =>
       charts.series
         .find((s: { label: string }) => s.label === label)
-        .perSecond.reduce((a: number, b: number) => a + b, 0) *
-      (charts.bucketMs / 1000);
+        .counts.reduce((a: number, b: number) => a + b, 0);
     expect(Math.round(total("HTTP 200") + total("HTTP 500"))).toBe(12_000);
     expect(Math.round(total("SQLSTATE 25P02"))).toBe(5 * 750);
     expect(charts.lanes).toHaveLength(8);

@@ -3,34 +3,30 @@ import { createRequire } from "node:module";
 import type { LoadResult } from "../load/index.ts";
 import type { TraceEntry } from "../proxy/index.ts";
 import type { ScenarioResult } from "../scenario/index.ts";
+import type {
+  AbortedStretch,
+  Aggregated,
+  DeliverySpan,
+  HtmlLoadSummary,
+  LaneRun,
+  LatencyPoint,
+  MarkResult,
+  PageData,
+  PageResult,
+} from "./page/data.ts";
+import { pageScript } from "./page-script.ts";
 import type { Reporter } from "./reporter.ts";
+import { waterfallOf } from "./waterfall.ts";
 import { writeReportFile } from "./write.ts";
 
-/** One latency sample over time: seconds since the run started, percentiles in milliseconds. */
-export interface LatencyPoint {
-  t: number;
-  p50: number;
-  p90: number;
-  p99: number;
-}
-
-/** A load run's figures for the summary panel: rates per second, latencies in milliseconds. */
-export interface HtmlLoadSummary {
-  requestedRate: number;
-  achievedRate: number;
-  sent: number;
-  acked: number;
-  late: number;
-  dropped: number;
-  latency: { p50: number; p90: number; p99: number; p999: number; max: number };
-  byStatus: Record<string, number>;
-  /** `actual` as measured, a number or a number with its unit (`"12.5ms"`). */
-  thresholds: { source: string; passed: boolean; actual?: number | string }[];
-  /** The proxy's time in its handlers as a share of one CPU core, in percent. */
-  proxyBusyPercent?: number;
-  /** Why the generator could not hold the requested rate, when it could not. */
-  rateNotHeld?: string;
-}
+export type {
+  AbortedStretch,
+  Aggregated,
+  HtmlLoadSummary,
+  Lane,
+  LaneRun,
+  LatencyPoint,
+} from "./page/data.ts";
 
 /** One column of the report: a service's results (gate has two, baseline and candidate). */
 export interface HtmlReportSide {
@@ -46,6 +42,8 @@ export interface HtmlReportSide {
 export interface HtmlReportInput {
   title: string;
   sides: HtmlReportSide[];
+  /** The two sides are a baseline and a candidate (gate): shown as BEFORE and AFTER. */
+  comparison?: boolean;
 }
 
 /** The summary panel's figures from a load run's result. */
@@ -86,6 +84,10 @@ const MAX_LANE_RUNS = 4000;
 const MAX_LANES = 48;
 /** Beyond this many injected faults, one mark per bucket that had any. */
 const MAX_FAULT_MARKS = 300;
+/** Beyond this many deliveries, the swimlane bands no delivery: they would blur into one. */
+const MAX_DELIVERY_SPANS = 200;
+/** Runs shorter than this read their time axes in milliseconds: "0.035 s" is harder to read. */
+const MS_AXIS_BELOW_MS = 5000;
 
 /**
  * The timeline's bucket width for a run of `spanMs`: the narrowest readable width that keeps
@@ -96,68 +98,8 @@ export function bucketWidthMs(spanMs: number): number {
   return Math.ceil(spanMs / MAX_BUCKETS / 60_000) * 60_000;
 }
 
-/** A statement's outcome as the lanes colour it. */
-type MarkResult = "ok" | "error" | "lost";
 /** Worse outcomes win when statements share a mark. */
 const SEVERITY: Record<MarkResult, number> = { ok: 0, lost: 1, error: 2 };
-
-/**
- * Consecutive statements of one session drawn as one mark: from the first's start to the
- * last's end, in seconds since the run's start, coloured by the worst result among them.
- */
-export interface LaneRun {
-  from: number;
-  to: number;
-  count: number;
-  result: MarkResult;
-  /** The most frequent SQLSTATE among them, if any failed. */
-  sqlstate?: string;
-  /** SQLSTATEs among them and how many of each. */
-  sqlstates?: Record<string, number>;
-  /** When statements of different results share the run (per bucket): how many of each. */
-  mix?: Record<MarkResult, number>;
-}
-
-/** Where a session sat in a failed transaction block, in seconds since the run's start. */
-export interface AbortedStretch {
-  from: number;
-  to: number;
-  /** Still aborted at the session's last statement. */
-  open?: boolean;
-  /** The part of from..to the session really was aborted (stretches close together merge). */
-  share: number;
-}
-
-/** One lane of the swimlane: a session (or sessions that never overlapped, on huge runs). */
-export interface Lane {
-  conns: number[];
-  runs: LaneRun[];
-  /**
-   * Stretches (seconds since the start) where the session sat in a failed transaction block;
-   * `share` is how much of a merged stretch really was (1: aborted throughout).
-   */
-  aborted: AbortedStretch[];
-}
-
-/** The timeline and the lanes, counted in Node so the page carries no per-statement rows. */
-export interface Aggregated {
-  /** Epoch milliseconds of the run's first event; every other time is seconds after it. */
-  t0: number;
-  spanSeconds: number;
-  bucketMs: number;
-  /** Bucket starts, in seconds. */
-  x: number[];
-  /** Per-second rates per bucket, by HTTP status (of deliveries) or SQLSTATE (of statements). */
-  series: { label: string; kind: "status" | "sqlstate"; key: string; perSecond: number[] }[];
-  /** Where faults fired, in seconds; one per bucket when there were more than MAX_FAULT_MARKS. */
-  faultMarks: number[];
-  faultCount: number;
-  lanes: Lane[];
-  /** Whether lanes show one run per bucket (the run had too many statements to draw each). */
-  bucketedLanes: boolean;
-  statements: number;
-  deliveries: number;
-}
 
 function resultOf(entry: TraceEntry): MarkResult {
   // A statement the server skipped after its batch failed never ran: drawn like a lost one.
@@ -328,7 +270,6 @@ export function aggregateResult(result: ScenarioResult): Aggregated | undefined 
   const n = Math.floor(spanMs / bucketMs) + 1;
   const x = Array.from({ length: n }, (_, i) => (i * bucketMs) / 1000);
   const indexOf = (t: number) => Math.min(n - 1, Math.max(0, Math.floor((t - t0) / bucketMs)));
-  const perSecond = 1000 / bucketMs;
   const counts = new Map<string, { kind: "status" | "sqlstate"; key: string; ys: number[] }>();
   const add = (kind: "status" | "sqlstate", key: string, t: number) => {
     const id = `${kind}:${key}`;
@@ -337,7 +278,7 @@ export function aggregateResult(result: ScenarioResult): Aggregated | undefined 
       c = { kind, key, ys: new Array<number>(n).fill(0) };
       counts.set(id, c);
     }
-    c.ys[indexOf(t)] = (c.ys[indexOf(t)] ?? 0) + perSecond;
+    c.ys[indexOf(t)] = (c.ys[indexOf(t)] ?? 0) + 1;
   };
   for (const d of deliveries) add("status", String(d.status), d.startedAt);
   for (const e of trace) {
@@ -353,8 +294,7 @@ export function aggregateResult(result: ScenarioResult): Aggregated | undefined 
       c.kind === "status" ? `HTTP ${c.key === "0" ? "no response" : c.key}` : `SQLSTATE ${c.key}`,
     kind: c.kind,
     key: c.key,
-    // Rates to 0.01/s: a few digits each keep a long run's page small.
-    perSecond: c.ys.map((y) => Math.round(y * 100) / 100),
+    counts: c.ys,
   }));
 
   const faultSeconds = faultTimes.map((t) => (t - t0) / 1000);
@@ -406,9 +346,21 @@ export function aggregateResult(result: ScenarioResult): Aggregated | undefined 
       gap,
     ),
   }));
+  const deliverySpans: DeliverySpan[] =
+    deliveries.length > MAX_DELIVERY_SPANS
+      ? []
+      : [...deliveries]
+          .sort((a, b) => a.startedAt - b.startedAt)
+          .map((d, i) => ({
+            n: i + 1,
+            from: (d.startedAt - t0) / 1000,
+            to: (d.finishedAt - t0) / 1000,
+            status: d.status,
+          }));
   return {
     t0,
     spanSeconds: spanMs / 1000,
+    timeUnit: spanMs < MS_AXIS_BELOW_MS ? "ms" : "s",
     bucketMs,
     x,
     series,
@@ -416,6 +368,7 @@ export function aggregateResult(result: ScenarioResult): Aggregated | undefined 
     faultCount: faultTimes.length,
     lanes,
     bucketedLanes,
+    deliverySpans,
     statements: trace.length,
     deliveries: deliveries.length,
   };
@@ -457,7 +410,7 @@ function escapeHtml(text: string): string {
 const MAX_EVIDENCE_LINES = 200;
 
 /** The browser's copy of a result: the verdicts, and the charts' data already counted. */
-function pageResult(result: ScenarioResult) {
+function pageResult(result: ScenarioResult): PageResult {
   const invariants = result.invariants.map((inv) =>
     inv.evidence.length > MAX_EVIDENCE_LINES
       ? {
@@ -469,28 +422,36 @@ function pageResult(result: ScenarioResult) {
         }
       : inv,
   );
+  const statuses: Record<string, number> = {};
+  for (const d of result.deliveries) statuses[d.status] = (statuses[d.status] ?? 0) + 1;
+  const charts = aggregateResult(result);
   return {
     name: result.name,
-    cell: result.cell,
+    ...(result.cell ? { cell: result.cell } : {}),
     verdict: result.verdict,
     service: result.service,
     seed: result.seed,
     durationMs: result.durationMs,
-    error: result.error,
+    ...(result.error ? { error: result.error } : {}),
     invariants,
     sqlstates: result.sqlstates,
-    charts: aggregateResult(result),
+    statuses,
+    ...(charts ? { charts, waterfall: waterfallOf(result, charts.t0) } : {}),
   };
 }
 
-/** One self-contained HTML page: load summary, timeline, connection swimlanes, latency, verdicts. */
+/**
+ * One self-contained HTML page: first each delivery and the statements it ran (BEFORE and AFTER
+ * for a gate), then the load summary, timeline, connection swimlanes, latency and verdicts.
+ */
 export function toHtmlReport(input: HtmlReportInput): string {
   const { js, css } = uplot();
-  const data = {
+  const data: PageData = {
     title: input.title,
+    comparison: input.comparison === true && input.sides.length === 2,
     sides: input.sides.map((side) => ({
       label: side.label,
-      load: side.load,
+      ...(side.load ? { load: side.load } : {}),
       latency: side.latency ?? [],
       results: side.results.map(pageResult),
     })),
@@ -504,21 +465,24 @@ ${PAGE_CSS}</style>
 <script>${js}</script>
 </head><body>
 <h1>${escapeHtml(input.title)}</h1>
+<div id="story"></div>
 <main id="sides" class="sides-${input.sides.length}"></main>
 <script id="faultline-data" type="application/json">${scriptJson(data)}</script>
-<script>${PAGE_JS}</script>
+<script>${pageScript()}</script>
 </body></html>
 `;
 }
 
 const PAGE_CSS = `
 body { font: 14px system-ui, sans-serif; margin: 16px; color: #222; }
-.sides-2 { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.sides-2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; }
 section.side { min-width: 0; }
 section.side > h2 { margin: 0 0 8px; }
 article.result { border: 1px solid #ccc; border-radius: 6px; padding: 8px; margin-bottom: 16px; }
 .verdict-pass { color: #1a7f37; } .verdict-fail { color: #cf222e; } .verdict-error { color: #9a6700; }
-table.invariants { border-collapse: collapse; width: 100%; }
+table.invariants { border-collapse: collapse; width: 100%; table-layout: fixed; }
+table.invariants th:nth-child(1) { width: 22%; } table.invariants th:nth-child(2) { width: 4.5em; } table.invariants th:nth-child(3) { width: 28%; }
+table.invariants td { overflow-wrap: anywhere; }
 table.invariants td, table.invariants th { border-top: 1px solid #ddd; padding: 4px; vertical-align: top; text-align: left; }
 pre.evidence { margin: 0; white-space: pre-wrap; font-size: 12px; max-height: 12em; overflow: auto; }
 h3 { margin: 8px 0 4px; font-size: 15px; } h4 { margin: 8px 0 2px; font-size: 13px; }
@@ -529,239 +493,54 @@ h3 { margin: 8px 0 4px; font-size: 15px; } h4 { margin: 8px 0 2px; font-size: 13
 .load-panel dt { color: #555; } .load-panel dd { margin: 0; font-variant-numeric: tabular-nums; }
 .load-panel .warning { grid-column: 1 / -1; background: #fff1e5; border: 1px solid #bc4c00; border-radius: 4px; padding: 6px 8px; color: #953800; }
 .threshold-pass { color: #1a7f37; } .threshold-fail { color: #cf222e; font-weight: 600; }
-`;
-
-// Runs in the browser. Plain ES2020: it is inlined as is, not compiled. The data arrives
-// counted (timeline buckets, lane runs), so drawing does no per-statement work.
-const PAGE_JS = String.raw`
-(function () {
-  const data = JSON.parse(document.getElementById("faultline-data").textContent);
-  const statusColour = (s) => s === 0 ? "#6e7781" : s < 300 ? "#2da44e" : s < 500 ? "#bf8700" : "#cf222e";
-  const palette = ["#cf222e", "#8250df", "#bc4c00", "#0969da", "#1b7c83", "#953800", "#6639ba"];
-  const resultColour = { ok: "#2da44e", error: "#cf222e", lost: "#6e7781" };
-  const el = (tag, attrs, ...children) => {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-    for (const c of children) node.append(c);
-    return node;
-  };
-  const fmt = (n, digits) => typeof n === "number" ? n.toLocaleString("en", { maximumFractionDigits: digits === undefined ? 1 : digits }) : String(n);
-  const width = () => Math.max(320, Math.floor(document.getElementById("sides").clientWidth / data.sides.length) - 40);
-  const charts = [];
-  window.faultlineReport = { data, charts, lanes: [] };
-
-  // Vertical lines where the proxy injected a fault: drawn by a uPlot hook on the plot canvas.
-  function faultMarks(marks) {
-    return { hooks: { draw: [(u) => {
-      const ctx = u.ctx;
-      ctx.save();
-      ctx.strokeStyle = "#8250df"; ctx.setLineDash([4, 3]); ctx.lineWidth = 2;
-      for (const t of marks) {
-        const x = u.valToPos(t, "x", true);
-        ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
-      }
-      ctx.restore();
-    }] } };
-  }
-
-  function loadPanel(load, into) {
-    const dl = (rows) => el("dl", {}, ...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
-    const panel = el("div", { class: "load-panel" }, el("h3", {}, "Load"));
-    const held = load.achievedRate >= load.requestedRate * 0.99;
-    const unanswered = load.sent - Object.values(load.byStatus).reduce((a, b) => a + b, 0);
-    panel.append(
-      dl([
-        ["requested", fmt(load.requestedRate) + "/s"],
-        ["achieved", fmt(load.achievedRate) + "/s" + (held ? "" : " (" + fmt((load.achievedRate / load.requestedRate) * 100) + "% of requested)")],
-        ["sent", fmt(load.sent, 0)],
-        ["acknowledged (2xx)", fmt(load.acked, 0)],
-        ["sent > 10 ms late", fmt(load.late, 0)],
-        ["dropped", fmt(load.dropped, 0)],
-      ]),
-      dl([["p50", fmt(load.latency.p50) + " ms"], ["p90", fmt(load.latency.p90) + " ms"], ["p99", fmt(load.latency.p99) + " ms"],
-        ["p99.9", fmt(load.latency.p999) + " ms"], ["max", fmt(load.latency.max) + " ms"]]),
-      dl([
-        ...Object.entries(load.byStatus).map(([s, n]) => ["HTTP " + (s === "0" ? "no response" : s), fmt(n, 0)]),
-        ...(unanswered > 0 ? [["never answered", fmt(unanswered, 0)]] : []),
-        ...(load.proxyBusyPercent === undefined ? [] : [["proxy busy", fmt(load.proxyBusyPercent) + "% of a core"]]),
-      ]),
-    );
-    if (load.thresholds.length) {
-      const list = el("dl", { class: "thresholds" });
-      for (const t of load.thresholds) {
-        list.append(el("dt", {}, t.source),
-          el("dd", { class: t.passed ? "threshold-pass" : "threshold-fail" }, (t.passed ? "✓ pass" : "✗ FAIL") + (t.actual === undefined ? "" : " (" + fmt(t.actual, 3) + ")")));
-      }
-      panel.append(list);
-    }
-    if (load.rateNotHeld) panel.append(el("div", { class: "warning rate-not-held" }, "⚠ " + load.rateNotHeld));
-    if (load.achievedRate < load.requestedRate * 0.9)
-      panel.append(el("div", { class: "warning service-behind" }, "⚠ requests completed at " + fmt(load.achievedRate) + "/s of the " +
-        fmt(load.requestedRate) + "/s requested: the service fell behind, so latency climbs and late requests go unanswered"));
-    if (load.proxyBusyPercent !== undefined && load.proxyBusyPercent > 80)
-      panel.append(el("div", { class: "warning proxy-bound" }, "The proxy was busy " + fmt(load.proxyBusyPercent) + "% of a core: it, not the service, may have limited this load."));
-    into.append(panel);
-  }
-
-  function timeline(result, c, into) {
-    const series = [{ label: "s" }];
-    const columns = [c.x];
-    let code = 0;
-    for (const s of c.series) {
-      series.push(s.kind === "status"
-        ? { label: s.label, stroke: statusColour(Number(s.key)), width: 2, paths: uPlot.paths.stepped({ align: 1 }) }
-        : { label: s.label, stroke: palette[code++ % palette.length], dash: [6, 3], width: 2, paths: uPlot.paths.stepped({ align: 1 }) });
-      columns.push(s.perSecond);
-    }
-    const box = el("div", { class: "chart timeline", "data-series": String(series.length - 1), "data-bucket-ms": String(c.bucketMs) });
-    const faults = c.faultCount === c.faultMarks.length ? c.faultCount : c.faultCount + ", one line per " + c.bucketMs + " ms with any";
-    into.append(el("h4", {}, "Webhooks/s by HTTP status, errors/s by SQLSTATE, per " + c.bucketMs + " ms; dashed purple lines: faults injected (" + faults + ")"), box);
-    charts.push(new uPlot({
-      width: width(), height: 220,
-      scales: { x: { time: false } },
-      axes: [{ label: "seconds" }, { label: "per second" }],
-      series, plugins: [faultMarks(c.faultMarks)],
-    }, columns, box));
-  }
-
-  function swimlanes(result, c, into) {
-    const lanes = c.lanes;
-    if (lanes.length === 0) { into.append(el("p", { class: "empty" }, "No statements traced.")); return; }
-    window.faultlineReport.lanes.push(...lanes.map((l) => ({ result: result.name, conn: l.conns[0], ...l })));
-    const laneName = (l) => l.conns.length === 1 ? "#" + l.conns[0] : l.conns.length + " sessions";
-    const rowH = (u) => Math.abs(u.valToPos(0, "y", true) - u.valToPos(1, "y", true));
-    const shade = { hooks: { drawClear: [(u) => {
-      const ctx = u.ctx;
-      ctx.save();
-      const h = rowH(u);
-      lanes.forEach((l, i) => {
-        const y = u.valToPos(i, "y", true);
-        for (const a of l.aborted) {
-          // A merged stretch the session was aborted for only part of is shaded lighter.
-          ctx.fillStyle = "rgba(207, 34, 46, " + (0.08 + 0.17 * a.share).toFixed(3) + ")";
-          const x0 = u.valToPos(a.from, "x", true);
-          const x1 = Math.max(x0 + 4, u.valToPos(a.to, "x", true));
-          ctx.fillRect(x0, y - h * 0.4, x1 - x0, h * 0.8);
-        }
-      });
-      ctx.restore();
-    }] } };
-    // Each run a bar from its first statement to its last, at least a dot wide; a SQLSTATE
-    // label where the code changes along the lane and there is room to read it.
-    const marks = { hooks: { draw: [(u) => {
-      const ctx = u.ctx;
-      const px = devicePixelRatio;
-      ctx.save();
-      ctx.font = Math.round(10 * px) + "px monospace";
-      const h = Math.min(rowH(u) * 0.45, 10 * px);
-      const left = u.bbox.left, right = u.bbox.left + u.bbox.width;
-      lanes.forEach((l, i) => {
-        const y = u.valToPos(i, "y", true);
-        let lastCode = null, lastLabel = -Infinity;
-        for (const r of l.runs) {
-          const x0 = u.valToPos(r.from, "x", true);
-          const x1 = Math.max(x0 + 6 * px, u.valToPos(r.to, "x", true));
-          if (x1 < left || x0 > right) continue;
-          if (r.mix) {
-            // A bucket of mixed results: a stacked bar, each result its share of the height,
-            // errors at least a line high so a few among thousands still show.
-            let top = y - h / 2;
-            for (const kind of ["error", "lost", "ok"]) {
-              if (!r.mix[kind]) continue;
-              const part = kind === "ok" ? y + h / 2 - top : Math.max(2 * px, (h * r.mix[kind]) / r.count);
-              ctx.fillStyle = resultColour[kind];
-              ctx.fillRect(x0, top, x1 - x0, part);
-              top += part;
-            }
-          } else {
-            ctx.fillStyle = resultColour[r.result];
-            ctx.fillRect(x0, y - h / 2, x1 - x0, h);
-          }
-          if (r.sqlstate && r.sqlstate !== lastCode && x0 - lastLabel > 44 * px) {
-            ctx.fillStyle = "#222";
-            ctx.fillText(r.sqlstate + (r.count > 1 ? "×" + r.count : ""), x0 + 2 * px, y - h / 2 - 3 * px);
-            lastLabel = x0;
-          }
-          if (r.sqlstate) lastCode = r.sqlstate;
-        }
-      });
-      ctx.restore();
-    }] } };
-    const box = el("div", { class: "chart swimlane", "data-lanes": String(lanes.length) });
-    const how = c.bucketedLanes ? "each bar one " + c.bucketMs + " ms of a session's statements, stacked by result" : "each bar a session's consecutive statements of one result";
-    into.append(el("h4", {}, "Postgres sessions (one lane per connection; " + c.statements.toLocaleString("en") + " statements, " + how + "): green ok, red error, grey lost; shaded: transaction aborted"), box);
-    const legend = ["ok", "error", "lost"].map((kind) => ({ label: kind, stroke: resultColour[kind], fill: resultColour[kind], paths: () => null, points: { show: false } }));
-    charts.push(new uPlot({
-      width: width(), height: Math.max(120, 40 + Math.min(28, Math.max(12, 600 / lanes.length)) * lanes.length),
-      // The same time axis as the timeline above, so a lane lines up with the webhook it served.
-      scales: { x: { time: false, range: [0, Math.max(0.05, c.spanSeconds)] }, y: { range: [-0.7, lanes.length - 0.3] } },
-      axes: [{ label: "seconds" }, { label: "conn", values: (u, ticks) => ticks.map((t) => Number.isInteger(t) && lanes[t] ? laneName(lanes[t]) : ""), splits: () => lanes.map((_, i) => i) }],
-      series: [{ label: "s" }, ...legend], plugins: [shade, marks, faultMarks(c.faultMarks)],
-      cursor: { drag: { x: true, y: false } },
-    }, [[0, c.spanSeconds], [null, null], [null, null], [null, null]], box));
-  }
-
-  function latency(points, into) {
-    if (points.length === 0) return;
-    const box = el("div", { class: "chart latency" });
-    into.append(el("h3", {}, "Latency percentiles over time"), box);
-    charts.push(new uPlot({
-      width: width(), height: 220, scales: { x: { time: false } },
-      axes: [{ label: "seconds" }, { label: "ms" }],
-      series: [{ label: "s" },
-        { label: "p50", stroke: "#2da44e", width: 2 },
-        { label: "p90", stroke: "#bf8700", width: 2 },
-        { label: "p99", stroke: "#cf222e", width: 2 }],
-    }, [points.map((p) => p.t), points.map((p) => p.p50), points.map((p) => p.p90), points.map((p) => p.p99)], box));
-  }
-
-  function invariants(result, into) {
-    const table = el("table", { class: "invariants" },
-      el("tr", {}, el("th", {}, "invariant"), el("th", {}, "verdict"), el("th", {}, "expected / seen"), el("th", {}, "evidence")));
-    for (const inv of result.invariants) {
-      table.append(el("tr", {},
-        el("td", {}, inv.name),
-        el("td", { class: inv.passed ? "verdict-pass" : "verdict-fail" }, inv.passed ? "pass" : "FAIL"),
-        el("td", {}, "expected " + inv.expected, el("br"), "seen " + inv.seen),
-        el("td", {}, el("pre", { class: "evidence" }, inv.evidence.join("\n")))));
-    }
-    into.append(el("h4", {}, "Invariants"), table);
-  }
-
-  for (const side of data.sides) {
-    const section = el("section", { class: "side" }, el("h2", {}, side.label));
-    document.getElementById("sides").append(section);
-    if (side.load) loadPanel(side.load, section);
-    latency(side.latency, section);
-    for (const result of side.results) {
-      const cell = result.cell ? " [" + Object.entries(result.cell).map(([k, v]) => k + "=" + v).join(", ") + "]" : "";
-      const article = el("article", { class: "result", "data-verdict": result.verdict },
-        el("h3", {}, result.name + cell + " — ", el("span", { class: "verdict-" + result.verdict }, result.verdict)),
-        el("div", {}, "service " + result.service + ", seed " + result.seed + ", " + result.durationMs + " ms; SQLSTATEs " +
-          (Object.entries(result.sqlstates).map(([k, v]) => k + "×" + v).join(" ") || "none")));
-      if (result.error) article.append(el("pre", { class: "evidence" }, result.error.code + ": " + result.error.message));
-      section.append(article);
-      if (result.charts) {
-        timeline(result, result.charts, article);
-        swimlanes(result, result.charts, article);
-      }
-      invariants(result, article);
-    }
-  }
-
-  // Charts follow the window's width; one resize per frame however many events arrive.
-  let pending = false;
-  window.addEventListener("resize", () => {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => {
-      pending = false;
-      const w = width();
-      for (const chart of charts) chart.setSize({ width: w, height: chart.height });
-    });
-  });
-  window.faultlineReport.renderMs = performance.now();
-})();
+.u-legend { font-size: 12px; }
+#story { margin-bottom: 24px; }
+.story-columns.sides-2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; }
+.story-side { min-width: 0; }
+.story-side > h2 { margin: 0 0 8px; } .story-side > h2 small { font-weight: normal; color: #555; }
+section.waterfall { border: 1px solid #ccc; border-radius: 6px; padding: 8px; margin-bottom: 16px; }
+section.waterfall > h3 { margin-top: 0; }
+.wf-summary { margin: 4px 0 10px; padding: 8px 10px; background: #ffebe9; border-left: 4px solid #cf222e; border-radius: 4px; line-height: 1.6; }
+.wf-summary.wf-clean { background: #dafbe1; border-left-color: #1a7f37; }
+.wf-summary.wf-handled { background: #fff8c5; border-left-color: #bf8700; }
+.wf-summary code { font-size: 12px; background: #fff8; padding: 0 3px; }
+.wf-rows { display: grid; grid-template-columns: minmax(0, 3fr) 4.5em minmax(9em, 2fr) 5.5em minmax(60px, 1.5fr); max-height: 80vh; overflow: auto; }
+.wf-row { display: contents; }
+.wf-row > div { padding: 3px 6px; border-top: 1px solid #eee; min-width: 0; }
+.wf-head > div { font-weight: 600; color: #555; border-top: none; position: sticky; top: 0; background: #fff; z-index: 1; }
+.wf-scale { display: flex; justify-content: space-between; font-weight: normal !important; }
+.wf-delivery > div { border-top: 1px solid #bbb; background: #f6f8fa; padding-top: 6px; }
+.wf-delivery.role-cause > div { background: #ffd8d3; }
+.wf-delivery.role-cascade > div { background: #ffe8d6; }
+.wf-sub { color: #555; font-size: 12px; }
+.wf-statement > div:first-child { padding-left: 22px; }
+.wf-sql { font-size: 12px; display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.wf-statement .wf-what { display: flex; gap: 4px; align-items: baseline; }
+.wf-conn, .wf-time { font-size: 12px; color: #555; font-variant-numeric: tabular-nums; }
+.wf-result { font-size: 12px; overflow-wrap: break-word; }
+.wf-message { color: #555; }
+.wf-statement.outcome-error .wf-result { color: #cf222e; font-weight: 600; }
+.wf-statement.role-cause > div { background: #ffebe9; }
+.wf-statement.role-cause > div:first-child { box-shadow: inset 4px 0 #cf222e; }
+.wf-statement.role-cascade > div { background: #fff5ec; }
+.wf-statement.role-cascade > div:first-child { box-shadow: inset 4px 0 #fb8f44; }
+.wf-statement.role-cascade .wf-result { color: #bc4c00; }
+.wf-more { grid-column: 1 / -1; color: #888; font-style: italic; font-size: 12px; padding: 2px 22px; }
+.wf-track { position: relative; }
+.wf-bar { position: absolute; top: 35%; height: 30%; min-width: 3px; border-radius: 2px; background: #8c959f; }
+.wf-bar.delivery { top: 25%; height: 50%; opacity: 0.8; }
+.wf-bar.status-2xx { background: #2da44e; } .wf-bar.status-4xx { background: #bf8700; } .wf-bar.status-5xx, .wf-bar.status-0xx { background: #cf222e; }
+.wf-bar.outcome-ok { background: #2da44e; } .wf-bar.outcome-error { background: #cf222e; }
+.role-cascade .wf-bar.outcome-error, .wf-bar.outcome-skipped { background: #fb8f44; }
+.status-chip { color: #fff; border-radius: 10px; padding: 1px 8px; font-weight: 600; font-size: 12px; white-space: nowrap; }
+.badge { border-radius: 4px; padding: 0 5px; font-size: 11px; font-weight: 700; letter-spacing: 0.03em; white-space: nowrap; }
+.badge-cause { background: #cf222e; color: #fff; } .badge-error { background: #bf8700; color: #fff; } .badge-cascade { background: #fb8f44; color: #fff; }
+section.comparison { border: 1px solid #ccc; border-radius: 6px; padding: 8px 12px; margin-bottom: 16px; }
+section.comparison > h2 { margin: 0 0 8px; }
+.before-after { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.before-after h3 { margin: 0; }
+ul.deltas { margin: 8px 0 0; padding-left: 20px; }
+.delta.better b { color: #1a7f37; } .delta.worse b { color: #cf222e; } .delta.same b { color: #555; }
 `;
 
 /** Writes the HTML report of a `run` to `file` when the run ends. */
