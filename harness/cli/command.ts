@@ -3,7 +3,7 @@ import type { FlagTable } from "./flags.ts";
 /** One `faultline <name>` command: main dispatches to it by name. */
 export interface Command {
   readonly name: string;
-  /** What it does, in one line. */
+  /** What it does, in one line (for readers and tests; the help texts use their own words). */
   readonly summary: string;
   /** The flags it parses; those with help text are the option list of its help. */
   readonly flags: FlagTable;

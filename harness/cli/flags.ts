@@ -45,8 +45,9 @@ export type FlagTokens = NonNullable<
 export const HELP_FLAG = { type: "boolean", short: "h" } as const satisfies Flag;
 
 /**
- * A malformed command line: main prints the message followed by the global usage text, which
- * only main can compose (it knows every command).
+ * A malformed command line: main prints the message followed by the global usage text. The
+ * commands cannot add it themselves: it is built from their sections, so importing it would be
+ * a cycle.
  */
 export class UsageError extends BadUsageError {}
 

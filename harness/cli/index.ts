@@ -18,7 +18,8 @@ import { runCommand } from "./run.ts";
 import { abortOnSignals } from "./signals.ts";
 import { USAGE } from "./usage.ts";
 
-const COMMANDS: ReadonlyMap<string, Command> = new Map(
+/** Every command, by the name main dispatches on. */
+export const COMMANDS: ReadonlyMap<string, Command> = new Map(
   [
     runCommand,
     gateCommand,
