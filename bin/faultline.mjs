@@ -62,7 +62,7 @@ async function bundledHarness() {
   const { build } = await import("esbuild");
   const staging = `${dir}.${process.pid}.tmp`;
   await build({
-    entryPoints: { cli: path.join(harness, "cli.ts"), index: path.join(harness, "index.ts") },
+    entryPoints: { cli: path.join(harness, "cli/index.ts"), index: path.join(harness, "index.ts") },
     outdir: staging,
     bundle: true,
     splitting: true,
@@ -135,7 +135,7 @@ else {
     if (process.env.FAULTLINE_DEBUG) console.error(error);
     const { register } = await import("tsx/esm/api");
     register();
-    ({ main } = await import("../harness/cli.ts"));
+    ({ main } = await import("../harness/cli/index.ts"));
   }
 }
 const code = await main(process.argv.slice(2));

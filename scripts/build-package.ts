@@ -42,7 +42,7 @@ rmSync(dist, { recursive: true, force: true });
 const started = Date.now();
 await build({
   entryPoints: {
-    cli: path.join(root, "harness", "cli.ts"),
+    cli: path.join(root, "harness", "cli", "index.ts"),
     index: path.join(root, "harness", "index.ts"),
     // Its own entry, so only `faultline/vitest` imports vitest (an optional peer dependency).
     vitest: path.join(root, "harness", "vitest", "index.ts"),
