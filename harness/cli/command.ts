@@ -20,3 +20,11 @@ export interface Command {
   /** Runs it; resolves to the process exit code. */
   run(args: string[], signal: AbortSignal): Promise<number>;
 }
+
+/**
+ * A command's help with the docs page that explains it in full, last: the page ships in the
+ * package (node_modules/faultline/docs) as well as in the repository.
+ */
+export function withDocs(page: string, help: string): string {
+  return `${help.replace(/\n*$/, "\n")}\nMore: ${page} (in the faultline repository, and in node_modules/faultline/)\n`;
+}

@@ -1,11 +1,14 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { BadUsageError } from "../errors.ts";
+import { PACKAGE_ROOT as ROOT } from "../lifecycle/index.ts";
 import { formatFlags, parseFlags, UsageError } from "./flags.ts";
 import { COMMANDS } from "./index.ts";
 import { USAGE } from "./usage.ts";
 
 describe("the commands", () => {
-  it("are the ten the global usage names, each with its own help ending in its example", () => {
+  it("are the ten the global usage names, each with its own help: its example, then its docs page", () => {
     expect([...COMMANDS.keys()].sort()).toEqual(
       [
         "gate",
@@ -25,7 +28,13 @@ describe("the commands", () => {
       expect(USAGE, name).toMatch(new RegExp(`(?:^Usage:|\n      ) faultline ${name} `));
       expect(command.summary, name).toMatch(/^[^\n]+$/);
       expect(command.help.startsWith(`Usage: faultline ${name} `), name).toBe(true);
-      expect(command.help.endsWith(`:\n${command.example}`), name).toBe(true);
+      const docs =
+        /\nMore: (docs\/[a-z-]+\.md) \(in the faultline repository, and in node_modules\/faultline\/\)\n$/.exec(
+          command.help,
+        );
+      expect(docs, name).not.toBeNull();
+      expect(existsSync(path.join(ROOT, docs?.[1] as string)), `${name}: ${docs?.[1]}`).toBe(true);
+      expect(command.help.slice(0, docs?.index).endsWith(`:\n${command.example}`), name).toBe(true);
       expect(command.flags.help, name).toEqual(expect.objectContaining({ short: "h" }));
     }
   });

@@ -4,7 +4,7 @@ import { BadUsageError } from "../errors.ts";
 import { faultlineVersion } from "../lifecycle/index.ts";
 import type { ScenarioResult } from "../scenario/index.ts";
 import type { ServiceSpec } from "../service/index.ts";
-import type { Command } from "./command.ts";
+import { type Command, withDocs } from "./command.ts";
 import { formatFlags, parseFlags, UsageError, undocumented } from "./flags.ts";
 import { prepareRun } from "./prepare-run.ts";
 import { replayCommandLine } from "./replay-command-line.ts";
@@ -46,13 +46,16 @@ const EXAMPLE = `  faultline gate scenarios/credits-balance-hotfix.scenario.ts \
     --baseline payments:broken --candidate payments:fixed --junit gate.xml
 `;
 
-const HELP = `Usage: faultline gate [files, folders or globs…] --baseline <service> --candidate <service> [options]
+const HELP = withDocs(
+  "docs/gate.md",
+  `Usage: faultline gate [files, folders or globs…] --baseline <service> --candidate <service> [options]
 
 ${GATE_DESCRIPTION}
 Takes every option of faultline run (faultline run --help), among them --quiet and --verbose.
 
 Example:
-${EXAMPLE}`;
+${EXAMPLE}`,
+);
 
 /** `faultline gate`: each scenario against the baseline and the candidate service. */
 export const gateCommand: Command = {
@@ -146,6 +149,7 @@ export const gateCommand: Command = {
           values.html,
           report.toHtmlReport({
             title: "faultline gate",
+            comparison: true,
             sides: [
               { label: `baseline: ${summary.baseline}`, results: cells.map((c) => c.baseline) },
               { label: `candidate: ${summary.candidate}`, results: cells.map((c) => c.candidate) },

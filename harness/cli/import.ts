@@ -1,6 +1,6 @@
 import path from "node:path";
 import { BadUsageError } from "../errors.ts";
-import type { Command } from "./command.ts";
+import { type Command, withDocs } from "./command.ts";
 import { HELP_FLAG, parseFlags, UsageError } from "./flags.ts";
 
 // Described in the help's prose, not as a list.
@@ -14,7 +14,7 @@ const EXAMPLE = `  stripe events list --limit 100 > events.json
   faultline import stripe-events events.json --out fixtures/incident
 `;
 
-const HELP = `Usage: faultline import stripe-events <events.json> [--out <dir>] [--no-scrub]
+const HELP_TEXT = `Usage: faultline import stripe-events <events.json> [--out <dir>] [--no-scrub]
 
 Turns an exported Stripe event list ({ "object": "list", "data": […] }) into fixtures that
 faultline replay and scenarios' \`recorded\` steps send (default folder:
@@ -22,6 +22,8 @@ faultline-fixtures/<file name>).
 
 Example:
 ${EXAMPLE}`;
+
+const HELP = withDocs("docs/record-replay.md", HELP_TEXT);
 
 /** `faultline import stripe-events FILE.json [--out DIR]`. */
 export const importCommand: Command = {

@@ -48,11 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   const command = name === undefined ? undefined : COMMANDS.get(name);
   try {
-    // Looked up on a plain object, as before the split: `help constructor` finds Object's.
-    const helps: Record<string, string> = Object.fromEntries(
-      [...COMMANDS.values()].map((c) => [c.name, c.help]),
-    );
-    const helpOf = name === "help" && rest[0] ? helps[rest[0]] : undefined;
+    const helpOf = name === "help" && rest[0] ? COMMANDS.get(rest[0])?.help : undefined;
     if (helpOf) {
       process.stdout.write(helpOf);
       return 0;

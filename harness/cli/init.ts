@@ -1,6 +1,6 @@
 import path from "node:path";
 import { BadUsageError } from "../errors.ts";
-import type { Command } from "./command.ts";
+import { type Command, withDocs } from "./command.ts";
 import { formatFlags, HELP_FLAG, parseFlags } from "./flags.ts";
 
 const INIT_FLAGS = {
@@ -17,7 +17,7 @@ const INIT_FLAGS = {
 const EXAMPLE = `  cd my-service && npx faultline init && npx faultline run
 `;
 
-const HELP = `Usage: faultline init [dir] [--check]
+const HELP_TEXT = `Usage: faultline init [dir] [--check]
 
 Detects the service, migrations, Stripe webhook route and env variables in dir (default: the
 current folder), writes faultline.config.ts and faultline/incident.scenario.ts (existing files
@@ -26,6 +26,8 @@ are kept) and prints each guess with the file:line it came from.
 ${formatFlags(INIT_FLAGS, 8)}
 Example:
 ${EXAMPLE}`;
+
+const HELP = withDocs("docs/init.md", HELP_TEXT);
 
 /** `faultline init [dir]`: write a config and a starter scenario from what the repo shows. */
 export const initCommand: Command = {

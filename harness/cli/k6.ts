@@ -1,6 +1,6 @@
 import { BadUsageError } from "../errors.ts";
 import { shellWord } from "../report/markdown.ts";
-import type { Command } from "./command.ts";
+import { type Command, withDocs } from "./command.ts";
 import { parseSeed } from "./flag-values.ts";
 import { formatFlags, HELP_FLAG, parseFlags } from "./flags.ts";
 import { loadProfile } from "./load-profile.ts";
@@ -44,7 +44,7 @@ const EXAMPLE = `  faultline k6 scenarios/credits-balance-present.scenario.ts --
   K6_TARGET=http://127.0.0.1:3000 WEBHOOK_SECRET=whsec_… k6 run load.js
 `;
 
-const HELP = `Usage: faultline k6 <scenario> [--out load.js] [--rate 200/s] [--duration 60s] [--ramp 30s]
+const HELP_TEXT = `Usage: faultline k6 <scenario> [--out load.js] [--rate 200/s] [--duration 60s] [--ramp 30s]
                     [--threshold 'p99<300ms' …] [--seed n] [--config file]
 
 Writes the scenario's webhooks as a k6 script for load beyond one machine: an arrival-rate
@@ -59,6 +59,8 @@ Options:
 ${formatFlags(K6_FLAGS, 22)}
 Example:
 ${EXAMPLE}`;
+
+const HELP = withDocs("docs/load.md", HELP_TEXT);
 
 /** `faultline k6 <scenario> --out load.js`: the scenario's webhooks as a k6 script. */
 export const k6Command: Command = {

@@ -3,7 +3,7 @@ import path from "node:path";
 import { BadUsageError } from "../errors.ts";
 import { shellWord } from "../report/markdown.ts";
 import type { ServiceSpec } from "../service/index.ts";
-import type { Command } from "./command.ts";
+import { type Command, withDocs } from "./command.ts";
 import { parseCells } from "./flag-values.ts";
 import { formatFlags, parseFlags, undocumented } from "./flags.ts";
 import { loadProfile } from "./load-profile.ts";
@@ -86,12 +86,15 @@ const EXAMPLE = `  faultline load scenarios/credits-balance-hotfix.scenario.ts -
     --html load.html
 `;
 
-const HELP = `Usage: faultline load <scenario> --rate 200/s --duration 60s [--ramp 30s] [--faults …]
+const HELP = withDocs(
+  "docs/load.md",
+  `Usage: faultline load <scenario> --rate 200/s --duration 60s [--ramp 30s] [--faults …]
                       [--threshold 'p99<300ms' …] [--html report.html] [--json load.json]
 
 ${LOAD_DESCRIPTION}
 Example:
-${EXAMPLE}`;
+${EXAMPLE}`,
+);
 
 /** `faultline load`: an open-model load on one scenario, judged by invariants and thresholds. */
 export const loadCommand: Command = {

@@ -1,4 +1,4 @@
-import type { Command } from "./command.ts";
+import { type Command, withDocs } from "./command.ts";
 import { HELP_FLAG, parseFlags, UsageError } from "./flags.ts";
 
 const POSTGRES_FLAGS = { help: HELP_FLAG } as const;
@@ -6,13 +6,15 @@ const POSTGRES_FLAGS = { help: HELP_FLAG } as const;
 const EXAMPLE = `  faultline postgres fetch 16 && faultline run --postgres embedded:16
 `;
 
-const HELP = `Usage: faultline postgres fetch <major>
+const HELP_TEXT = `Usage: faultline postgres fetch <major>
 
 Downloads Postgres <major> (15–18) for --postgres embedded:<major> into
 ~/.cache/faultline/postgres (FAULTLINE_POSTGRES_CACHE), so later runs need no network.
 
 Example:
 ${EXAMPLE}`;
+
+const HELP = withDocs("docs/postgres.md", HELP_TEXT);
 
 /** `faultline postgres fetch <major>`: fetch a Postgres major ahead of an offline run. */
 export const postgresCommand: Command = {

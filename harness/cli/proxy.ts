@@ -1,8 +1,7 @@
 import { BadUsageError } from "../errors.ts";
-import type { Command } from "./command.ts";
+import { type Command, withDocs } from "./command.ts";
 import { parseHostPort, parseSeed, required } from "./flag-values.ts";
 import { formatFlags, HELP_FLAG, parseFlags } from "./flags.ts";
-import { LOAD_SECTION } from "./load.ts";
 import { RUN_FLAGS_WIDTH } from "./run-flags.ts";
 import { untilAborted } from "./signals.ts";
 
@@ -47,15 +46,14 @@ const EXAMPLE = `  faultline proxy --upstream postgres://127.0.0.1:5432 --rules 
   psql "postgres://me@127.0.0.1:6543/app"      # then point your service at port 6543
 `;
 
-// Load's section too: this help was once cut from the global usage up to init's section, and
-// load's came to sit between; it stays, byte for byte, until the help text may change.
-const HELP = `Usage: faultline proxy --upstream <postgres://host:port> [options]
+const HELP_TEXT = `Usage: faultline proxy --upstream <postgres://host:port> [options]
 
 ${PROXY_SECTION}
-${LOAD_SECTION}
 
 Example:
 ${EXAMPLE}`;
+
+const HELP = withDocs("docs/faults.md", HELP_TEXT);
 
 /** `faultline proxy`: a fault-injecting Postgres proxy, until Ctrl-C. */
 export const proxyCommand: Command = {

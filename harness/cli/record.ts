@@ -1,6 +1,6 @@
 import path from "node:path";
 import { BadUsageError } from "../errors.ts";
-import type { Command } from "./command.ts";
+import { type Command, withDocs } from "./command.ts";
 import { parseHostPort, required } from "./flag-values.ts";
 import { HELP_FLAG, parseFlags } from "./flags.ts";
 import { untilAborted } from "./signals.ts";
@@ -18,7 +18,7 @@ const EXAMPLE = `  faultline record --forward http://127.0.0.1:3000 --out fixtur
   stripe listen --forward-to 127.0.0.1:9000/webhooks/stripe   # in another terminal
 `;
 
-const HELP = `Usage: faultline record --forward <http://service> --out <dir> [--listen host:port] [--no-scrub]
+const HELP_TEXT = `Usage: faultline record --forward <http://service> --out <dir> [--listen host:port] [--no-scrub]
 
 A reverse proxy in front of your service that saves each request's raw body and headers as a
 fixture (emails, names, card fingerprints replaced by stable fakes; signature headers dropped —
@@ -27,6 +27,8 @@ as it came.
 
 Example:
 ${EXAMPLE}`;
+
+const HELP = withDocs("docs/record-replay.md", HELP_TEXT);
 
 /** `faultline record`: a reverse proxy that saves every request as a fixture, until Ctrl-C. */
 export const recordCommand: Command = {

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { BadUsageError } from "../errors.ts";
-import type { Command } from "./command.ts";
+import { type Command, withDocs } from "./command.ts";
 import { parseSeed, required } from "./flag-values.ts";
 import { HELP_FLAG, parseFlags, UsageError } from "./flags.ts";
 
@@ -20,7 +20,7 @@ const EXAMPLE = `  faultline replay fixtures/incident --to http://127.0.0.1:3000
     --secret "$STRIPE_WEBHOOK_SECRET" --policy duplicated
 `;
 
-const HELP = `Usage: faultline replay <dir> --to <http://service> --provider <name> --secret <secret>
+const HELP_TEXT = `Usage: faultline replay <dir> --to <http://service> --provider <name> --secret <secret>
                         [--policy inOrder|shuffled|concurrent|duplicated] [--seed n]
 
 Sends every fixture in a folder, re-signed as the provider signs (stripe, standard, github,
@@ -31,6 +31,8 @@ nothing to send.
 
 Example:
 ${EXAMPLE}`;
+
+const HELP = withDocs("docs/record-replay.md", HELP_TEXT);
 
 /** `faultline replay DIR --to URL --provider NAME --secret SECRET [--policy P] [--seed N]`. */
 export const replayCommand: Command = {

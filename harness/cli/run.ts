@@ -1,6 +1,6 @@
 import type { Reporter } from "../report/index.ts";
 import type { ServiceSpec } from "../service/index.ts";
-import type { Command } from "./command.ts";
+import { type Command, withDocs } from "./command.ts";
 import { formatFlags, parseFlags } from "./flags.ts";
 import { prepareRun } from "./prepare-run.ts";
 import { replayCommandLine } from "./replay-command-line.ts";
@@ -24,11 +24,14 @@ const EXAMPLE = `  faultline run                                   # the config'
   faultline run --junit results.xml --summary "$GITHUB_STEP_SUMMARY" --quiet
 `;
 
-const HELP = `Usage: faultline run [files, folders or globs…] [options]
+const HELP = withDocs(
+  "docs/command-line.md",
+  `Usage: faultline run [files, folders or globs…] [options]
 
 ${RUN_SECTION}
 Examples:
-${EXAMPLE}`;
+${EXAMPLE}`,
+);
 
 /** `faultline run`: scenarios against one service, each on its own database. */
 export const runCommand: Command = {
