@@ -33,6 +33,7 @@ const RANKS: Record<string, number> = {
   load: 4,
   init: 4,
   k6: 5,
+  explore: 5,
   report: 6,
   gate: 7,
   suite: 8,

@@ -4,6 +4,7 @@ import { setMaxListeners } from "node:events";
 import { exitCodeFor, InterruptedError } from "../errors.ts";
 import { faultlineVersion } from "../lifecycle/index.ts";
 import type { Command } from "./command.ts";
+import { exploreCommand } from "./explore.ts";
 import { UsageError } from "./flags.ts";
 import { gateCommand } from "./gate.ts";
 import { importCommand } from "./import.ts";
@@ -31,6 +32,7 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map(
     replayCommand,
     initCommand,
     postgresCommand,
+    exploreCommand,
   ].map((command) => [command.name, command]),
 );
 

@@ -10,6 +10,7 @@ import { RUN_SECTION } from "./run.ts";
 export const USAGE = `Usage: faultline run [files, folders or globs…] [options]
        faultline gate [files, folders or globs…] --baseline <service> --candidate <service> [options]
        faultline load <scenario> --rate 200/s --duration 60s [--ramp 30s] [--faults …] [--threshold …]
+       faultline explore [files, folders or globs…] [--faults kinds] [--max-runs n] [--budget 5m] [--out dir]
        faultline init [dir] [--check]
        faultline postgres fetch <major>
        faultline proxy --upstream <postgres://host:port> [options]

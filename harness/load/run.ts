@@ -9,10 +9,12 @@ import {
   assertDriftKept,
   displayPath,
   driftSnapshot,
+  evaluateSafely,
   type InvariantResult,
   type InvariantSpec,
   invariants,
   perScenarioHost,
+  prepareSafely,
   provisionDatabase,
   type ScenarioCell,
   type ScenarioResult,
@@ -270,7 +272,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const prepared = new Map<number, unknown>();
     for (const [index, spec] of checks.entries()) {
       const invariant = invariants.get(spec.invariant);
-      if (invariant?.prepare) prepared.set(index, await invariant.prepare(spec, db));
+      if (invariant?.prepare) prepared.set(index, await prepareSafely(invariant, spec, db));
     }
     attachment = await host.attach({
       db,
@@ -428,7 +430,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const verdicts: InvariantResult[] = [];
     for (const [index, spec] of checks.entries()) {
       const invariant = invariants.get(spec.invariant);
-      if (invariant) verdicts.push(await invariant.evaluate(spec, context, prepared.get(index)));
+      if (invariant)
+        verdicts.push(await evaluateSafely(invariant, spec, context, prepared.get(index)));
     }
     await host.release(attachment);
     attachment = undefined;

@@ -4,11 +4,13 @@ export { importModule } from "./compile.ts";
 export * from "./define.ts";
 export { assertDriftKept, driftSnapshot } from "./drift-kept.ts";
 export {
+  evaluateSafely,
   type Invariant,
   type InvariantContext,
   type InvariantResult,
   type InvariantSpec,
   invariants,
+  prepareSafely,
 } from "./invariants/index.ts";
 export {
   displayPath,

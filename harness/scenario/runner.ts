@@ -33,9 +33,11 @@ import {
 } from "../webhooks/index.ts";
 import { assertDriftKept, driftSnapshot } from "./drift-kept.ts";
 import {
+  evaluateSafely,
   type InvariantContext,
   type InvariantResult,
   invariants,
+  prepareSafely,
   type Snapshot,
   snapshotTables,
 } from "./invariants/index.ts";
@@ -414,7 +416,7 @@ async function runOne(
     const prepared = new Map<number, unknown>();
     for (const [index, spec] of scenario.invariants.entries()) {
       const invariant = invariants.get(spec.invariant);
-      if (invariant?.prepare) prepared.set(index, await invariant.prepare(spec, db));
+      if (invariant?.prepare) prepared.set(index, await prepareSafely(invariant, spec, db));
     }
 
     const now = options.now ?? Date.now;
@@ -512,7 +514,7 @@ async function runOne(
     for (const [index, spec] of scenario.invariants.entries()) {
       const invariant = invariants.get(spec.invariant);
       if (!invariant) continue;
-      result.invariants.push(await invariant.evaluate(spec, context, prepared.get(index)));
+      result.invariants.push(await evaluateSafely(invariant, spec, context, prepared.get(index)));
     }
     result.verdict = result.invariants.every((r) => r.passed) ? "pass" : "fail";
     result.durationMs = Date.now() - started;

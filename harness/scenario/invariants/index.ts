@@ -15,7 +15,14 @@ import { signaturesRejected } from "./signatures-rejected.ts";
 import { sql } from "./sql.ts";
 import { userResolved } from "./user-resolved.ts";
 
-export type { Invariant, InvariantContext, InvariantResult, Snapshot } from "./invariant.ts";
+export {
+  evaluateSafely,
+  type Invariant,
+  type InvariantContext,
+  type InvariantResult,
+  prepareSafely,
+  type Snapshot,
+} from "./invariant.ts";
 export { snapshotTables } from "./snapshot.ts";
 
 const all = [

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { FaultlineError } from "../../errors.ts";
 import type { ScenarioDatabase, ServerError } from "../../postgres/index.ts";
 import type { TraceEntry } from "../../proxy/index.ts";
 import type { Delivery, PreparedWebhook } from "../../webhooks/index.ts";
@@ -58,4 +59,60 @@ export function result(
 /** Render rows as one evidence line each. */
 export function rowLines(rows: Record<string, unknown>[]): string[] {
   return rows.map((row) => `row ${JSON.stringify(row)}`);
+}
+
+/** A `prepare` that threw: the invariant is then judged as not judgeable, not crashed on. */
+interface PrepareFailed {
+  readonly prepareFailed: string;
+}
+
+function isPrepareFailed(value: unknown): value is PrepareFailed {
+  return typeof value === "object" && value !== null && "prepareFailed" in value;
+}
+
+/**
+ * Run an invariant's `prepare`, keeping its error for {@link evaluateSafely}: an invariant whose
+ * own query fails (say, drift dropped a column it reads) must fail that invariant, with the
+ * reason, rather than end the run with a stack trace.
+ */
+export async function prepareSafely(
+  invariant: Invariant,
+  spec: { invariant: string },
+  db: ScenarioDatabase,
+): Promise<unknown> {
+  if (!invariant.prepare) return undefined;
+  try {
+    return await invariant.prepare(spec, db);
+  } catch (error) {
+    if (error instanceof FaultlineError) throw error;
+    return { prepareFailed: (error as Error).message } satisfies PrepareFailed;
+  }
+}
+
+/** Evaluate an invariant; one whose own query fails is a failed invariant saying why. */
+export async function evaluateSafely(
+  invariant: Invariant,
+  spec: { invariant: string },
+  context: InvariantContext,
+  prepared: unknown,
+): Promise<InvariantResult> {
+  const label = invariant.label(spec);
+  if (isPrepareFailed(prepared))
+    return result(
+      label,
+      false,
+      "its own query to run before the webhooks",
+      `could not be judged: ${prepared.prepareFailed}`,
+    );
+  try {
+    return await invariant.evaluate(spec, context, prepared);
+  } catch (error) {
+    if (error instanceof FaultlineError) throw error;
+    return result(
+      label,
+      false,
+      "its own query to run",
+      `could not be judged: ${(error as Error).message}`,
+    );
+  }
 }

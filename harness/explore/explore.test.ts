@@ -1,0 +1,147 @@
+import { describe, expect, it } from "vitest";
+import type { TraceEntry } from "../proxy/index.ts";
+import type { ScenarioResult } from "../scenario/index.ts";
+import { candidatesFor, classify, columnsOnPath, statementSites } from "./explore.ts";
+import { FAULT_KINDS, rawSqlPattern } from "./kinds.ts";
+
+function entry(sql: string, kind: string, tx: TraceEntry["tx"]): TraceEntry {
+  return {
+    conn: 1,
+    at: "2026-12-03T00:00:00.000Z",
+    sql,
+    kind,
+    durationMs: 1,
+    result: { tag: kind, rows: 0 },
+    tx,
+    database: "fl",
+    applicationName: "svc",
+  } as TraceEntry;
+}
+
+const TRACE = [
+  entry("BEGIN", "BEGIN", "T"),
+  entry("SELECT id, credits_balance FROM users WHERE email = $1", "SELECT", "T"),
+  entry("INSERT INTO credit_grants (user_id, credits) VALUES ($1, ?)", "INSERT", "T"),
+  entry("COMMIT", "COMMIT", "I"),
+  entry("SELECT id, credits_balance FROM users WHERE email = $1", "SELECT", "I"),
+  entry("SELECT id, credits_balance FROM users WHERE email = $1", "SELECT", "T"),
+];
+
+describe("explore's fault points", () => {
+  it("takes each statement once per occurrence, with whether it ran in a transaction", () => {
+    const sites = statementSites(TRACE);
+    expect(sites.map((s) => [s.kind, s.occurrence, s.inTransaction])).toEqual([
+      ["BEGIN", 1, false],
+      ["SELECT", 1, true],
+      ["INSERT", 1, true],
+      ["COMMIT", 1, true],
+      ["SELECT", 2, false],
+      ["SELECT", 3, true],
+    ]);
+  });
+
+  it("matches the raw SQL a normalised text stands for, literals and spacing included", () => {
+    const re = new RegExp(
+      rawSqlPattern("INSERT INTO credit_grants (user_id, credits) VALUES ($1, ?)"),
+    );
+    expect(re.test("INSERT INTO credit_grants (user_id, credits)\n   VALUES ($1, 500)")).toBe(true);
+    expect(re.test("INSERT INTO credit_grants (user_id, credits) VALUES ($1, 'a''b');")).toBe(true);
+    expect(
+      re.test("INSERT INTO credit_grants (user_id, credits) VALUES ($1, 5) RETURNING id"),
+    ).toBe(false);
+    expect(re.test("INSERT INTO other (user_id, credits) VALUES ($1, 5)")).toBe(false);
+  });
+
+  it("finds the columns of the path's tables that its statements name, schema-qualified", () => {
+    const shape = new Map([
+      [
+        "users",
+        new Map([
+          ["id", "integer"],
+          ["email", "text"],
+          ["credits_balance", "integer"],
+          ["name", "text"],
+        ]),
+      ],
+      [
+        "credit_grants",
+        new Map([
+          ["user_id", "integer"],
+          ["credits", "integer"],
+        ]),
+      ],
+      ["stripe.invoices", new Map([["id", "text"]])],
+    ]);
+    expect(columnsOnPath(statementSites(TRACE), shape)).toEqual([
+      "users.id",
+      "users.email",
+      "users.credits_balance",
+      "credit_grants.user_id",
+      "credit_grants.credits",
+    ]);
+  });
+
+  it("tries the incident first, then statements in transactions and writes; one per statement, kind and state", () => {
+    const sites = statementSites(TRACE);
+    const { faults, pruned } = candidatesFor(sites, ["users.credits_balance"], FAULT_KINDS);
+    expect(faults[0]).toMatchObject({ kind: "drop-column", target: "users.credits_balance" });
+    // Then COMMIT (a lost or failed commit), then the write in the transaction.
+    expect(faults[1]).toMatchObject({ kind: "serialization-failure", target: "COMMIT" });
+    expect(faults[2]?.target).toContain("INSERT INTO credit_grants");
+    // The SELECT's third occurrence runs in a transaction like its first: pruned; its second,
+    // outside one, is tried.
+    const selects = faults.filter(
+      (f) => f.kind === "undefined-column" && f.target.startsWith("SELECT"),
+    );
+    expect(selects.map((f) => f.target)).toEqual([
+      "SELECT id, credits_balance FROM users WHERE email = $1",
+      "SELECT id, credits_balance FROM users WHERE email = $1 (occurrence 2)",
+    ]);
+    expect(pruned[0]?.count).toBeGreaterThan(0);
+    // 23505 only on an INSERT; 40001 also at COMMIT; nothing at BEGIN.
+    expect(
+      faults
+        .filter((f) => f.kind === "unique-violation")
+        .every((f) => f.target.startsWith("INSERT")),
+    ).toBe(true);
+    expect(faults.some((f) => f.kind === "serialization-failure" && f.target === "COMMIT")).toBe(
+      true,
+    );
+    expect(faults.some((f) => f.target === "BEGIN")).toBe(false);
+  });
+});
+
+function result(invariants: [string, boolean][], statuses: number[] = [200]): ScenarioResult {
+  return {
+    verdict: invariants.every(([, ok]) => ok) ? "pass" : "fail",
+    invariants: invariants.map(([name, passed]) => ({
+      name,
+      passed,
+      expected: "",
+      seen: "seen",
+      evidence: [],
+    })),
+    deliveries: statuses.map((status) => ({ status })),
+  } as unknown as ScenarioResult;
+}
+
+describe("explore's outcomes", () => {
+  it("sorts survived, failed safe, harmful and acknowledged-without-effect", () => {
+    expect(classify(result([["noCascade", true]])).outcome).toBe("survived");
+    expect(classify(result([["noCascade", false]])).outcome).toBe("harmful");
+    // Its own check failed, but the provider was told (500) and will retry: safe.
+    expect(classify(result([["creditsApplied", false]], [500, 200])).outcome).toBe("failed safe");
+    // The same behind 2xx only: the effect is lost and nobody retries.
+    const silent = classify(result([["creditsApplied", false]], [200, 200]));
+    expect(silent.outcome).toBe("harmful");
+    expect(silent.failed[0]).toBe("acknowledgedWithoutEffect");
+    // A redelivery that changes tables after a refused first delivery is not harm.
+    expect(classify(result([["idempotent", false]], [500, 200])).outcome).toBe("failed safe");
+  });
+
+  it("does not call later webhooks failing under drift a poisoning: each fails on its own", () => {
+    const r = result([["processingContinues", false]], [500, 500]);
+    expect(classify(r).outcome).toBe("harmful");
+    expect(classify(r, true).outcome).toBe("failed safe");
+  });
+});

@@ -1,0 +1,142 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, runCli } from "./cli.ts";
+
+// faultline explore against the payments example: the scenario with the full schema passes
+// clean on both services; the faults explore injects find the broken one's swallowed error.
+const PRESENT = path.join(ROOT, "scenarios", "credits-balance-present.scenario.ts");
+
+interface Report {
+  candidates: { fault: { kind: string; target: string }; outcome: string; file?: string }[];
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "faultline-explore-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("faultline explore", () => {
+  it("finds the cascade at the credits_balance SELECT of payments:broken and writes a scenario that fails there and passes on the fix", async () => {
+    const out = path.join(dir, "broken");
+    const json = path.join(dir, "broken.json");
+    const run = await runCli([
+      "explore",
+      PRESENT,
+      "--service",
+      "payments:broken",
+      "--faults",
+      "undefined-column",
+      "--out",
+      out,
+      "--json",
+      json,
+      "--quiet",
+    ]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(
+      /^HARMFUL {2}undefined-column at SELECT id, email, credits_balance FROM users WHERE stripe_customer_id = \$1 {2}→ noCascade: /m,
+    );
+    expect(run.stdout).toMatch(/^explored \d+ of \d+ candidate\(s\) over \d+ statement site\(s\)/m);
+    const report = JSON.parse(await readFile(json, "utf8")) as Report;
+    const found = report.candidates.find(
+      (c) =>
+        c.outcome === "harmful" && c.fault.target.startsWith("SELECT id, email, credits_balance"),
+    );
+    expect(found?.file).toBeDefined();
+    const file = found?.file as string;
+    const text = await readFile(file, "utf8");
+    expect(text).toContain("Found by `faultline explore`: undefined-column at");
+    // Shrunk: the first payment alone shows it.
+    expect(text).toContain("1 of its 4 webhooks kept (shrunk)");
+    expect((await runCli(["run", file, "--service", "payments:broken", "--quiet"])).code).toBe(1);
+    const fixed = await runCli(["run", file, "--service", "payments:fixed", "--quiet"]);
+    expect(fixed.stdout).toMatch(/^PASS /m);
+    expect(fixed.code).toBe(0);
+  });
+
+  it("reports nothing harmful against payments:fixed, and gives the same candidates and outcomes twice", async () => {
+    const outcomes: string[] = [];
+    for (const round of [1, 2]) {
+      const json = path.join(dir, `fixed-${round}.json`);
+      const run = await runCli([
+        "explore",
+        PRESENT,
+        "--service",
+        "payments:fixed",
+        "--faults",
+        "undefined-column,drop-column,serialization-failure",
+        "--out",
+        path.join(dir, `fixed-${round}`),
+        "--json",
+        json,
+        "--quiet",
+      ]);
+      expect(run.stdout).toMatch(/ 0 harmful/);
+      expect(run.code).toBe(0);
+      const report = JSON.parse(await readFile(json, "utf8")) as Report;
+      expect(report.candidates.length).toBeGreaterThan(10);
+      outcomes.push(
+        JSON.stringify(report.candidates.map((c) => [c.fault.kind, c.fault.target, c.outcome])),
+      );
+    }
+    expect(outcomes[1]).toBe(outcomes[0]);
+  });
+
+  it("never overwrites a finding: a second explore writes beside the first", async () => {
+    const out = path.join(dir, "twice");
+    const args = [
+      "explore",
+      PRESENT,
+      "--service",
+      "payments:broken",
+      "--faults",
+      "drop-column",
+      "--max-runs",
+      "1",
+      "--out",
+      out,
+      "--quiet",
+    ];
+    expect((await runCli(args)).code).toBe(1);
+    const first = await readdir(out);
+    expect((await runCli(args)).code).toBe(1);
+    const second = await readdir(out);
+    expect(second.length).toBe(first.length * 2);
+    expect(second.filter((f) => f.endsWith("-2.scenario.ts")).length).toBe(first.length);
+  });
+
+  it("refuses bad input with exit 2 and says what it expected, and a scenario that fails clean with exit 1", async () => {
+    const kinds = await runCli(["explore", PRESENT, "--faults", "undefined-column,nosuch"]);
+    expect(kinds.code).toBe(2);
+    expect(kinds.stderr).toContain(
+      '--faults: unknown kind(s) "nosuch"; the kinds are: undefined-column, undefined-table',
+    );
+    const budget = await runCli(["explore", PRESENT, "--budget", "5 minutes"]);
+    expect(budget.code).toBe(2);
+    expect(budget.stderr).toContain("--budget: expected a time like 90s, 5m, 1h or 1500ms");
+    const depth = await runCli(["explore", PRESENT, "--depth", "2"]);
+    expect(depth.code).toBe(2);
+    const missing = path.join(ROOT, "scenarios", "credits-balance-missing.scenario.ts");
+    const clean = await runCli([
+      "explore",
+      missing,
+      "--service",
+      "payments:broken",
+      "--out",
+      path.join(dir, "never"),
+    ]);
+    expect(clean.code).toBe(1);
+    expect(clean.stdout).toContain("credits-balance-missing: fails clean");
+    expect(clean.stdout).toContain("nothing explored");
+    const empty = path.join(dir, "empty");
+    await writeFile(path.join(dir, "x.txt"), "");
+    const none = await runCli(["explore", path.join(empty, "*.scenario.ts")]);
+    expect(none.code).toBe(2);
+  });
+});
