@@ -149,6 +149,8 @@ export const exploreCommand: Command = {
         command: ["faultline", "explore", ...args].join(" "),
         onLine: say,
       });
+      // Said even with --quiet: a scenario that fails clean is why nothing was explored.
+      for (const line of report.failedClean) process.stdout.write(`${line}\n`);
       const ran = report.candidates;
       const count = (o: string) => ran.filter((c) => c.outcome === o).length;
       for (const c of ran.filter((c) => c.outcome === "harmful"))

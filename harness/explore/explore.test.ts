@@ -85,9 +85,8 @@ describe("explore's fault points", () => {
     const sites = statementSites(TRACE);
     const { faults, pruned } = candidatesFor(sites, ["users.credits_balance"], FAULT_KINDS);
     expect(faults[0]).toMatchObject({ kind: "drop-column", target: "users.credits_balance" });
-    // Then COMMIT (a lost or failed commit), then the write in the transaction.
-    expect(faults[1]).toMatchObject({ kind: "serialization-failure", target: "COMMIT" });
-    expect(faults[2]?.target).toContain("INSERT INTO credit_grants");
+    // Then the write in the transaction.
+    expect(faults[1]?.target).toContain("INSERT INTO credit_grants");
     // The SELECT's third occurrence runs in a transaction like its first: pruned; its second,
     // outside one, is tried.
     const selects = faults.filter(
@@ -98,15 +97,14 @@ describe("explore's fault points", () => {
       "SELECT id, credits_balance FROM users WHERE email = $1 (occurrence 2)",
     ]);
     expect(pruned[0]?.count).toBeGreaterThan(0);
-    // 23505 only on an INSERT; 40001 also at COMMIT; nothing at BEGIN.
+    // 23505 only on an INSERT; nothing at BEGIN or COMMIT (a raised COMMIT would not end the
+    // transaction as a failed COMMIT does).
     expect(
       faults
         .filter((f) => f.kind === "unique-violation")
         .every((f) => f.target.startsWith("INSERT")),
     ).toBe(true);
-    expect(faults.some((f) => f.kind === "serialization-failure" && f.target === "COMMIT")).toBe(
-      true,
-    );
+    expect(faults.some((f) => f.target === "COMMIT")).toBe(false);
     expect(faults.some((f) => f.target === "BEGIN")).toBe(false);
   });
 });
@@ -137,6 +135,17 @@ describe("explore's outcomes", () => {
     expect(silent.failed[0]).toBe("acknowledgedWithoutEffect");
     // A redelivery that changes tables after a refused first delivery is not harm.
     expect(classify(result([["idempotent", false]], [500, 200])).outcome).toBe("failed safe");
+  });
+
+  it("leaves out an invariant whose own query could not run", () => {
+    const r = result([["creditsApplied", false]], [200]);
+    (r.invariants[0] as { seen: string }).seen = 'query failed: column "tax_cents" does not exist';
+    expect(classify(r).outcome).toBe("survived");
+  });
+
+  it("judges effects only behind an acknowledgement: with every delivery refused, nothing is lost", () => {
+    expect(classify(result([["effectOnce", false]], [500, 500])).outcome).toBe("failed safe");
+    expect(classify(result([["effectOnce", false]], [200, 500])).outcome).toBe("harmful");
   });
 
   it("does not call later webhooks failing under drift a poisoning: each fails on its own", () => {

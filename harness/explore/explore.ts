@@ -38,7 +38,7 @@ export interface ExploreReport {
   sites: number;
   columns: number;
   pruned: { reason: string; count: number }[];
-  /** Scenarios that failed clean: nothing was explored for them. */
+  /** Scenarios that failed clean, one line each saying why: nothing was explored for them. */
   failedClean: string[];
   /** Candidates not run because the budget or --max-runs ran out. */
   notRun: number;
@@ -73,6 +73,9 @@ const HARMFUL = new Set([
   "effectOnce",
   "exactlyOnceEffect",
 ]);
+
+/** Invariants about effects of acknowledged events. */
+const EFFECTS = new Set(["noLostEvents", "effectOnce", "exactlyOnceEffect"]);
 
 /**
  * Under drift every webhook that needs the missing column fails on its own, each refused and
@@ -206,9 +209,20 @@ export function classify(
   const harmfulNames = underDrift ? HARMFUL_UNDER_DRIFT : HARMFUL;
   if (result.verdict === "error")
     return { outcome: "errored", failed: [], seen: result.error?.message.split("\n")[0] };
-  const failed = result.invariants.filter((r) => !r.passed);
+  // An invariant whose own query cannot run (the candidate dropped a column it reads) says
+  // nothing about the service: it is left out rather than counted against it.
+  const failed = result.invariants.filter(
+    (r) => !r.passed && !/^(?:could not be judged|query failed)/.test(r.seen),
+  );
   if (!failed.length) return { outcome: "survived", failed: [] };
-  const harmful = failed.filter((r) => harmfulNames.has(invariantName(r)));
+  // An effect can only be lost or doubled behind an acknowledgement: with every delivery
+  // refused, the provider retries them all, and the effect checks have nothing to judge.
+  const acknowledged = result.deliveries.some(
+    (d) => d.status !== undefined && d.status >= 200 && d.status < 300,
+  );
+  const harmful = failed.filter(
+    (r) => harmfulNames.has(invariantName(r)) && (acknowledged || !EFFECTS.has(invariantName(r))),
+  );
   const names = [...harmful, ...failed.filter((r) => !harmful.includes(r))].map(invariantName);
   if (harmful.length)
     return { outcome: "harmful", failed: names, seen: `${harmful[0]?.name}: ${harmful[0]?.seen}` };
@@ -350,16 +364,14 @@ export async function explore(
       await runScenarios([loaded], options.environment, { ...options.run, keepTrace: true })
     ).results;
     if (clean?.verdict !== "pass") {
-      report.failedClean.push(loaded.scenario.name);
-      say(
-        `${loaded.scenario.name}: fails clean (${clean?.verdict ?? "no result"}${
-          clean?.error
-            ? `: ${clean.error.message.split("\n")[0]}`
-            : `: ${clean?.invariants
-                .filter((r) => !r.passed)
-                .map((r) => r.name)
-                .join(", ")}`
-        }): fix that first; nothing explored`,
+      const why = clean?.error
+        ? clean.error.message.split("\n")[0]
+        : clean?.invariants
+            .filter((r) => !r.passed)
+            .map((r) => r.name)
+            .join(", ");
+      report.failedClean.push(
+        `${loaded.scenario.name}: fails clean (${clean?.verdict ?? "no result"}: ${why}): fix that first; nothing explored`,
       );
       continue;
     }

@@ -106,8 +106,11 @@ export const FAULT_KINDS: FaultKind[] = [
     "serialization-failure",
     "40001",
     "could not serialize access due to concurrent update (injected by faultline explore)",
-    "40001 at a statement in a transaction, COMMIT included",
-    (site) => site.inTransaction || site.kind === "COMMIT",
+    "40001 at a statement in a transaction",
+    // Not at COMMIT yet: the proxy raises in place of the statement, which aborts the
+    // transaction but does not end it as a failed COMMIT does, so the service would be blamed
+    // for the proxy's unfaithfulness.
+    (site) => site.inTransaction && isData(site),
   ),
   sqlErrorKind(
     "deadlock",
