@@ -104,14 +104,20 @@ export class Databases {
     return next;
   }
 
-  /** The shape of database `name`, read over a connection of its own. */
-  private async shapeOf(name: string): Promise<SchemaShape> {
+  /** A connection of faultline's own to database `name` (its errors are the caller's to see). */
+  private async connect(name: string): Promise<pg.Client> {
     const client = new pg.Client({
       connectionString: this.server.urlFor(name),
       application_name: "faultline",
     });
     client.on("error", () => {});
     await client.connect();
+    return client;
+  }
+
+  /** The shape of database `name`, read over a connection of its own. */
+  private async shapeOf(name: string): Promise<SchemaShape> {
+    const client = await this.connect(name);
     try {
       return await readSchemaShape((sql) => client.query(sql));
     } finally {
@@ -120,15 +126,7 @@ export class Databases {
   }
 
   private adminClient(): Promise<pg.Client> {
-    this.admin ??= (async () => {
-      const client = new pg.Client({
-        connectionString: this.server.urlFor("postgres"),
-        application_name: "faultline",
-      });
-      client.on("error", () => {});
-      await client.connect();
-      return client;
-    })();
+    this.admin ??= this.connect("postgres");
     return this.admin;
   }
 
@@ -189,12 +187,7 @@ export class Databases {
         [name],
       );
     } else {
-      const client = new pg.Client({
-        connectionString: this.server.urlFor(name),
-        application_name: "faultline",
-      });
-      client.on("error", () => {});
-      await client.connect();
+      const client = await this.connect(name);
       try {
         // A dump names its owners and grantees; they are cluster-wide and must exist first.
         for (const role of roles ?? []) {

@@ -21,7 +21,7 @@ import {
 } from "../postgres/index.ts";
 import { readTrace, type TraceEntry } from "../proxy/index.ts";
 import { newSeed, type Random, seededRandom } from "../random/index.ts";
-import { runBuild, type ServiceSpec } from "../service/index.ts";
+import type { ServiceSpec } from "../service/index.ts";
 import {
   type Delivery,
   deliver,
@@ -46,6 +46,7 @@ import { cellMatches, describeCell, expandMatrix, type ScenarioCell } from "./ma
 import type { Scenario } from "./schema.ts";
 import {
   type Attachment,
+  buildService,
   builtForTemplate,
   perRunHost,
   perScenarioHost,
@@ -225,14 +226,7 @@ async function buildServices(services: ServiceSpec[], options: JobOptions): Prom
     const key = JSON.stringify([spec.build, spec.cwd, spec.env]);
     if (done.has(key)) continue;
     done.add(key);
-    options.onProgress?.(`building the service: ${spec.build}`);
-    const { durationMs } = await runBuild({
-      command: spec.build,
-      cwd: spec.cwd ?? process.cwd(),
-      env: spec.env,
-      signal: options.signal,
-    });
-    options.onProgress?.(`built in ${(durationMs / 1000).toFixed(1)}s`);
+    await buildService({ ...spec, build: spec.build }, options);
   }
 }
 

@@ -204,6 +204,21 @@ export function perRunHost(options: HostOptions & { secret: string }): ServiceHo
 /** Services already built in this process by {@link migrateByStartingService}: not built twice. */
 export const builtForTemplate = new WeakSet<ServiceSpec>();
 
+/** Run the service's build (`service.build`), saying so, with its time. */
+export async function buildService(
+  spec: ServiceSpec & { build: string },
+  options: { signal?: AbortSignal; onProgress?: (line: string) => void },
+): Promise<void> {
+  options.onProgress?.(`building the service: ${spec.build}`);
+  const { durationMs } = await runBuild({
+    command: spec.build,
+    cwd: spec.cwd ?? process.cwd(),
+    env: spec.env,
+    signal: options.signal,
+  });
+  options.onProgress?.(`built in ${(durationMs / 1000).toFixed(1)}s`);
+}
+
 /**
  * `database: { migrate: "service" }`: build the template by starting the service once on it
  * (straight to Postgres, no proxy), waiting until it is ready — by then a service that migrates
@@ -220,15 +235,8 @@ export async function migrateByStartingService(
   } = {},
 ): Promise<string[]> {
   if (spec.build && !builtForTemplate.has(spec)) {
-    options.onProgress?.(`building the service: ${spec.build}`);
-    const { durationMs } = await runBuild({
-      command: spec.build,
-      cwd: spec.cwd ?? process.cwd(),
-      env: spec.env,
-      signal: options.signal,
-    });
+    await buildService({ ...spec, build: spec.build }, options);
     builtForTemplate.add(spec);
-    options.onProgress?.(`built in ${(durationMs / 1000).toFixed(1)}s`);
   }
   options.onProgress?.("starting the service once on the template: it migrates itself");
   const { service } = await startOnFreePort(
