@@ -120,6 +120,16 @@ describe("faultline explore", () => {
     const budget = await runCli(["explore", PRESENT, "--budget", "5 minutes"]);
     expect(budget.code).toBe(2);
     expect(budget.stderr).toContain("--budget: expected a time like 90s, 5m, 1h or 1500ms");
+    const nothing = await runCli([
+      "explore",
+      PRESENT,
+      "--budget",
+      "1ms",
+      "--out",
+      path.join(dir, "never"),
+    ]);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain("left no time for any of the");
     const depth = await runCli(["explore", PRESENT, "--depth", "2"]);
     expect(depth.code).toBe(2);
     const missing = path.join(ROOT, "scenarios", "credits-balance-missing.scenario.ts");

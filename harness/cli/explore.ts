@@ -172,6 +172,11 @@ export const exploreCommand: Command = {
         throw new BadUsageError(
           "explore: the scenarios' clean runs traced no statement: nothing to explore (is the service's database URL the one faultline sets?)",
         );
+      // A gate must never go green on nothing: a budget gone before the first candidate is no pass.
+      if (ran.length === 0 && report.notRun > 0)
+        throw new BadUsageError(
+          `explore: --budget or --max-runs left no time for any of the ${report.notRun} candidate(s): give more`,
+        );
       return count("harmful") > 0 ? 1 : 0;
     } finally {
       await prepared.close();

@@ -413,15 +413,15 @@ export async function explore(
       `${loaded.scenario.name}: ${new Set(sites.map((s) => s.sql)).size} statement site(s), ${columns.length} column(s) on the path, ${faults.length} candidate(s)`,
     );
     const seed = clean.seed;
+    // --max-runs caps the candidates up front; the budget is checked between batches (a batch
+    // is a few rounds of the worker pool, so the clock is read often without idling workers).
+    const allowed =
+      options.maxRuns === undefined ? faults : faults.slice(0, Math.max(0, options.maxRuns - runs));
     const batch = Math.max(1, (options.run.concurrency ?? 2) * 4);
-    for (let at = 0; at < faults.length; at += batch) {
-      const overBudget = options.budgetMs !== undefined && Date.now() - started > options.budgetMs;
-      const room = options.maxRuns === undefined ? batch : Math.min(batch, options.maxRuns - runs);
-      if (overBudget || room <= 0) {
-        report.notRun += faults.length - at;
-        break;
-      }
-      const chunk = faults.slice(at, at + room).map((fault) => ({
+    let tried = 0;
+    while (tried < allowed.length) {
+      if (options.budgetMs !== undefined && Date.now() - started > options.budgetMs) break;
+      const chunk = allowed.slice(tried, tried + batch).map((fault) => ({
         id: ++id,
         scenario: loaded.scenario.name,
         fault,
@@ -433,7 +433,6 @@ export async function explore(
         })),
         options,
       );
-      runs += chunk.length;
       chunk.forEach((candidate, i) => {
         const result = results[i];
         const judged = result
@@ -443,13 +442,11 @@ export async function explore(
         candidate.failed = judged.failed;
         if (judged.seen) candidate.seen = judged.seen;
       });
-      if (faults.length - at > room && room < batch) {
-        report.notRun += faults.length - at - room;
-        report.candidates.push(...chunk);
-        break;
-      }
       report.candidates.push(...chunk);
+      tried += chunk.length;
     }
+    runs += tried;
+    report.notRun += faults.length - tried;
     for (const candidate of report.candidates.filter(
       (c) => c.scenario === loaded.scenario.name && c.outcome === "harmful",
     )) {
