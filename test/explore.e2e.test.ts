@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -130,8 +130,9 @@ describe("faultline explore", () => {
     ]);
     expect(nothing.code).toBe(2);
     expect(nothing.stderr).toContain("left no time for any of the");
-    const depth = await runCli(["explore", PRESENT, "--depth", "2"]);
+    const depth = await runCli(["explore", PRESENT, "--depth", "3"]);
     expect(depth.code).toBe(2);
+    expect(depth.stderr).toContain("--depth: expected 1 (one fault per candidate) or 2");
     const missing = path.join(ROOT, "scenarios", "credits-balance-missing.scenario.ts");
     const clean = await runCli([
       "explore",
@@ -148,5 +149,109 @@ describe("faultline explore", () => {
     await writeFile(path.join(dir, "x.txt"), "");
     const none = await runCli(["explore", path.join(empty, "*.scenario.ts")]);
     expect(none.code).toBe(2);
+  });
+
+  it("shrinks a finding reached with 6 webhooks and 2 fault rules to the 1 webhook and 1 rule it needs", async () => {
+    const scenarioDir = path.join(dir, "six");
+    await mkdir(scenarioDir, { recursive: true });
+    const file = path.join(scenarioDir, "six-payments.scenario.ts");
+    const payments = [1, 2, 3, 4, 5, 6]
+      .map(
+        (n) =>
+          `webhook("checkout.session.completed", { customer: "cus_KnownCustomer01", email: "known@example.com", credits: "${n}00", amount_total: ${n}00 }, "payment-${n}")`,
+      )
+      .join(",\n    ");
+    await writeFile(
+      file,
+      `import { defineScenario, noCascade, processingContinues, webhook } from "faultline";
+export default defineScenario({
+  name: "six-payments",
+  seed: { users: [{ email: "known@example.com", stripe_customer_id: "cus_KnownCustomer01", credits_balance: 0 }] },
+  webhooks: [
+    ${payments},
+  ],
+  // A slow BEGIN everywhere: harmless, and not needed by anything explore finds.
+  faults: { seed: 1, rules: [{ name: "slow-begin", match: { kind: "BEGIN" }, fault: { type: "latency", ms: 2 } }] },
+  invariants: [noCascade(), processingContinues()],
+});
+`,
+    );
+    const out = path.join(dir, "six-found");
+    const json = path.join(dir, "six.json");
+    const run = await runCli([
+      "explore",
+      file,
+      "--service",
+      "payments:broken",
+      "--faults",
+      "undefined-column",
+      "--out",
+      out,
+      "--json",
+      json,
+      "--quiet",
+    ]);
+    expect(run.code).toBe(1);
+    const report = JSON.parse(await readFile(json, "utf8")) as {
+      candidates: (Report["candidates"][number] & {
+        webhooks?: { kept: number; of: number };
+        rules?: { kept: number; of: number };
+      })[];
+    };
+    const found = report.candidates.find(
+      (c) => c.file && c.fault.target.startsWith("SELECT id, email, credits_balance"),
+    );
+    expect(found?.webhooks).toEqual({ kept: 1, of: 6 });
+    expect(found?.rules).toEqual({ kept: 1, of: 2 });
+    const text = await readFile(found?.file as string, "utf8");
+    expect(text).toContain("1 of its 6 webhooks kept (shrunk); 1 of 2 fault rules kept");
+    expect(text).not.toContain("slow-begin");
+    expect(
+      (await runCli(["run", found?.file as string, "--service", "payments:broken", "--quiet"]))
+        .code,
+    ).toBe(1);
+    expect(
+      (await runCli(["run", found?.file as string, "--service", "payments:fixed", "--quiet"])).code,
+    ).toBe(0);
+  });
+
+  it("at depth 2 follows a refused first fault with the provider's retry and faults the error path only it reached", async () => {
+    const json = path.join(dir, "depth2.json");
+    const run = await runCli([
+      "explore",
+      PRESENT,
+      "--service",
+      "payments:fixed",
+      "--faults",
+      "undefined-column,drop-column,reply-lost",
+      "--depth",
+      "2",
+      "--out",
+      path.join(dir, "depth2"),
+      "--json",
+      json,
+      "--quiet",
+    ]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const report = JSON.parse(await readFile(json, "utf8")) as {
+      candidates: (Report["candidates"][number] & { depth?: number })[];
+    };
+    const first = report.candidates.filter((c) => c.depth === undefined);
+    const second = report.candidates.filter((c) => c.depth === 2);
+    // The COMMIT whose reply was lost, retried as the provider would: the fix stays exactly-once.
+    expect(second.find((c) => c.fault.kind === "reply-lost+retry")?.outcome).toBe("survived");
+    // A 42703 the fix refused is delivered again and goes through: failed safe was safe.
+    const retried = second.filter((c) => c.fault.kind === "undefined-column+retry");
+    expect(retried.length).toBeGreaterThan(0);
+    expect(retried.every((c) => c.outcome === "survived")).toBe(true);
+    // The fix's schema check runs only after an error: never a first fault, but a second one.
+    const errorPath = (c: { fault: { target: string } }) =>
+      /information_schema\.columns/.test(c.fault.target);
+    expect(first.some(errorPath)).toBe(false);
+    expect(second.some((c) => errorPath(c) && c.fault.kind.includes("+undefined-column"))).toBe(
+      true,
+    );
+    expect(second.every((c) => c.outcome !== "harmful")).toBe(true);
   });
 });

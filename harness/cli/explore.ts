@@ -1,6 +1,6 @@
-import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { BadUsageError } from "../errors.ts";
+import { writeReportFile } from "../report/index.ts";
 import { FAULT_KIND_NAMES, FAULT_KINDS } from "../explore/kinds.ts";
 import type { ServiceSpec } from "../service/index.ts";
 import { type Command, withDocs } from "./command.ts";
@@ -36,8 +36,11 @@ export const EXPLORE_FLAGS = {
   },
   depth: {
     type: "string",
-    value: "<1>",
-    help: ["faults per candidate; only 1 is supported yet"],
+    value: "<1|2>",
+    help: [
+      "1: one fault per candidate (default); 2: also each fault the service refused",
+      "followed by the provider's retry, alone and with a fault on the error path",
+    ],
   },
   out: {
     type: "string",
@@ -111,9 +114,9 @@ export const exploreCommand: Command = {
     }
     const budgetMs = parseBudget(values.budget);
     const maxRuns = positive("--max-runs", values["max-runs"]);
-    if (values.depth !== undefined && values.depth !== "1")
+    if (values.depth !== undefined && values.depth !== "1" && values.depth !== "2")
       throw new BadUsageError(
-        `--depth: only 1 (one fault per candidate) is supported yet, got ${JSON.stringify(values.depth)}`,
+        `--depth: expected 1 (one fault per candidate) or 2 (a fault, then the retry's), got ${JSON.stringify(values.depth)}`,
       );
     const wanted = values.faults
       ?.split(",")
@@ -143,6 +146,7 @@ export const exploreCommand: Command = {
           onProgress: () => {},
         },
         kinds,
+        depth: values.depth === "2" ? 2 : 1,
         ...(maxRuns === undefined ? {} : { maxRuns }),
         ...(budgetMs === undefined ? {} : { budgetMs }),
         outDir,
@@ -153,17 +157,25 @@ export const exploreCommand: Command = {
       for (const line of report.failedClean) process.stdout.write(`${line}\n`);
       const ran = report.candidates;
       const count = (o: string) => ran.filter((c) => c.outcome === o).length;
-      for (const c of ran.filter((c) => c.outcome === "harmful"))
+      const shown = (file: string) => path.relative(process.cwd(), file) || file;
+      for (const c of ran.filter((c) => c.outcome === "harmful")) {
+        const same = c.sameAs === undefined ? undefined : ran.find((o) => o.id === c.sameAs);
+        const where = c.file
+          ? `\n         written: ${shown(c.file)}`
+          : same?.file
+            ? `\n         same weak point as ${same.fault.kind} there: ${shown(same.file)}`
+            : "";
         process.stdout.write(
-          `HARMFUL  ${c.fault.kind} at ${c.fault.target}  → ${c.seen ?? c.failed?.join(", ")}${c.file ? `\n         written: ${path.relative(process.cwd(), c.file) || c.file}` : ""}\n`,
+          `HARMFUL  ${c.fault.kind} at ${c.fault.target}  → ${c.seen ?? c.failed?.join(", ")}${where}\n`,
         );
+      }
       const pruned = report.pruned.reduce((n, p) => n + p.count, 0);
       process.stdout.write(
         `explored ${ran.length} of ${ran.length + report.notRun} candidate(s) over ${report.sites} statement site(s) and ${report.columns} column(s) × ${kinds.length} kind(s) in ${(report.ms / 1000).toFixed(1)}s: ${count("survived")} survived, ${count("failed safe")} failed safe, ${count("harmful")} harmful${count("errored") ? `, ${count("errored")} errored` : ""}; ${pruned} pruned${report.notRun ? `; ${report.notRun} not run (budget or --max-runs)` : ""}\n`,
       );
       for (const p of report.pruned) process.stdout.write(`  pruned ${p.count}: ${p.reason}\n`);
       if (values.json)
-        await writeFile(
+        await writeReportFile(
           values.json,
           `${JSON.stringify({ faultline: 1, command: "explore", ...report }, null, 2)}\n`,
         );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TraceEntry } from "../proxy/index.ts";
-import type { ScenarioResult } from "../scenario/index.ts";
+import type { Scenario, ScenarioResult } from "../scenario/index.ts";
 import { candidatesFor, classify, columnsOnPath, statementSites } from "./explore.ts";
 import { FAULT_KINDS, rawSqlPattern } from "./kinds.ts";
 
@@ -85,8 +85,10 @@ describe("explore's fault points", () => {
     const sites = statementSites(TRACE);
     const { faults, pruned } = candidatesFor(sites, ["users.credits_balance"], FAULT_KINDS);
     expect(faults[0]).toMatchObject({ kind: "drop-column", target: "users.credits_balance" });
-    // Then the write in the transaction.
-    expect(faults[1]?.target).toContain("INSERT INTO credit_grants");
+    expect(faults[1]).toMatchObject({ kind: "rename-column", target: "users.credits_balance" });
+    // Then the COMMIT (its reply lost: did it happen?) and the write in the transaction.
+    expect(faults.slice(2, 4).map((f) => f.target)).toEqual(["COMMIT", "COMMIT"]);
+    expect(faults[4]?.target).toContain("INSERT INTO credit_grants");
     // The SELECT's third occurrence runs in a transaction like its first: pruned; its second,
     // outside one, is tried.
     const selects = faults.filter(
@@ -104,8 +106,48 @@ describe("explore's fault points", () => {
         .filter((f) => f.kind === "unique-violation")
         .every((f) => f.target.startsWith("INSERT")),
     ).toBe(true);
-    expect(faults.some((f) => f.target === "COMMIT")).toBe(false);
+    const sqlErrors = faults.filter((f) => f.rules[0]?.fault.type === "sqlError");
+    expect(sqlErrors.some((f) => f.target === "COMMIT")).toBe(false);
     expect(faults.some((f) => f.target === "BEGIN")).toBe(false);
+    // A COMMIT is faithfully cut before it or loses its reply after it ran.
+    expect(faults.filter((f) => f.target === "COMMIT").map((f) => f.kind)).toEqual([
+      "connection-cut",
+      "reply-lost",
+    ]);
+    // The server ends the session only where a transaction is open.
+    for (const f of faults.filter((f) => f.kind === "terminate-backend"))
+      expect(sites.find((s) => f.target.startsWith(s.sql))?.inTransaction).toBe(true);
+  });
+
+  it("varies the delivery: each webhook twice, each adjacent pair swapped, consecutive ones at once", () => {
+    const webhooks = [
+      { fixture: "checkout.session.completed", as: "first" },
+      { fixture: "invoice.paid" },
+      { redeliver: "first" },
+      { fixture: "customer.updated" },
+    ] as unknown as Scenario["webhooks"];
+    const { faults } = candidatesFor([], [], FAULT_KINDS, { webhooks, tables: ["users"] });
+    const by = (kind: string) => faults.filter((f) => f.kind === kind);
+    expect(by("drop-table").map((f) => f.drift)).toEqual([[{ dropTable: "users" }]]);
+    const duplicates = by("duplicate-delivery");
+    // The redelivery is no new webhook: three are duplicated, each judged idempotent as harm.
+    expect(duplicates.map((f) => f.target)).toEqual([
+      "webhook 1 (first)",
+      "webhook 2 (invoice.paid)",
+      "webhook 4 (customer.updated)",
+    ]);
+    expect(duplicates[1]?.webhooks?.slice(1, 3)).toEqual([
+      { fixture: "invoice.paid", as: "explore-duplicate-2" },
+      { redeliver: "explore-duplicate-2" },
+    ]);
+    expect(duplicates.every((f) => f.harms?.includes("idempotent"))).toBe(true);
+    // Only the first pair is two new webhooks side by side.
+    expect(by("reorder").map((f) => f.webhooks?.slice(0, 2))).toEqual([[webhooks[1], webhooks[0]]]);
+    expect(by("concurrent-batch")[0]?.webhooks?.[0]).toEqual({
+      batch: [webhooks[0], webhooks[1]],
+      order: "concurrent",
+    });
+    expect(by("connection-refused")).toHaveLength(1);
   });
 });
 
@@ -119,11 +161,34 @@ function result(invariants: [string, boolean][], statuses: number[] = [200]): Sc
       seen: "seen",
       evidence: [],
     })),
-    deliveries: statuses.map((status) => ({ status })),
+    deliveries: statuses.map((status, i) => ({ status, label: `w${i}`, eventId: `evt_${i}` })),
   } as unknown as ScenarioResult;
 }
 
 describe("explore's outcomes", () => {
+  it("calls a webhook the service never answered a hang, whatever the invariants said", () => {
+    const hung = {
+      ...result([["noCascade", true]]),
+      deliveries: [{ status: 0, label: "pay", error: "Headers Timeout Error" }],
+    } as unknown as ScenarioResult;
+    expect(classify(hung)).toMatchObject({ outcome: "harmful", failed: ["hang"] });
+    // No answer because the service refused the connection is not a hang: the provider retries.
+    const refused = {
+      ...result([["userResolved", false]]),
+      deliveries: [{ status: 0, label: "pay", error: "connect ECONNREFUSED" }],
+    } as unknown as ScenarioResult;
+    expect(classify(refused).outcome).toBe("failed safe");
+  });
+
+  it("counts a candidate's own harms: a duplicate that changed the tables is a double effect", () => {
+    const doubled = result([["idempotent", false]]);
+    expect(classify(doubled).outcome).toBe("harmful"); // acknowledged without effect
+    expect(classify(doubled, false, ["idempotent"])).toMatchObject({
+      outcome: "harmful",
+      failed: ["idempotent"],
+    });
+  });
+
   it("sorts survived, failed safe, harmful and acknowledged-without-effect", () => {
     expect(classify(result([["noCascade", true]])).outcome).toBe("survived");
     expect(classify(result([["noCascade", false]])).outcome).toBe("harmful");
@@ -135,6 +200,18 @@ describe("explore's outcomes", () => {
     expect(silent.failed[0]).toBe("acknowledgedWithoutEffect");
     // A redelivery that changes tables after a refused first delivery is not harm.
     expect(classify(result([["idempotent", false]], [500, 200])).outcome).toBe("failed safe");
+    // Refused once, then acknowledged on the provider's retry: nothing is left to retry, so a
+    // missing effect is a silent loss.
+    const retried = {
+      ...result([["creditsApplied", false]]),
+      deliveries: [500, 200].map((status, i) => ({
+        status,
+        label: "pay",
+        eventId: "evt_1",
+        attempt: i + 1,
+      })),
+    } as unknown as ScenarioResult;
+    expect(classify(retried).failed[0]).toBe("acknowledgedWithoutEffect");
   });
 
   it("leaves out an invariant whose own query could not run", () => {

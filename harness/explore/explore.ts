@@ -12,13 +12,16 @@ import {
   type Scenario,
   type ScenarioResult,
 } from "../scenario/index.ts";
-import type { CandidateFault, FaultKind, StatementSite } from "./kinds.ts";
+import type { CandidateFault, FaultKind, StatementSite, WebhookStep } from "./kinds.ts";
+import { shrinkSet } from "./shrink.ts";
 
 /** What happened to the service under one candidate fault. */
 export type Outcome = "survived" | "failed safe" | "harmful" | "errored";
 
 export interface Candidate {
   id: number;
+  /** 2 when a first fault is followed by the provider's retry (and maybe the retry's fault). */
+  depth?: 2;
   scenario: string;
   fault: CandidateFault;
   outcome?: Outcome;
@@ -30,6 +33,12 @@ export interface Candidate {
   file?: string;
   /** How many webhooks the written scenario kept, of how many. */
   webhooks?: { kept: number; of: number };
+  /** How many fault rules it kept (the candidate's and the scenario's own), of how many. */
+  rules?: { kept: number; of: number };
+  /** A harmful finding with the same site and invariant as this earlier one: not written twice. */
+  sameAs?: number;
+  /** The service refused a webhook under it (so the provider would retry): depth 2 follows it. */
+  refused?: boolean;
 }
 
 export interface ExploreReport {
@@ -49,6 +58,9 @@ export interface ExploreOptions {
   environment: RunEnvironment;
   run: Omit<RunOptions, "onScenarioEnd" | "onRunStart" | "keepTrace" | "traceDir">;
   kinds: FaultKind[];
+  /** 2: each first fault the service refused is followed by the provider's retry, alone and with
+   * a second fault at each statement only that failure reached. */
+  depth?: 1 | 2;
   maxRuns?: number;
   budgetMs?: number;
   outDir: string;
@@ -132,6 +144,19 @@ export function columnsOnPath(
   return found;
 }
 
+/** Schema-qualified tables the statements name. */
+export function tablesOnPath(
+  sites: StatementSite[],
+  shape: Map<string, Map<string, string>>,
+): string[] {
+  const texts = [...new Set(sites.map((s) => s.sql))];
+  return [...shape.keys()].filter((table) =>
+    texts.some((t) => word(table.slice(table.lastIndexOf(".") + 1)).test(t)),
+  );
+}
+
+const bareName = (table: string) => table.slice(table.lastIndexOf(".") + 1);
+
 const RISK = (site: StatementSite) =>
   (site.inTransaction ? 4 : 0) +
   (["INSERT", "UPDATE", "DELETE"].includes(site.kind) ? 2 : 0) +
@@ -142,6 +167,7 @@ export function candidatesFor(
   sites: StatementSite[],
   columns: string[],
   kinds: FaultKind[],
+  path: { tables?: string[]; webhooks?: WebhookStep[] } = {},
 ): { faults: CandidateFault[]; pruned: { reason: string; count: number }[] } {
   const faults: CandidateFault[] = [];
   let sameState = 0;
@@ -154,6 +180,12 @@ export function candidatesFor(
     if (kind.atColumn)
       for (const column of columns) {
         const fault = kind.atColumn(column);
+        if (fault) faults.push(fault);
+      }
+  for (const kind of kinds)
+    if (kind.atTable)
+      for (const table of path.tables ?? []) {
+        const fault = kind.atTable(table);
         if (fault) faults.push(fault);
       }
   for (const { site, index } of ranked) {
@@ -171,6 +203,13 @@ export function candidatesFor(
       faults.push(fault);
     }
   }
+  // Connection and delivery faults after the statements': they are coarser (a whole webhook).
+  for (const kind of kinds) {
+    const fault = kind.atConnect?.();
+    if (fault) faults.push(fault);
+  }
+  for (const kind of kinds)
+    if (kind.atDelivery && path.webhooks) faults.push(...kind.atDelivery(path.webhooks));
   const pruned = sameState
     ? [
         {
@@ -183,16 +222,70 @@ export function candidatesFor(
   return { faults, pruned };
 }
 
+/** The provider's retry after a non-2xx, compressed in time, on every webhook of `steps`. */
+function withRetries(steps: WebhookStep[]): WebhookStep[] {
+  const retry = { like: "stripe", timeScale: 1e-5, maxAttempts: 3 } as const;
+  return steps.map((step) => {
+    if ("batch" in step && step.batch)
+      return { ...step, batch: step.batch.map((inner) => ({ ...inner, retry })) } as WebhookStep;
+    if ("addRule" in step || "removeRule" in step) return step;
+    return { ...step, retry } as WebhookStep;
+  });
+}
+
+/**
+ * Depth 2 after a first fault the service refused: the provider's retry alone (does the retry
+ * double an effect the failed attempt left?), and with a second fault at each statement that
+ * only the failure reached (the error path: a ROLLBACK, the emergency INSERT) — one per such
+ * statement and kind across all first faults, as at depth 1.
+ */
+export function secondFaults(
+  first: CandidateFault,
+  webhooks: WebhookStep[],
+  cleanSites: StatementSite[],
+  failureTrace: TraceEntry[],
+  kinds: FaultKind[],
+  tried: Set<string>,
+): CandidateFault[] {
+  const retried = withRetries(first.webhooks ?? webhooks);
+  const out: CandidateFault[] = [
+    { ...first, kind: `${first.kind}+retry`, webhooks: retried, depth: 2 },
+  ];
+  const known = new Set(cleanSites.map((site) => site.sql));
+  statementSites(failureTrace)
+    .filter((site) => !known.has(site.sql))
+    .forEach((site, index) => {
+      for (const kind of kinds) {
+        const second = kind.atSite?.(site, 1000 + index);
+        const key = `${kind.name}\0${site.sql}\0${site.inTransaction}`;
+        if (!second || tried.has(key)) continue;
+        tried.add(key);
+        out.push({
+          kind: `${first.kind}+${kind.name}`,
+          target: `${first.target} → ${second.target}`,
+          rules: [...first.rules, ...second.rules],
+          drift: [...first.drift, ...second.drift],
+          webhooks: retried,
+          ...(first.invariants ? { invariants: first.invariants } : {}),
+          ...(first.harms ? { harms: first.harms } : {}),
+          depth: 2,
+        });
+      }
+    });
+  return out;
+}
+
 /** The scenario with the candidate's fault in, judged by its own and the generic invariants. */
 function withFault(base: Scenario, fault: CandidateFault, name: string, seed: number): Scenario {
   const invariants = [...base.invariants];
-  for (const spec of GENERIC)
+  for (const spec of [...GENERIC, ...(fault.invariants ?? [])])
     if (!invariants.some((i) => i.invariant === spec.invariant)) invariants.push(spec);
   return {
     ...base,
     name,
     randomSeed: seed,
     drift: [...base.drift, ...fault.drift],
+    webhooks: fault.webhooks ?? base.webhooks,
     faults: {
       seed: base.faults?.seed ?? seed,
       rules: [...(base.faults?.rules ?? []), ...fault.rules],
@@ -201,34 +294,55 @@ function withFault(base: Scenario, fault: CandidateFault, name: string, seed: nu
   } as Scenario;
 }
 
-/** Survived, failed safe, harmful, or errored (the run could not judge it). */
+const acknowledgedDelivery = (d: ScenarioResult["deliveries"][number]) =>
+  d.status !== undefined && d.status >= 200 && d.status < 300;
+
+/** Deliveries the provider was left to retry: refused, and no later attempt of theirs was acknowledged. */
+function refusedDeliveries(result: ScenarioResult): ScenarioResult["deliveries"] {
+  const key = (d: ScenarioResult["deliveries"][number]) => `${d.label}\0${d.eventId}`;
+  const answered = new Set(result.deliveries.filter(acknowledgedDelivery).map(key));
+  return result.deliveries.filter((d) => !acknowledgedDelivery(d) && !answered.has(key(d)));
+}
+
+/**
+ * Survived, failed safe, harmful, or errored (the run could not judge it). `harms` names
+ * invariants that are harm for this candidate besides the generic harmful ones.
+ */
 export function classify(
   result: ScenarioResult,
   underDrift = false,
+  harms: readonly string[] = [],
 ): { outcome: Outcome; failed: string[]; seen?: string } {
-  const harmfulNames = underDrift ? HARMFUL_UNDER_DRIFT : HARMFUL;
+  const harmfulNames = new Set([...(underDrift ? HARMFUL_UNDER_DRIFT : HARMFUL), ...harms]);
   if (result.verdict === "error")
     return { outcome: "errored", failed: [], seen: result.error?.message.split("\n")[0] };
+  // A webhook the service never answered within the delivery timeout: the provider's worker
+  // and the service's connection are held; at load that is an outage, whatever else passed.
+  const hung = result.deliveries.find((d) => !d.status && /timeout/i.test(d.error ?? ""));
   // An invariant whose own query cannot run (the candidate dropped a column it reads) says
   // nothing about the service: it is left out rather than counted against it.
   const failed = result.invariants.filter(
     (r) => !r.passed && !/^(?:could not be judged|query failed)/.test(r.seen),
   );
+  if (hung)
+    return {
+      outcome: "harmful",
+      failed: ["hang", ...failed.map(invariantName)],
+      seen: `hang: ${hung.label} got no answer (${hung.error})`,
+    };
   if (!failed.length) return { outcome: "survived", failed: [] };
   // An effect can only be lost or doubled behind an acknowledgement: with every delivery
   // refused, the provider retries them all, and the effect checks have nothing to judge.
-  const acknowledged = result.deliveries.some(
-    (d) => d.status !== undefined && d.status >= 200 && d.status < 300,
-  );
+  const acknowledged = result.deliveries.some(acknowledgedDelivery);
   const harmful = failed.filter(
     (r) => harmfulNames.has(invariantName(r)) && (acknowledged || !EFFECTS.has(invariantName(r))),
   );
   const names = [...harmful, ...failed.filter((r) => !harmful.includes(r))].map(invariantName);
   if (harmful.length)
     return { outcome: "harmful", failed: names, seen: `${harmful[0]?.name}: ${harmful[0]?.seen}` };
-  // Its own checks failed: safe only when the provider was told (a non-2xx), else the effect
-  // is missing behind a 2xx — acknowledged without effect, the silent loss.
-  const refused = result.deliveries.some((d) => d.status === undefined || d.status >= 300);
+  // Its own checks failed: safe only when the provider was told (a non-2xx or no answer), else
+  // the effect is missing behind a 2xx — acknowledged without effect, the silent loss.
+  const refused = refusedDeliveries(result).length > 0;
   return refused
     ? { outcome: "failed safe", failed: names, seen: `${failed[0]?.name}: ${failed[0]?.seen}` }
     : {
@@ -238,40 +352,102 @@ export function classify(
       };
 }
 
+const judgeCandidate = (fault: CandidateFault) => (result: ScenarioResult) =>
+  classify(result, fault.drift.length > 0, fault.harms);
+
 async function runMany(
   scenarios: LoadedScenario[],
   options: ExploreOptions,
+  keepTrace = false,
 ): Promise<ScenarioResult[]> {
   if (!scenarios.length) return [];
-  const summary = await runScenarios(scenarios, options.environment, options.run);
+  const summary = await runScenarios(scenarios, options.environment, {
+    ...options.run,
+    ...(keepTrace ? { keepTrace } : {}),
+  });
   return summary.results;
 }
 
+/** One thing the shrinker may take out of a finding's scenario. */
+type Part = { webhook: number } | { rule: number } | { table: string; row: number };
+
+const sends = (step: WebhookStep) =>
+  ("fixture" in step && step.fixture !== undefined) ||
+  ("recorded" in step && step.recorded !== undefined) ||
+  ("batch" in step && step.batch !== undefined);
+
 /**
- * Drop webhooks while the same harmful invariant still fails (greedy delta debugging: one
- * step at a time, from the last), so the written scenario is the smallest that shows it.
+ * The scenario with only `parts` of its webhooks, fault rules and seed rows; a redelivery of
+ * a webhook taken out goes too. Undefined when no webhook that sends is left.
+ */
+function keepOnly(scenario: Scenario, parts: Part[]): Scenario | undefined {
+  const has = (test: (p: Part) => boolean) => parts.some(test);
+  const named = new Set<string>();
+  const webhooks = scenario.webhooks.filter((step, i) => {
+    if (!has((p) => "webhook" in p && p.webhook === i)) return false;
+    if ("redeliver" in step && step.redeliver !== undefined && !named.has(step.redeliver))
+      return false;
+    if ("as" in step && step.as) named.add(step.as);
+    for (const inner of ("batch" in step && step.batch) || []) if (inner.as) named.add(inner.as);
+    return true;
+  });
+  if (!webhooks.some(sends)) return undefined;
+  const rules = (scenario.faults?.rules ?? []).filter((_, i) =>
+    has((p) => "rule" in p && p.rule === i),
+  );
+  const seed = Object.fromEntries(
+    Object.entries(scenario.seed ?? {})
+      .map(
+        ([table, rows]) =>
+          [
+            table,
+            rows.filter((_, i) => has((p) => "table" in p && p.table === table && p.row === i)),
+          ] as const,
+      )
+      .filter(([, rows]) => rows.length),
+  );
+  return {
+    ...scenario,
+    webhooks,
+    seed,
+    faults: { seed: scenario.faults?.seed ?? 0, rules },
+  } as Scenario;
+}
+
+/**
+ * The smallest scenario that still shows the finding: webhooks, fault rules and seed rows
+ * taken out by delta debugging while the same harmful invariant fails.
  */
 async function shrink(
   file: string,
   scenario: Scenario,
-  base: Scenario["drift"],
+  judge: (result: ScenarioResult) => ReturnType<typeof classify>,
   key: string,
   options: ExploreOptions,
 ): Promise<Scenario> {
-  let current = scenario;
-  for (let i = current.webhooks.length - 1; i >= 0 && current.webhooks.length > 1; i--) {
-    const step = current.webhooks[i] as Scenario["webhooks"][number];
-    const named = "as" in step && step.as;
-    if (named && current.webhooks.some((s) => "redeliver" in s && s.redeliver === named)) continue;
-    const webhooks = current.webhooks.filter((_, j) => j !== i);
-    if (!webhooks.some((s) => "fixture" in s || "recorded" in s || "batch" in s)) continue;
-    const attempt = { ...current, webhooks, name: `${scenario.name}-s${i}` } as Scenario;
-    const [result] = await runMany([{ file, scenario: attempt }], options);
-    const judged = result && classify(result, scenario.drift.length > base.length);
-    if (judged?.outcome === "harmful" && judged.failed.includes(key))
-      current = { ...attempt, name: scenario.name };
-  }
-  return current;
+  const parts: Part[] = [
+    ...scenario.webhooks.map((_, webhook) => ({ webhook })),
+    ...(scenario.faults?.rules ?? []).map((_, rule) => ({ rule })),
+    ...Object.entries(scenario.seed ?? {}).flatMap(([table, rows]) =>
+      rows.map((_, row) => ({ table, row })),
+    ),
+  ];
+  let attempt = 0;
+  const kept = await shrinkSet(parts, async (subsets) => {
+    const tries = subsets.map((subset) => keepOnly(scenario, subset));
+    const runnable = tries.flatMap((s) =>
+      s ? [{ file, scenario: { ...s, name: `${scenario.name}-s${++attempt}` } }] : [],
+    );
+    const results = await runMany(runnable, options);
+    let next = 0;
+    return tries.map((s) => {
+      if (!s) return false;
+      const result = results[next++];
+      const judged = result && judge(result);
+      return judged?.outcome === "harmful" && judged.failed.includes(key);
+    });
+  });
+  return keepOnly(scenario, kept) ?? scenario;
 }
 
 const slug = (text: string) =>
@@ -323,7 +499,7 @@ async function writeFinding(
     line(`  ${candidate.fault.target}`),
     line(`→ ${candidate.outcome}: ${candidate.seen ?? candidate.failed?.join(", ")}`),
     line(
-      `From scenario ${candidate.scenario}${candidate.webhooks ? `; ${candidate.webhooks.kept} of its ${candidate.webhooks.of} webhooks kept (shrunk)` : ""}.`,
+      `From scenario ${candidate.scenario}${candidate.webhooks ? `; ${candidate.webhooks.kept} of its ${candidate.webhooks.of} webhooks kept (shrunk)` : ""}${candidate.rules?.of ? `; ${candidate.rules.kept} of ${candidate.rules.of} fault rules kept` : ""}.`,
     ),
     line(`Found with: ${options.command}`),
     line("Run it: npx faultline run <this file> (it fails until the service is fixed)."),
@@ -395,6 +571,15 @@ export async function explore(
     );
     const onPath = columnsOnPath(sites, shape);
     const columns = onPath.filter((c) => !seeded.has(c));
+    const seededTables = new Set(Object.keys(loaded.scenario.seed ?? {}).map(bareName));
+    const allTables = tablesOnPath(sites, shape);
+    const tables = allTables.filter((t) => !seededTables.has(bareName(t)));
+    if (allTables.length > tables.length) {
+      const reason = "a table the scenario's seed rows fill (dropping it fails the seeding)";
+      const same = report.pruned.find((q) => q.reason === reason);
+      if (same) same.count += allTables.length - tables.length;
+      else report.pruned.push({ reason, count: allTables.length - tables.length });
+    }
     if (onPath.length > columns.length) {
       const reason = "a column the scenario's seed rows write (dropping it fails the seeding)";
       const same = report.pruned.find((q) => q.reason === reason);
@@ -403,7 +588,10 @@ export async function explore(
     }
     report.sites += new Set(sites.map((s) => s.sql)).size;
     report.columns += columns.length;
-    const { faults, pruned } = candidatesFor(sites, columns, options.kinds);
+    const { faults, pruned } = candidatesFor(sites, columns, options.kinds, {
+      tables,
+      webhooks: loaded.scenario.webhooks,
+    });
     for (const p of pruned) {
       const same = report.pruned.find((q) => q.reason === p.reason);
       if (same) same.count += p.count;
@@ -413,52 +601,94 @@ export async function explore(
       `${loaded.scenario.name}: ${new Set(sites.map((s) => s.sql)).size} statement site(s), ${columns.length} column(s) on the path, ${faults.length} candidate(s)`,
     );
     const seed = clean.seed;
+    const depth2 = options.depth === 2;
     // --max-runs caps the candidates up front; the budget is checked between batches (a batch
     // is a few rounds of the worker pool, so the clock is read often without idling workers).
-    const allowed =
-      options.maxRuns === undefined ? faults : faults.slice(0, Math.max(0, options.maxRuns - runs));
-    const batch = Math.max(1, (options.run.concurrency ?? 2) * 4);
-    let tried = 0;
-    while (tried < allowed.length) {
-      if (options.budgetMs !== undefined && Date.now() - started > options.budgetMs) break;
-      const chunk = allowed.slice(tried, tried + batch).map((fault) => ({
-        id: ++id,
-        scenario: loaded.scenario.name,
-        fault,
-      })) as Candidate[];
-      const results = await runMany(
-        chunk.map((c) => ({
-          file: loaded.file,
-          scenario: withFault(loaded.scenario, c.fault, `${loaded.scenario.name}-x${c.id}`, seed),
-        })),
-        options,
+    const tryAll = async (list: CandidateFault[]) => {
+      const allowed =
+        options.maxRuns === undefined ? list : list.slice(0, Math.max(0, options.maxRuns - runs));
+      const batch = Math.max(1, (options.run.concurrency ?? 2) * 4);
+      const traces = new Map<Candidate, TraceEntry[]>();
+      let tried = 0;
+      while (tried < allowed.length) {
+        if (options.budgetMs !== undefined && Date.now() - started > options.budgetMs) break;
+        const chunk = allowed.slice(tried, tried + batch).map((fault) => ({
+          id: ++id,
+          scenario: loaded.scenario.name,
+          fault,
+          ...(fault.depth === 2 ? { depth: 2 } : {}),
+        })) as Candidate[];
+        const results = await runMany(
+          chunk.map((c) => ({
+            file: loaded.file,
+            scenario: withFault(loaded.scenario, c.fault, `${loaded.scenario.name}-x${c.id}`, seed),
+          })),
+          options,
+          depth2,
+        );
+        chunk.forEach((candidate, i) => {
+          const result = results[i];
+          const judged = result
+            ? judgeCandidate(candidate.fault)(result)
+            : { outcome: "errored" as const, failed: [], seen: "no result" };
+          candidate.outcome = judged.outcome;
+          candidate.failed = judged.failed;
+          if (judged.seen) candidate.seen = judged.seen;
+          if (result && refusedDeliveries(result).length) candidate.refused = true;
+          const trace = (result as { trace?: TraceEntry[] } | undefined)?.trace;
+          if (trace) traces.set(candidate, trace);
+        });
+        report.candidates.push(...chunk);
+        tried += chunk.length;
+      }
+      runs += tried;
+      report.notRun += list.length - tried;
+      return traces;
+    };
+    const traces = await tryAll(faults);
+    if (depth2) {
+      // Followed: first faults the service refused without harm, riskiest first.
+      const tried = new Set<string>();
+      // The mildest first faults lead (survived before failed safe): a second fault on the
+      // error path is best seen behind a first fault that leaves the rest of the path working.
+      const mild = (c: Candidate) => (c.outcome === "survived" ? 0 : 1);
+      const second = [...traces]
+        .filter(([c]) => c.refused && c.outcome !== "harmful" && c.outcome !== "errored")
+        .sort(([a], [b]) => mild(a) - mild(b))
+        .flatMap(([c, trace]) =>
+          secondFaults(c.fault, loaded.scenario.webhooks, sites, trace, options.kinds, tried),
+        );
+      say(
+        `${loaded.scenario.name}: depth 2: ${second.length} candidate(s) after a refused first fault`,
       );
-      chunk.forEach((candidate, i) => {
-        const result = results[i];
-        const judged = result
-          ? classify(result, candidate.fault.drift.length > 0)
-          : { outcome: "errored" as const, failed: [], seen: "no result" };
-        candidate.outcome = judged.outcome;
-        candidate.failed = judged.failed;
-        if (judged.seen) candidate.seen = judged.seen;
-      });
-      report.candidates.push(...chunk);
-      tried += chunk.length;
+      await tryAll(second);
     }
-    runs += tried;
-    report.notRun += faults.length - tried;
+    // One file per site and harmful invariant: four kinds of error at one SELECT that all end
+    // in the same cascade are one weak point, listed four times but written once.
+    const written = new Map<string, Candidate>();
     for (const candidate of report.candidates.filter(
       (c) => c.scenario === loaded.scenario.name && c.outcome === "harmful",
     )) {
       const key = candidate.failed?.[0] as string;
+      const group = `${candidate.fault.target}\0${key}`;
+      const first = written.get(group);
+      if (first) {
+        candidate.sameAs = first.id;
+        continue;
+      }
+      written.set(group, candidate);
       const full = withFault(
         loaded.scenario,
         candidate.fault,
         `${loaded.scenario.name}-found`,
         seed,
       );
-      const small = await shrink(loaded.file, full, loaded.scenario.drift, key, options);
+      const small = await shrink(loaded.file, full, judgeCandidate(candidate.fault), key, options);
       candidate.webhooks = { kept: small.webhooks.length, of: full.webhooks.length };
+      candidate.rules = {
+        kept: small.faults?.rules.length ?? 0,
+        of: full.faults?.rules.length ?? 0,
+      };
       candidate.file = await writeFinding(candidate, small, key, options);
     }
   }
