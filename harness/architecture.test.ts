@@ -33,8 +33,9 @@ const RANKS: Record<string, number> = {
   load: 4,
   init: 4,
   k6: 5,
-  explore: 5,
   report: 6,
+  // explore writes its findings with report's JUnit and file writers.
+  explore: 7,
   gate: 7,
   suite: 8,
   vitest: 9,

@@ -18,3 +18,13 @@ export {
   rawSqlPattern,
   type StatementSite,
 } from "./kinds.ts";
+export {
+  type BaselineComparison,
+  type BaselineFinding,
+  type ExploreHtmlOptions,
+  type ExploreJunitOptions,
+  exploreHtml,
+  exploreJunit,
+  newHarmful,
+  readBaselineReport,
+} from "./reports.ts";
