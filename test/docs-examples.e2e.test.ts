@@ -30,7 +30,14 @@ const NOT_RUN: Record<string, string> = {
   postgres: "fetches Postgres from the npm registry",
 };
 /** Flags whose value is a file or folder the command reads. */
-const INPUT_FLAGS = new Set(["--config", "--migrations", "--schema", "--rules", "--faults"]);
+const INPUT_FLAGS = new Set([
+  "--config",
+  "--migrations",
+  "--schema",
+  "--rules",
+  "--faults",
+  "--baseline-report",
+]);
 /** Words after a command that are part of its name, not files. */
 const SUBCOMMANDS: Record<string, string[]> = {
   import: ["stripe-events"],

@@ -1,15 +1,16 @@
 import path from "node:path";
 import { BadUsageError } from "../errors.ts";
-import { writeReportFile } from "../report/index.ts";
 import { FAULT_KIND_NAMES, FAULT_KINDS } from "../explore/kinds.ts";
+import { writeReportFile } from "../report/index.ts";
 import type { ServiceSpec } from "../service/index.ts";
 import { type Command, withDocs } from "./command.ts";
 import { formatFlags, HELP_FLAG, parseFlags } from "./flags.ts";
 import { prepareRun } from "./prepare-run.ts";
 import { RUN_FLAGS, RUN_FLAGS_WIDTH } from "./run-flags.ts";
 
-// What says what to test is run's; reports other than --json are not written by explore yet.
+// What says what to test is run's; the reports are explore's own (a matrix, not a timeline).
 const {
+  json: _json,
   junit: _junit,
   summary: _summary,
   html: _html,
@@ -42,6 +43,29 @@ export const EXPLORE_FLAGS = {
       "followed by the provider's retry, alone and with a fault on the error path",
     ],
   },
+  json: {
+    type: "string",
+    value: "<file>",
+    help: ["write every candidate and its outcome as JSON (what --baseline-report reads)"],
+  },
+  html: {
+    type: "string",
+    value: "<file>",
+    help: ["write a page: statement sites × fault kinds coloured by outcome, cells link evidence"],
+  },
+  junit: {
+    type: "string",
+    value: "<file>",
+    help: ["write JUnit XML: one failing test case per harmful finding"],
+  },
+  "baseline-report": {
+    type: "string",
+    value: "<file>",
+    help: [
+      "an earlier --json report: exit 1 only for harmful findings it does not have",
+      "(a pull request must not add weak points; known ones are listed, not failed)",
+    ],
+  },
   out: {
     type: "string",
     value: "<dir>",
@@ -64,6 +88,8 @@ export function parseBudget(raw: string | undefined): number | undefined {
 
 const EXAMPLE = `  faultline explore scenarios/credits-balance-present.scenario.ts --service payments:broken
   faultline explore --faults undefined-column,drop-column --max-runs 50 --out faultline/found
+  faultline explore --depth 2 --json explore.json --html explore.html --junit explore.xml
+  faultline explore --baseline-report main-explore.json
 `;
 
 const HELP_TEXT = `Usage: faultline explore [files, folders or globs…] [options]
@@ -74,15 +100,17 @@ tries one fault at a time — each on its own clone, judged by the scenario's in
 noCascade, noAbortedIdleConnections, rollsBackAfterError and processingContinues — and sorts
 each outcome: survived, failed safe (its webhook got a non-2xx, so the provider retries,
 nothing else harmed) or harmful (a cascade, an aborted or poisoned connection, a later webhook
-failing, an effect lost behind a 2xx). Each harmful finding is shrunk (webhooks dropped while it
-still fails) and written as a scenario file that \`faultline run\` fails on.
+failing, an effect lost behind a 2xx, a double effect, a hang). Each harmful finding is shrunk
+(webhooks, fault rules and seed rows dropped while the same invariant still fails: ddmin) and
+written as a scenario file that \`faultline run\` fails on, one per weak point.
 
 Options:
 ${formatFlags(EXPLORE_FLAGS, RUN_FLAGS_WIDTH)}
 Fault kinds (--faults):
 ${FAULT_KINDS.map((k) => `  ${k.name.padEnd(22)}  ${k.summary}`).join("\n")}
 
-Exit codes: 0 nothing harmful found, 1 something harmful found (or a scenario fails clean),
+Exit codes: 0 nothing harmful found (with --baseline-report: nothing harmful the baseline lacks),
+            1 something harmful found (or a scenario fails clean),
             2 bad usage or nothing to explore, 3 infrastructure failed
 
 Examples:
@@ -128,14 +156,23 @@ export const exploreCommand: Command = {
         `--faults: unknown kind(s) ${unknown.map((k) => JSON.stringify(k)).join(", ") || "(none given)"}; the kinds are: ${FAULT_KIND_NAMES.join(", ")}`,
       );
     const kinds = wanted ? FAULT_KINDS.filter((k) => wanted.includes(k.name)) : FAULT_KINDS;
+    // Read first: a baseline that cannot be read is bad input, found before minutes of runs.
+    const { readBaselineReport } = await import("../explore/index.ts");
+    const baseline =
+      values["baseline-report"] === undefined
+        ? undefined
+        : await readBaselineReport(values["baseline-report"]);
     const prepared = await prepareRun(values, positionals, signal, [values.service]);
     try {
       if (!prepared.scenarios.length)
         throw new BadUsageError(
           "explore: no scenario to explore (give files, or a config's scenarios)",
         );
-      const { explore } = await import("../explore/index.ts");
+      const { explore, exploreHtml, exploreJunit, newHarmful } = await import(
+        "../explore/index.ts"
+      );
       const [service] = await prepared.services;
+      const command = ["faultline", "explore", ...args].join(" ");
       const outDir = path.resolve(values.out ?? path.join("faultline", "found"));
       const say = prepared.output.progress;
       const report = await explore(prepared.scenarios, {
@@ -150,7 +187,7 @@ export const exploreCommand: Command = {
         ...(maxRuns === undefined ? {} : { maxRuns }),
         ...(budgetMs === undefined ? {} : { budgetMs }),
         outDir,
-        command: ["faultline", "explore", ...args].join(" "),
+        command,
         onLine: say,
       });
       // Said even with --quiet: a scenario that fails clean is why nothing was explored.
@@ -179,6 +216,8 @@ export const exploreCommand: Command = {
           values.json,
           `${JSON.stringify({ faultline: 1, command: "explore", ...report }, null, 2)}\n`,
         );
+      if (values.html) await writeReportFile(values.html, exploreHtml(report, { command }));
+      if (values.junit) await writeReportFile(values.junit, exploreJunit(report, { command }));
       if (report.failedClean.length) return 1;
       if (ran.length === 0 && report.sites === 0)
         throw new BadUsageError(
@@ -189,7 +228,21 @@ export const exploreCommand: Command = {
         throw new BadUsageError(
           `explore: --budget or --max-runs left no time for any of the ${report.notRun} candidate(s): give more`,
         );
-      return count("harmful") > 0 ? 1 : 0;
+      if (baseline === undefined) return count("harmful") > 0 ? 1 : 0;
+      const { added, known, fixed } = newHarmful(report, baseline);
+      const file = values["baseline-report"];
+      for (const c of known)
+        process.stdout.write(`known    ${c.fault.kind} at ${c.fault.target} (in ${file})\n`);
+      for (const f of fixed)
+        process.stdout.write(`fixed    ${f.kind} at ${f.target} (harmful in ${file}, not now)\n`);
+      for (const c of added)
+        process.stdout.write(
+          `NEW      ${c.fault.kind} at ${c.fault.target}  → ${c.seen ?? c.failed?.join(", ")}\n`,
+        );
+      process.stdout.write(
+        `against ${file}: ${added.length} new harmful, ${known.length} known, ${fixed.length} fixed\n`,
+      );
+      return added.length > 0 ? 1 : 0;
     } finally {
       await prepared.close();
     }
