@@ -77,8 +77,14 @@ export const signaturesRejected = (status = 400): InvariantSpec => ({
   invariant: "signaturesRejected",
   status,
 });
-/** Redelivered events were acknowledged and changed nothing. */
-export const idempotent = (): InvariantSpec => ({ invariant: "idempotent" });
+/**
+ * Redelivered events were acknowledged and changed nothing; with `allowStamps`, nothing but
+ * timestamp columns set to the time the redelivery was handled (`updated_at = now()`).
+ */
+export const idempotent = (options: { allowStamps?: boolean } = {}): InvariantSpec => ({
+  invariant: "idempotent",
+  ...(options.allowStamps ? { allowStamps: true } : {}),
+});
 /** No connection left `idle in transaction (aborted)` at the end. */
 export const noAbortedIdleConnections = (): InvariantSpec => ({
   invariant: "noAbortedIdleConnections",

@@ -4,8 +4,15 @@ import type { ScenarioDatabase, ServerError } from "../../postgres/index.ts";
 import type { TraceEntry } from "../../proxy/index.ts";
 import type { Delivery, PreparedWebhook } from "../../webhooks/index.ts";
 
-/** A database snapshot: a digest and row count per table. */
-export type Snapshot = Record<string, { rows: number; digest: string }>;
+/**
+ * A database snapshot, per table: its row count and a digest of every row; and, for a table
+ * with timestamp columns, a digest of the rows without them and those columns' values (epoch
+ * ms), so a change that only stamped the time (`updated_at = now()`) can be told apart.
+ */
+export type Snapshot = Record<
+  string,
+  { rows: number; digest: string; timeless?: string; stamps?: number[] }
+>;
 
 /** Everything an invariant may look at once the webhooks have been delivered. */
 export interface InvariantContext {

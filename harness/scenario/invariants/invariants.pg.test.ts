@@ -1,6 +1,7 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type RunEnvironment,
@@ -10,6 +11,7 @@ import {
 import { type Delivery, type PreparedWebhook, stripeProvider } from "../../webhooks/index.ts";
 import { effectOnce } from "./effect-once.ts";
 import { exactlyOnceEffect } from "./exactly-once-effect.ts";
+import { idempotent } from "./idempotent.ts";
 import type { InvariantContext } from "./invariant.ts";
 import { noLostEvents } from "./no-lost-events.ts";
 import { signaturesRejected } from "./signatures-rejected.ts";
@@ -176,6 +178,55 @@ describe("delivery invariants on real rows", () => {
       undefined,
     );
     expect(rejected.passed).toBe(true);
+    await env.databases.drop(db.name);
+  });
+
+  it("idempotent({ allowStamps }) lets a redelivery stamp updated_at, and still fails on any other change", async () => {
+    const db = await env.databases.create("stamps", []);
+    // Not UTC, set before the first pooled session opens: a timestamp without time zone holds
+    // now() in the session's zone, 13 hours from UTC here.
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    await admin.query(`ALTER DATABASE "${db.name}" SET timezone TO 'Pacific/Auckland'`);
+    await admin.end();
+    await db.query(
+      "CREATE TABLE subscriptions (id int PRIMARY KEY, status text, paid_through timestamptz, updated_at timestamp)",
+    );
+    await db.query(
+      "INSERT INTO subscriptions VALUES (1, 'active', '2027-01-01T00:00:00Z', '2026-01-01T00:00:00')",
+    );
+    const redelivery = () =>
+      delivery("evt_sub", 200, { index: 1, redeliveryOf: "evt_sub", startedAt: new Date() });
+    const judge = async (change: string, allowStamps: boolean) => {
+      const before = await snapshotTables(db);
+      const d = redelivery();
+      await db.query(change);
+      d.finishedAt = new Date();
+      const ctx = await context(db, [payment("evt_sub", 1)], [delivery("evt_sub", 200), d]);
+      ctx.deliverySnapshots.set(1, { before, after: await snapshotTables(db) });
+      const spec = { invariant: "idempotent" as const, ...(allowStamps ? { allowStamps } : {}) };
+      return idempotent.evaluate(spec, ctx, undefined);
+    };
+    // The upsert every ORM writes: the same values again, and the time of this delivery.
+    const touch = "UPDATE subscriptions SET status = 'active', updated_at = localtimestamp";
+    expect((await judge(touch, false)).passed).toBe(false);
+    const stamped = await judge(touch, true);
+    expect(stamped.passed).toBe(true);
+    expect(stamped.seen).toBe("1 redelivery(ies) changed nothing but 1 table stamp(s)");
+    // A second month applied for one event is a double effect, though the column is a timestamp.
+    const extended = await judge(
+      "UPDATE subscriptions SET paid_through = paid_through + interval '1 month'",
+      true,
+    );
+    expect(extended.passed).toBe(false);
+    expect(extended.evidence.join("\n")).toMatch(
+      /table subscriptions changed \(1 → 1 rows; a timestamp set to 2027-02-01T00:00:00\.000Z, not the redelivery's time\)/,
+    );
+    const status = await judge("UPDATE subscriptions SET status = 'canceled'", true);
+    expect(status.evidence.join("\n")).toContain("more than its timestamps");
+    const row = await judge("INSERT INTO subscriptions VALUES (2, 'active', now(), now())", true);
+    expect(row.passed).toBe(false);
+    expect(row.evidence.join("\n")).toContain("(1 → 2 rows; more than its timestamps)");
     await env.databases.drop(db.name);
   });
 

@@ -58,4 +58,21 @@ describe("processingContinues", () => {
     expect(verdict.evidence.join("\n")).toContain("first failure");
     expect(verdict.seen).toBe("1 of 1 later webhook(s) failed");
   });
+
+  it("does not count a delivery sent concurrently with the first failure as a later one", async () => {
+    // A batch: both in flight at once; the error raised while both were open was the second's.
+    const first = delivery("a", 200);
+    const overlapping = delivery("b", 500, {
+      startedAt: new Date(first.startedAt.getTime() + 2),
+      finishedAt: new Date(first.startedAt.getTime() + 30),
+    });
+    const error = { at: new Date(first.startedAt.getTime() + 5) } as ServerError;
+    const after = delivery("c", 200);
+    const verdict = await judge([first, overlapping, after], [error]);
+    expect(verdict.passed).toBe(true);
+    expect(verdict.seen).toBe("1 later webhook(s) all succeeded");
+    const broken = await judge([first, overlapping, delivery("d", 500)], [error]);
+    expect(broken.passed).toBe(false);
+    expect(broken.seen).toBe("1 of 1 later webhook(s) failed");
+  });
 });

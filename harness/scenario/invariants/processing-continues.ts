@@ -18,7 +18,9 @@ function errorsDuring(delivery: Delivery, errors: ServerError[]): ServerError[] 
  * Once a webhook has failed (non-2xx, or the server raised an error while it was handled),
  * every later webhook must still succeed: one bad payment must not stop the next. Deliveries
  * forged on purpose (`signature: …`) are not the provider's and are meant to be refused: their
- * 400 is neither the first failure nor a later one.
+ * 400 is neither the first failure nor a later one. "Later" means started after the first
+ * failure was answered: a delivery sent concurrently with it (a batch) is not the next one, and
+ * a server error inside overlapping windows cannot say which of them it belonged to.
  */
 export const processingContinues: Invariant<z.infer<typeof schema>> = {
   name: "processingContinues",
@@ -34,7 +36,9 @@ export const processingContinues: Invariant<z.infer<typeof schema>> = {
     const expected = "every webhook after the first failure answered 2xx";
     if (firstFailure === -1) return result(name, true, expected, "no webhook failed");
     const failed = deliveries[firstFailure] as Delivery;
-    const later = deliveries.slice(firstFailure + 1);
+    const later = deliveries
+      .slice(firstFailure + 1)
+      .filter((d) => d.startedAt.getTime() >= failed.finishedAt.getTime());
     const broken = later.filter((d) => !succeeded(d));
     const trigger = [
       `first failure: ${formatDelivery(failed)}`,

@@ -4,22 +4,59 @@ import type { Snapshot } from "./invariant.ts";
 
 const { escapeIdentifier } = pg;
 
+// Above this many rows a table's timestamp values are not kept: the strict digest still judges it.
+const MAX_STAMPED_ROWS = 10_000;
+
 /** Row count and a digest of every row, per table in every schema the user owns. */
 export async function snapshotTables(db: ScenarioDatabase): Promise<Snapshot> {
-  const tables = await db.query<{ schemaname: string; tablename: string }>(
-    `SELECT schemaname, tablename FROM pg_tables
-      WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg\\_%'
-      ORDER BY schemaname, tablename`,
+  const tables = await db.query<{
+    schemaname: string;
+    tablename: string;
+    stamps: string[];
+    naive: string[];
+  }>(
+    `SELECT t.schemaname, t.tablename,
+        coalesce(array_agg(a.attname::text ORDER BY a.attnum)
+          FILTER (WHERE a.atttypid IN ('timestamp'::regtype, 'timestamptz'::regtype)), '{}') AS stamps,
+        coalesce(array_agg(a.attname::text ORDER BY a.attnum)
+          FILTER (WHERE a.atttypid = 'timestamp'::regtype), '{}') AS naive
+      FROM pg_tables t
+      JOIN pg_attribute a ON a.attrelid = format('%I.%I', t.schemaname, t.tablename)::regclass
+        AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE t.schemaname NOT IN ('pg_catalog', 'information_schema') AND t.schemaname NOT LIKE 'pg\\_%'
+      GROUP BY t.schemaname, t.tablename
+      ORDER BY t.schemaname, t.tablename`,
   );
   const out: Snapshot = {};
-  for (const { schemaname, tablename } of tables.rows) {
+  for (const { schemaname, tablename, stamps, naive } of tables.rows) {
+    const from = `${escapeIdentifier(schemaname)}.${escapeIdentifier(tablename)} t`;
     const digest = await db.query<{ rows: number; digest: string }>(
-      `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest FROM ${escapeIdentifier(schemaname)}.${escapeIdentifier(tablename)} t`,
+      `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest FROM ${from}`,
     );
-    out[schemaname === "public" ? tablename : `${schemaname}.${tablename}`] = digest.rows[0] as {
-      rows: number;
-      digest: string;
-    };
+    const entry: Snapshot[string] = { ...(digest.rows[0] as { rows: number; digest: string }) };
+    if (stamps.length && entry.rows <= MAX_STAMPED_ROWS) {
+      // The row as JSON minus its timestamp columns, and those columns' values on their own.
+      const minus = stamps.map((c) => ` - ${pg.escapeLiteral(c)}`).join("");
+      // A timestamp without time zone holds now() in the session's zone: read it back so.
+      const instant = (c: string) =>
+        naive.includes(c)
+          ? `t.${escapeIdentifier(c)} AT TIME ZONE current_setting('TimeZone')`
+          : `t.${escapeIdentifier(c)}`;
+      const values = stamps
+        .map((c) => `(extract(epoch FROM ${instant(c)}) * 1000)::float8`)
+        .join(", ");
+      const split = await db.query<{ timeless: string; stamps: (number | null)[] | null }>(
+        `SELECT md5(coalesce(string_agg((to_jsonb(t)${minus})::text, '|' ORDER BY (to_jsonb(t)${minus})::text), '')) AS timeless,
+          (SELECT array_agg(v ORDER BY v) FROM ${from}, unnest(ARRAY[${values}]) AS v WHERE v IS NOT NULL) AS stamps
+        FROM ${from}`,
+      );
+      const row = split.rows[0];
+      if (row) {
+        entry.timeless = row.timeless;
+        entry.stamps = (row.stamps ?? []).map(Number);
+      }
+    }
+    out[schemaname === "public" ? tablename : `${schemaname}.${tablename}`] = entry;
   }
   return out;
 }
