@@ -198,7 +198,7 @@ export const exploreCommand: Command = {
       for (const c of ran.filter((c) => c.outcome === "harmful")) {
         const same = c.sameAs === undefined ? undefined : ran.find((o) => o.id === c.sameAs);
         const where = c.file
-          ? `\n         written: ${shown(c.file)}`
+          ? `\n         written: ${shown(c.file)}${c.confirmed === false ? " (timing-dependent: not harmful again in a confirming run)" : ""}`
           : same?.file
             ? `\n         same weak point as ${same.fault.kind} there: ${shown(same.file)}`
             : "";

@@ -149,6 +149,40 @@ describe("explore's fault points", () => {
     });
     expect(by("connection-refused")).toHaveLength(1);
   });
+
+  it("does not duplicate a delivery signed wrong on purpose: it is refused both times", () => {
+    const webhooks = [
+      { fixture: "invoice.paid", signature: "stale" },
+      { fixture: "invoice.paid" },
+    ] as unknown as Scenario["webhooks"];
+    const { faults } = candidatesFor([], [], FAULT_KINDS, { webhooks });
+    expect(faults.filter((f) => f.kind === "duplicate-delivery").map((f) => f.target)).toEqual([
+      "webhook 2 (invoice.paid)",
+    ]);
+  });
+
+  it("tries no 42703 or 42P01 at a driver's catalog query, only at statements naming the schema's tables", () => {
+    const sites = statementSites([
+      entry(
+        "select b.oid, b.typarray from pg_catalog.pg_type a where a.typcategory = ?",
+        "SELECT",
+        "I",
+      ),
+      entry("SELECT id FROM billing.accounts WHERE email = $1", "SELECT", "I"),
+    ]);
+    const { faults, pruned } = candidatesFor(sites, [], FAULT_KINDS, {
+      schemaTables: ["billing.accounts"],
+    });
+    const at = (kind: string) => faults.filter((f) => f.kind === kind).map((f) => f.target);
+    expect(at("undefined-column")).toEqual(["SELECT id FROM billing.accounts WHERE email = $1"]);
+    expect(at("undefined-table")).toHaveLength(1);
+    // A timeout or a cut connection can hit the catalog query as well as any other.
+    expect(at("statement-timeout")).toHaveLength(2);
+    expect(pruned).toContainEqual({
+      reason: expect.stringContaining("the system catalog a driver reads does not drift"),
+      count: 2,
+    });
+  });
 });
 
 function result(invariants: [string, boolean][], statuses: number[] = [200]): ScenarioResult {
@@ -166,6 +200,25 @@ function result(invariants: [string, boolean][], statuses: number[] = [200]): Sc
 }
 
 describe("explore's outcomes", () => {
+  it("calls a service that will not start under a startup fault failed safe, and any other run error errored", () => {
+    const down = {
+      verdict: "error",
+      invariants: [],
+      deliveries: [],
+      error: {
+        code: "FL_SERVICE_FAILED",
+        message: "the service exited with code 1 before it became healthy\n--- output",
+        exitCode: 3,
+      },
+    } as unknown as ScenarioResult;
+    expect(classify(down, false, [], true)).toMatchObject({
+      outcome: "failed safe",
+      failed: ["serviceStarts"],
+      seen: expect.stringContaining("exited with code 1 before it became healthy"),
+    });
+    expect(classify(down).outcome).toBe("errored");
+  });
+
   it("calls a webhook the service never answered a hang, whatever the invariants said", () => {
     const hung = {
       ...result([["noCascade", true]]),

@@ -39,6 +39,11 @@ export interface Candidate {
   sameAs?: number;
   /** The service refused a webhook under it (so the provider would retry): depth 2 follows it. */
   refused?: boolean;
+  /**
+   * For a written finding: whether a confirming run of the written scenario was harmful again.
+   * False is a timing-dependent finding (a race): it happened, but `faultline run` may pass.
+   */
+  confirmed?: boolean;
 }
 
 export interface ExploreReport {
@@ -157,6 +162,10 @@ export function tablesOnPath(
 
 const bareName = (table: string) => table.slice(table.lastIndexOf(".") + 1);
 
+/** Whether the statement names one of `tables` (schema-qualified or bare). */
+const namesTable = (site: StatementSite, tables: string[]) =>
+  tables.some((table) => word(bareName(table)).test(site.sql));
+
 const RISK = (site: StatementSite) =>
   (site.inTransaction ? 4 : 0) +
   (["INSERT", "UPDATE", "DELETE"].includes(site.kind) ? 2 : 0) +
@@ -167,10 +176,11 @@ export function candidatesFor(
   sites: StatementSite[],
   columns: string[],
   kinds: FaultKind[],
-  path: { tables?: string[]; webhooks?: WebhookStep[] } = {},
+  path: { tables?: string[]; webhooks?: WebhookStep[]; schemaTables?: string[] } = {},
 ): { faults: CandidateFault[]; pruned: { reason: string; count: number }[] } {
   const faults: CandidateFault[] = [];
   let sameState = 0;
+  let catalogOnly = 0;
   const keys = new Set<string>();
   const ranked = sites
     .map((site, index) => ({ site, index }))
@@ -189,8 +199,13 @@ export function candidatesFor(
         if (fault) faults.push(fault);
       }
   for (const { site, index } of ranked) {
+    const drifts = path.schemaTables ? namesTable(site, path.schemaTables) : true;
     for (const kind of kinds) {
       if (!kind.atSite) continue;
+      if (kind.throughSchema && !drifts) {
+        if (kind.atSite(site, index)) catalogOnly++;
+        continue;
+      }
       // One per statement and kind, unless a later occurrence runs in another transaction state.
       const key = `${kind.name}\0${site.sql}\0${site.inTransaction}`;
       const fault = kind.atSite(site, index);
@@ -210,15 +225,18 @@ export function candidatesFor(
   }
   for (const kind of kinds)
     if (kind.atDelivery && path.webhooks) faults.push(...kind.atDelivery(path.webhooks));
-  const pruned = sameState
-    ? [
-        {
-          reason:
-            "a later occurrence of a statement in the same transaction state as one already tried",
-          count: sameState,
-        },
-      ]
-    : [];
+  const pruned = [
+    {
+      reason:
+        "a later occurrence of a statement in the same transaction state as one already tried",
+      count: sameState,
+    },
+    {
+      reason:
+        "42703/42P01 at a statement naming none of the schema's tables (the system catalog a driver reads does not drift)",
+      count: catalogOnly,
+    },
+  ].filter((p) => p.count > 0);
   return { faults, pruned };
 }
 
@@ -246,6 +264,7 @@ export function secondFaults(
   failureTrace: TraceEntry[],
   kinds: FaultKind[],
   tried: Set<string>,
+  schemaTables?: string[],
 ): CandidateFault[] {
   const retried = withRetries(first.webhooks ?? webhooks);
   const out: CandidateFault[] = [
@@ -255,7 +274,9 @@ export function secondFaults(
   statementSites(failureTrace)
     .filter((site) => !known.has(site.sql))
     .forEach((site, index) => {
+      const drifts = schemaTables ? namesTable(site, schemaTables) : true;
       for (const kind of kinds) {
+        if (kind.throughSchema && !drifts) continue;
         const second = kind.atSite?.(site, 1000 + index);
         const key = `${kind.name}\0${site.sql}\0${site.inTransaction}`;
         if (!second || tried.has(key)) continue;
@@ -312,8 +333,17 @@ export function classify(
   result: ScenarioResult,
   underDrift = false,
   harms: readonly string[] = [],
+  atStartup = false,
 ): { outcome: Outcome; failed: string[]; seen?: string } {
   const harmfulNames = new Set([...(underDrift ? HARMFUL_UNDER_DRIFT : HARMFUL), ...harms]);
+  // It started clean, so a service that will not start under a startup fault is the fault's
+  // doing: down, it acknowledges nothing, and the provider retries until a restart succeeds.
+  if (result.verdict === "error" && atStartup && result.error?.code === "FL_SERVICE_FAILED")
+    return {
+      outcome: "failed safe",
+      failed: ["serviceStarts"],
+      seen: `the service did not start (${result.error.message.split("\n")[0]}); a supervisor must restart it`,
+    };
   if (result.verdict === "error")
     return { outcome: "errored", failed: [], seen: result.error?.message.split("\n")[0] };
   // A webhook the service never answered within the delivery timeout: the provider's worker
@@ -353,7 +383,7 @@ export function classify(
 }
 
 const judgeCandidate = (fault: CandidateFault) => (result: ScenarioResult) =>
-  classify(result, fault.drift.length > 0, fault.harms);
+  classify(result, fault.drift.length > 0, fault.harms, fault.atStartup);
 
 async function runMany(
   scenarios: LoadedScenario[],
@@ -377,16 +407,15 @@ const sends = (step: WebhookStep) =>
   ("batch" in step && step.batch !== undefined);
 
 /**
- * The scenario with only `parts` of its webhooks, fault rules and seed rows; a redelivery of
- * a webhook taken out goes too. Undefined when no webhook that sends is left.
+ * The scenario with only `parts` of its webhooks, fault rules and seed rows; a redelivery stays
+ * exactly when the webhook it repeats does. Undefined when no webhook that sends is left.
  */
 function keepOnly(scenario: Scenario, parts: Part[]): Scenario | undefined {
   const has = (test: (p: Part) => boolean) => parts.some(test);
   const named = new Set<string>();
   const webhooks = scenario.webhooks.filter((step, i) => {
+    if ("redeliver" in step && step.redeliver !== undefined) return named.has(step.redeliver);
     if (!has((p) => "webhook" in p && p.webhook === i)) return false;
-    if ("redeliver" in step && step.redeliver !== undefined && !named.has(step.redeliver))
-      return false;
     if ("as" in step && step.as) named.add(step.as);
     for (const inner of ("batch" in step && step.batch) || []) if (inner.as) named.add(inner.as);
     return true;
@@ -425,8 +454,12 @@ async function shrink(
   key: string,
   options: ExploreOptions,
 ): Promise<Scenario> {
+  // A redelivery is no part of its own: it goes with the delivery it repeats (keepOnly), else
+  // a shrink could keep the delivery alone and fail idempotent for having nothing to judge.
   const parts: Part[] = [
-    ...scenario.webhooks.map((_, webhook) => ({ webhook })),
+    ...scenario.webhooks.flatMap((step, webhook) =>
+      "redeliver" in step && step.redeliver !== undefined ? [] : [{ webhook }],
+    ),
     ...(scenario.faults?.rules ?? []).map((_, rule) => ({ rule })),
     ...Object.entries(scenario.seed ?? {}).flatMap(([table, rows]) =>
       rows.map((_, row) => ({ table, row })),
@@ -499,10 +532,15 @@ async function writeFinding(
     line(`  ${candidate.fault.target}`),
     line(`→ ${candidate.outcome}: ${candidate.seen ?? candidate.failed?.join(", ")}`),
     line(
-      `From scenario ${candidate.scenario}${candidate.webhooks ? `; ${candidate.webhooks.kept} of its ${candidate.webhooks.of} webhooks kept (shrunk)` : ""}${candidate.rules?.of ? `; ${candidate.rules.kept} of ${candidate.rules.of} fault rules kept` : ""}.`,
+      `From scenario ${candidate.scenario}${candidate.webhooks ? `; ${candidate.webhooks.kept} of its ${candidate.webhooks.of} webhooks kept${candidate.webhooks.kept < candidate.webhooks.of ? " (shrunk)" : ""}` : ""}${candidate.rules?.of ? `; ${candidate.rules.kept} of ${candidate.rules.of} fault rules kept` : ""}.`,
     ),
     line(`Found with: ${options.command}`),
-    line("Run it: npx faultline run <this file> (it fails until the service is fixed)."),
+    ...(candidate.confirmed === false
+      ? [
+          line("Timing-dependent: harmful once, but not again in a confirming run (a race):"),
+          line("run it several times, or under load, to see it fail."),
+        ]
+      : [line("Run it: npx faultline run <this file> (it fails until the service is fixed).")]),
     " */",
   ];
   await writeFile(
@@ -553,9 +591,10 @@ export async function explore(
     }
     const trace = ((clean as { trace?: TraceEntry[] }).trace ?? []) as TraceEntry[];
     const sites = statementSites(trace);
+    // With the scenario's own drift: a column it already drops is not on the path to drop again.
     const catalog = await options.environment.databases.create(
       `${loaded.scenario.name}-catalog`,
-      [],
+      loaded.scenario.drift ?? [],
     );
     let shape: Map<string, Map<string, string>>;
     try {
@@ -588,9 +627,11 @@ export async function explore(
     }
     report.sites += new Set(sites.map((s) => s.sql)).size;
     report.columns += columns.length;
+    const schemaTables = [...shape.keys()];
     const { faults, pruned } = candidatesFor(sites, columns, options.kinds, {
       tables,
       webhooks: loaded.scenario.webhooks,
+      schemaTables,
     });
     for (const p of pruned) {
       const same = report.pruned.find((q) => q.reason === p.reason);
@@ -656,7 +697,15 @@ export async function explore(
         .filter(([c]) => c.refused && c.outcome !== "harmful" && c.outcome !== "errored")
         .sort(([a], [b]) => mild(a) - mild(b))
         .flatMap(([c, trace]) =>
-          secondFaults(c.fault, loaded.scenario.webhooks, sites, trace, options.kinds, tried),
+          secondFaults(
+            c.fault,
+            loaded.scenario.webhooks,
+            sites,
+            trace,
+            options.kinds,
+            tried,
+            schemaTables,
+          ),
         );
       say(
         `${loaded.scenario.name}: depth 2: ${second.length} candidate(s) after a refused first fault`,
@@ -683,13 +732,30 @@ export async function explore(
         `${loaded.scenario.name}-found`,
         seed,
       );
-      const small = await shrink(loaded.file, full, judgeCandidate(candidate.fault), key, options);
-      candidate.webhooks = { kept: small.webhooks.length, of: full.webhooks.length };
+      const judge = judgeCandidate(candidate.fault);
+      const small = await shrink(loaded.file, full, judge, key, options);
+      // A shrink step can pass on a race that went the harmful way once: the file is written
+      // only as it fails again, else unshrunk, else said to be timing-dependent.
+      const reproduces = async (scenario: Scenario) => {
+        const [result] = await runMany(
+          [{ file: loaded.file, scenario: { ...scenario, name: `${scenario.name}-confirm` } }],
+          options,
+        );
+        const judged = result && judge(result);
+        return judged?.outcome === "harmful" && judged.failed.includes(key);
+      };
+      let chosen = small;
+      candidate.confirmed = await reproduces(small);
+      if (!candidate.confirmed && small !== full) {
+        chosen = full;
+        candidate.confirmed = await reproduces(full);
+      }
+      candidate.webhooks = { kept: chosen.webhooks.length, of: full.webhooks.length };
       candidate.rules = {
-        kept: small.faults?.rules.length ?? 0,
+        kept: chosen.faults?.rules.length ?? 0,
         of: full.faults?.rules.length ?? 0,
       };
-      candidate.file = await writeFinding(candidate, small, key, options);
+      candidate.file = await writeFinding(candidate, chosen, key, options);
     }
   }
   report.ms = Date.now() - started;

@@ -30,6 +30,11 @@ export interface CandidateFault {
   harms?: string[];
   /** 2 when it is a first fault followed by the provider's retry and, maybe, the retry's fault. */
   depth?: 1 | 2;
+  /**
+   * Aimed at the service's startup: a service that will not start under it fails safe (nothing
+   * is acknowledged while it is down; the provider retries) rather than leaving it unjudged.
+   */
+  atStartup?: true;
 }
 
 /**
@@ -44,6 +49,12 @@ export interface FaultKind {
   atSite?(site: StatementSite, index: number): CandidateFault | undefined;
   atColumn?(column: string): CandidateFault | undefined;
   atTable?(table: string): CandidateFault | undefined;
+  /**
+   * Drift seen through a statement (42703, 42P01): tried only where the statement names one of
+   * the schema's own tables. The system catalog a driver reads (pg_type, information_schema)
+   * does not drift.
+   */
+  throughSchema?: true;
   /** Variations of how the scenario's webhooks are delivered: each one candidate. */
   atDelivery?(webhooks: WebhookStep[]): CandidateFault[];
   /** Once per scenario: a fault at the connection level, not tied to a statement. */
@@ -130,20 +141,26 @@ const isWrite = (site: StatementSite) => ["INSERT", "UPDATE", "DELETE"].includes
 
 /** The catalogue, in the order candidates are tried at each site. */
 export const FAULT_KINDS: FaultKind[] = [
-  sqlErrorKind(
-    "undefined-column",
-    "42703",
-    "column does not exist (injected by faultline explore)",
-    "42703 at a statement: a column the statement names is missing (drift seen through it)",
-    isData,
-  ),
-  sqlErrorKind(
-    "undefined-table",
-    "42P01",
-    "relation does not exist (injected by faultline explore)",
-    "42P01 at a statement: a table the statement names is missing",
-    isData,
-  ),
+  {
+    ...sqlErrorKind(
+      "undefined-column",
+      "42703",
+      "column does not exist (injected by faultline explore)",
+      "42703 at a statement: a column the statement names is missing (drift seen through it)",
+      isData,
+    ),
+    throughSchema: true,
+  },
+  {
+    ...sqlErrorKind(
+      "undefined-table",
+      "42P01",
+      "relation does not exist (injected by faultline explore)",
+      "42P01 at a statement: a table the statement names is missing",
+      isData,
+    ),
+    throughSchema: true,
+  },
   sqlErrorKind(
     "unique-violation",
     "23505",
@@ -200,6 +217,7 @@ export const FAULT_KINDS: FaultKind[] = [
       return {
         kind: "connection-refused",
         target: "first new connection",
+        atStartup: true,
         drift: [],
         rules: [
           {
@@ -243,14 +261,16 @@ export const FAULT_KINDS: FaultKind[] = [
     summary: "a webhook delivered twice, the second after the first was answered",
     atDelivery(webhooks) {
       return webhooks.flatMap((step, i) => {
-        if (!isSingle(step)) return [];
+        // A delivery signed wrong on purpose is refused both times: nothing to be idempotent about.
+        if (!isSingle(step) || ("signature" in step && step.signature)) return [];
         const as = ("as" in step && step.as) || `explore-duplicate-${i + 1}`;
         const steps = [...webhooks];
         steps.splice(i, 1, { ...step, as } as WebhookStep, { redeliver: as } as WebhookStep);
         return [
           {
             ...delivered("duplicate-delivery", webhookLabel(step, i), steps),
-            invariants: [{ invariant: "idempotent" } as InvariantSpec],
+            // Stamping updated_at again is no double effect; crediting twice is.
+            invariants: [{ invariant: "idempotent", allowStamps: true } as InvariantSpec],
             harms: ["idempotent"],
           },
         ];

@@ -45,6 +45,7 @@ function harmfulCase(c: Candidate, name: string, command: string): JunitTestCase
     `scenario: ${c.scenario}`,
     c.file ? `written: ${c.file} (faultline run fails on it until the service is fixed)` : "",
     kept ? `webhooks kept: ${kept}` : "",
+    c.confirmed === false ? "timing-dependent: not harmful again in a confirming run" : "",
     `found with: ${command}`,
   ];
   return {
@@ -158,7 +159,7 @@ function evidenceHtml(c: Candidate): string {
   const kept = webhooksKept(c);
   return `<article class="evidence" id="c${html(String(c.id))}">
 <h3><span class="badge ${outcomeClass(c.outcome)}">${outcomeLabel(c.outcome)}</span> #${html(String(c.id))} ${html(c.fault.kind)} at <code>${html(c.fault.target)}</code></h3>
-<dl>${row("scenario", html(c.scenario))}${row("outcome", outcomeLabel(c.outcome))}${row("failed invariants", c.failed?.length ? html(c.failed.join(", ")) : undefined)}${row("seen", c.seen && `<code>${html(c.seen)}</code>`)}${row("written", c.file && `<code>${html(c.file)}</code>`)}${row("webhooks kept", kept && html(kept))}</dl>
+<dl>${row("scenario", html(c.scenario))}${row("outcome", outcomeLabel(c.outcome))}${row("failed invariants", c.failed?.length ? html(c.failed.join(", ")) : undefined)}${row("seen", c.seen && `<code>${html(c.seen)}</code>`)}${row("written", c.file && `<code>${html(c.file)}</code>`)}${row("webhooks kept", kept && html(kept))}${row("timing-dependent", c.confirmed === false ? "not harmful again in a confirming run" : undefined)}</dl>
 </article>`;
 }
 
