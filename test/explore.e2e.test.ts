@@ -88,6 +88,35 @@ describe("faultline explore", () => {
     expect(outcomes[1]).toBe(outcomes[0]);
   });
 
+  it("reports nothing harmful against payments:fixed under the incident's own drift: a faulted webhook is not a later one the drift stopped", async () => {
+    // credits-balance-missing drops users.credits_balance, so every payment raises a 42703 the
+    // fix handles; a fault then failing one webhook must be failed safe, not processingContinues.
+    const json = path.join(dir, "fixed-missing.json");
+    const run = await runCli([
+      "explore",
+      path.join(ROOT, "scenarios", "credits-balance-missing.scenario.ts"),
+      "--service",
+      "payments:fixed",
+      "--faults",
+      "undefined-column,connection-cut,unique-violation",
+      "--out",
+      path.join(dir, "fixed-missing"),
+      "--json",
+      json,
+      "--quiet",
+    ]);
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toMatch(/ 0 harmful/);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(await readFile(json, "utf8")) as Report;
+    // The emergency INSERT of the unknown customer, faulted: refused, and the provider retries.
+    const emergency = report.candidates.filter((c) =>
+      c.fault.target.startsWith("INSERT INTO users"),
+    );
+    expect(emergency.length).toBeGreaterThan(0);
+    expect(emergency.every((c) => c.outcome === "failed safe")).toBe(true);
+  });
+
   it("never overwrites a finding: a second explore writes beside the first", async () => {
     const out = path.join(dir, "twice");
     const args = [

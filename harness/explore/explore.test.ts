@@ -200,6 +200,39 @@ function result(invariants: [string, boolean][], statuses: number[] = [200]): Sc
 }
 
 describe("explore's outcomes", () => {
+  it("does not count the webhook a fault hit as a later one stopped by an earlier failure", () => {
+    const t = (ms: number) => new Date(Date.parse("2026-12-03T00:00:00Z") + ms);
+    const sent = (label: string, status: number, from: number) => ({
+      label,
+      eventId: `evt_${label}`,
+      status,
+      startedAt: t(from),
+      finishedAt: t(from + 50),
+    });
+    // The scenario's own drift raised a 42703 the service handled during "known" (a 2xx), so
+    // processingContinues takes "known" as the first failure; the fault then hit "unknown".
+    const run = (later: number) =>
+      ({
+        ...result([["processingContinues", false]], []),
+        deliveries: [sent("known", 200, 0), sent("unknown", 500, 100), sent("later", later, 200)],
+        faults: [
+          {
+            conn: 1,
+            rule: "explore-3-undefined-column",
+            fault: "sqlError",
+            sql: "SELECT",
+            at: t(120).toISOString(),
+          },
+        ],
+      }) as unknown as ScenarioResult;
+    expect(classify(run(200)).outcome).toBe("failed safe");
+    // A webhook sent after the hit one was answered, and refused: that one was stopped.
+    expect(classify(run(500))).toMatchObject({
+      outcome: "harmful",
+      failed: ["processingContinues"],
+    });
+  });
+
   it("calls a service that will not start under a startup fault failed safe, and any other run error errored", () => {
     const down = {
       verdict: "error",

@@ -39,6 +39,8 @@ export interface Candidate {
   sameAs?: number;
   /** The service refused a webhook under it (so the provider would retry): depth 2 follows it. */
   refused?: boolean;
+  /** How long its run took, clone to verdict. */
+  ms?: number;
   /**
    * For a written finding: whether a confirming run of the written scenario was harmful again.
    * False is a timing-dependent finding (a race): it happened, but `faultline run` may pass.
@@ -325,6 +327,30 @@ function refusedDeliveries(result: ScenarioResult): ScenarioResult["deliveries"]
   return result.deliveries.filter((d) => !acknowledgedDelivery(d) && !answered.has(key(d)));
 }
 
+type Delivered = ScenarioResult["deliveries"][number];
+// Fault and delivery times come from one clock, at millisecond precision.
+const SLACK_MS = 2;
+
+/**
+ * The deliveries an injected fault stopped: refused, sent after the delivery the fault fired in
+ * was answered. Undefined when no explore fault fired inside a delivery; then the invariant's own
+ * "later" stands. The delivery the fault hit is never its own victim — though a failure earlier
+ * in the scenario (its own drift's 42703, handled) makes processingContinues count it as one.
+ */
+function victimsOfFault(result: ScenarioResult): Delivered[] | undefined {
+  const fired = (result.faults ?? []).find((f) => f.rule.startsWith("explore-"));
+  if (!fired) return undefined;
+  const at = Date.parse(fired.at);
+  const hit = result.deliveries.find(
+    (d) => d.startedAt.getTime() - SLACK_MS <= at && at <= d.finishedAt.getTime() + SLACK_MS,
+  );
+  if (!hit) return undefined;
+  const key = (d: Delivered) => `${d.label}\0${d.eventId}`;
+  return refusedDeliveries(result).filter(
+    (d) => !d.signature && key(d) !== key(hit) && d.startedAt.getTime() >= hit.finishedAt.getTime(),
+  );
+}
+
 /**
  * Survived, failed safe, harmful, or errored (the run could not judge it). `harms` names
  * invariants that are harm for this candidate besides the generic harmful ones.
@@ -364,8 +390,12 @@ export function classify(
   // An effect can only be lost or doubled behind an acknowledgement: with every delivery
   // refused, the provider retries them all, and the effect checks have nothing to judge.
   const acknowledged = result.deliveries.some(acknowledgedDelivery);
+  const victims = victimsOfFault(result);
   const harmful = failed.filter(
-    (r) => harmfulNames.has(invariantName(r)) && (acknowledged || !EFFECTS.has(invariantName(r))),
+    (r) =>
+      harmfulNames.has(invariantName(r)) &&
+      (acknowledged || !EFFECTS.has(invariantName(r))) &&
+      !(invariantName(r) === "processingContinues" && victims?.length === 0),
   );
   const names = [...harmful, ...failed.filter((r) => !harmful.includes(r))].map(invariantName);
   if (harmful.length)
@@ -674,6 +704,7 @@ export async function explore(
             : { outcome: "errored" as const, failed: [], seen: "no result" };
           candidate.outcome = judged.outcome;
           candidate.failed = judged.failed;
+          if (result) candidate.ms = result.durationMs;
           if (judged.seen) candidate.seen = judged.seen;
           if (result && refusedDeliveries(result).length) candidate.refused = true;
           const trace = (result as { trace?: TraceEntry[] } | undefined)?.trace;
