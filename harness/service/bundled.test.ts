@@ -26,4 +26,21 @@ describe("resolveService", () => {
       command: "PORT_HINT=1 ./my-service --flag",
     });
   });
+
+  it("keeps a config's restart for a bundled service the config names", async () => {
+    const configured = {
+      command: "payments:fixed",
+      cwd: "/",
+      env: () => ({}),
+      ready: { path: "/healthz" },
+      build: undefined,
+      restart: "perRun" as const,
+    };
+    const perRun = await resolveService(undefined, configured);
+    await perRun.dispose();
+    expect(perRun.spec.restart).toBe("perRun");
+    const perScenario = await resolveService(undefined, { ...configured, restart: "perScenario" });
+    await perScenario.dispose();
+    expect(perScenario.spec.restart).toBeUndefined();
+  });
 });

@@ -90,6 +90,8 @@ export async function resolveService(
       command: `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(outfile)}`,
       env: bundled.env,
       cwd: PACKAGE_ROOT,
+      // A config that names a bundled service still says how often it is started.
+      ...(configured?.restart === "perRun" ? { restart: "perRun" as const } : {}),
     },
     dispose,
   };
