@@ -1,13 +1,13 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Browser, chromium, type Locator } from "playwright-core";
+import type { Browser, Locator } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Candidate, type ExploreReport, exploreHtml } from "../harness/explore/index.ts";
+import { launchChromium } from "./browser.ts";
 import { ROOT } from "./cli.ts";
 
 // Debian's chromium package, as test/html-report.e2e.test.ts opens it.
-const CHROMIUM = process.env.FAULTLINE_CHROMIUM ?? "/usr/bin/chromium";
 // Gitignored; the screenshots stay here after the run for a person to look at.
 const OUT = path.join(ROOT, "test-output", "explore-report");
 
@@ -27,15 +27,7 @@ const background = (cell: Locator) =>
 
 beforeAll(async () => {
   mkdirSync(OUT, { recursive: true });
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `${CHROMIUM} not found: install Debian's chromium (apt-get install -y --no-install-recommends chromium) or set FAULTLINE_CHROMIUM`,
-    );
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -1,14 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toHtmlReport } from "../harness/index.ts";
 import { loadSummaryOf } from "../harness/report/index.ts";
+import { launchChromium } from "./browser.ts";
 import { ROOT, runCli } from "./cli.ts";
 
 // Debian's chromium package; the report is judged by what a real browser draws.
-const CHROMIUM = process.env.FAULTLINE_CHROMIUM ?? "/usr/bin/chromium";
 // Gitignored; the screenshots stay here after the run for a person to look at.
 const OUT = path.join(ROOT, "test-output", "html-report");
 
@@ -23,15 +23,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   mkdirSync(OUT, { recursive: true });
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `${CHROMIUM} not found: install Debian's chromium (apt-get install -y --no-install-recommends chromium) or set FAULTLINE_CHROMIUM`,
-    );
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
