@@ -37,6 +37,7 @@ const RANKS: Record<string, number> = {
   // explore writes its findings with report's JUnit and file writers.
   explore: 7,
   gate: 7,
+  incident: 7,
   suite: 8,
   vitest: 9,
   cli: 10,

@@ -8,6 +8,7 @@ import { exploreCommand } from "./explore.ts";
 import { UsageError } from "./flags.ts";
 import { gateCommand } from "./gate.ts";
 import { importCommand } from "./import.ts";
+import { incidentCommand } from "./incident.ts";
 import { initCommand } from "./init.ts";
 import { k6Command } from "./k6.ts";
 import { loadCommand } from "./load.ts";
@@ -33,6 +34,7 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map(
     initCommand,
     postgresCommand,
     exploreCommand,
+    incidentCommand,
   ].map((command) => [command.name, command]),
 );
 

@@ -34,6 +34,8 @@ export async function prepareRun(
   positionals: string[],
   signal: AbortSignal,
   serviceArgs: (string | undefined)[],
+  /** A command that only reads the schema: no scenario given and none configured is no error. */
+  scenariosOptional = false,
 ) {
   nonEmpty(values, "service", "a bundled service name or a command line");
   nonEmpty(values, "config", "a file");
@@ -128,7 +130,8 @@ export async function prepareRun(
       await import("../scenario/index.ts");
     const scenarios = [];
     const targets = positionals.length ? positionals : (config?.scenarios ?? []);
-    for (const file of await findScenarioFiles(targets)) scenarios.push(await loadScenario(file));
+    const files = scenariosOptional && !targets.length ? [] : await findScenarioFiles(targets);
+    for (const file of files) scenarios.push(await loadScenario(file));
     output.detail(
       `${scenarios.length} scenario file(s): ${scenarios.map((s) => path.relative(process.cwd(), s.file) || s.file).join(", ")}`,
     );
