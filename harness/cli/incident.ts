@@ -167,7 +167,13 @@ export const incidentCommand: Command = {
         ).map((f) => ({ file: f.file, eventId: f.metadata.eventId, type: f.metadata.type }))
       : [];
 
-    const prepared = await prepareRun({ ...values, quiet: true } as RunValues, [], signal, [], true);
+    const prepared = await prepareRun(
+      { ...values, quiet: true } as RunValues,
+      [],
+      signal,
+      [],
+      true,
+    );
     try {
       const environment = await prepared.environment;
       const { readSchemaShape } = await import("../postgres/index.ts");

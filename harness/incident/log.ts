@@ -467,6 +467,9 @@ const DRIVERS: DriverLine[] = [
   },
 ];
 
+// Frameworks that re-raise the driver's exception as their own, so a traceback shows it twice.
+const WRAPPERS = new Set(["SQLAlchemy", "Django"]);
+
 function readApplicationLog(file: string, lines: string[]): Omit<ReadLog, "mentions"> {
   const errors: LogError[] = [];
   const sources = new Set<string>();
@@ -499,7 +502,8 @@ function readApplicationLog(file: string, lines: string[]): Omit<ReadLog, "menti
       const last = errors.at(-1);
       if (
         last &&
-        index + 1 - last.line <= 40 &&
+        (WRAPPERS.has(driver.source) || WRAPPERS.has(last.source)) &&
+        index + 1 - last.line <= 15 &&
         last.sqlstate === sqlstate &&
         (last.message.includes(message) || message.includes(last.message))
       ) {

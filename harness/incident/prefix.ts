@@ -76,8 +76,8 @@ export function compilePrefix(prefix: string): CompiledPrefix {
         out += "%";
         continue;
       }
-      const escape = ESCAPES[letter];
-      if (!escape)
+      const known = ESCAPES[letter];
+      if (!known)
         throw new PrefixError(
           `log_line_prefix ${JSON.stringify(prefix)}: %${letter} is no escape Postgres knows (${Object.keys(
             ESCAPES,
@@ -86,9 +86,9 @@ export function compilePrefix(prefix: string): CompiledPrefix {
             .join(" ")} %q %%)`,
         );
       // Padding pads with spaces on either side.
-      const padded = rest[1] ? ` *(?:${escape.pattern}) *` : escape.pattern;
-      if (escape.field) {
-        groups.push(escape.field);
+      const padded = rest[1] ? ` *(?:${known.pattern}) *` : known.pattern;
+      if (known.field) {
+        groups.push(known.field);
         out += `(${padded})`;
       } else out += `(?:${padded})`;
     }
@@ -122,7 +122,7 @@ function splitAtQ(prefix: string): [string, string | undefined] {
 
 /**
  * The prefixes production servers are known to write, tried in turn when `--log-line-prefix`
- * is not given: the most specific first, so a short one does not win on a longer one's lines.
+ * is not given. The one that reads the most lines wins; on a tie, the earlier.
  */
 export const KNOWN_PREFIXES: { name: string; prefix: string }[] = [
   { name: "Heroku", prefix: "[%l-1] sql_error_code = %e " },
@@ -133,7 +133,8 @@ export const KNOWN_PREFIXES: { name: string; prefix: string }[] = [
   },
   { name: "Cloud SQL", prefix: "%m [%p]: [%l-1] db=%d,user=%u " },
   { name: "RDS", prefix: "%t:%r:%u@%d:[%p]:" },
-  { name: "Debian's default", prefix: "%m [%p] %q%u@%d " },
+  // Before Debian's: on a tie (no line with a user@database) the shorter one is what was written.
   { name: "Postgres's default", prefix: "%m [%p] " },
+  { name: "Debian's default", prefix: "%m [%p] %q%u@%d " },
   { name: "timestamp only", prefix: "%m " },
 ];

@@ -277,6 +277,11 @@ export function summarise(incident: Incident, mentions: EventMention[]): string[
       `then "current transaction is aborted, commands ignored until end of transaction block" (25P02) × ${incident.aborted.length}: ${incident.cascades} cascade(s) — the error was swallowed and the transaction went on`,
     );
   else lines.push("no 25P02 after it: the transaction was ended, not carried on");
+  const missing = incident.missing;
+  if (missing?.kind === "column" && missing.known)
+    lines.push(`so production lacks ${missing.table}.${missing.column} (${missing.how})`);
+  if (missing?.kind === "table" && missing.known)
+    lines.push(`so production lacks the table ${missing.table} (${missing.how})`);
   if (events.size) lines.push(`${events.size} webhook event(s) named in the logs around it`);
   return lines;
 }
