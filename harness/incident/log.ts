@@ -457,12 +457,13 @@ const DRIVERS: DriverLine[] = [
   {
     // Application lines as the seed's log has them: `[ERROR] column users.credits_balance does not exist`.
     source: "application",
-    pattern: /\[(?:ERROR|CRITICAL|FATAL)\]\s+(.*)$/,
+    pattern: /\[(?:ERROR|CRITICAL|FATAL|WARNING|WARN)\]\s+(.*)$/,
     read: (m) => ({ message: m[1] as string }),
   },
   {
     source: "application",
-    pattern: /(?:^|\s)(?:ERROR|FATAL|CRITICAL)[:\s]\s*(.*)$/,
+    // A swallowed error is often logged as a warning: exactly the line that matters.
+    pattern: /(?:^|\s)(?:ERROR|FATAL|CRITICAL|WARNING|WARN)[:\s]\s*(.*)$/,
     read: (m) => ({ message: m[1] as string }),
   },
 ];
@@ -479,7 +480,12 @@ function readApplicationLog(file: string, lines: string[]): Omit<ReadLog, "menti
       if (!m) continue;
       const read = driver.read(m);
       const message = read.message.trim();
-      let sqlstate = read.sqlstate;
+      // Applications that log the code put it in parentheses: `failed (25P02): …`.
+      let sqlstate =
+        read.sqlstate ??
+        (driver.source === "application"
+          ? /\((\d{2}[0-9A-Z]{3})\)/.exec(message)?.[1]
+          : undefined);
       let from: LogError["sqlstateFrom"] = sqlstate ? "log" : "none";
       if (!sqlstate && driver.source === "node-postgres") {
         const code = lines
