@@ -166,7 +166,7 @@ describe("reading a log", () => {
     ].join("\n");
     const read = readLog("app.log", app);
     expect(read.errors.map((e) => [e.line, e.sqlstate, e.source])).toEqual([
-      [4, "42703", "psycopg2"],
+      [4, "42703", "SQLAlchemy (psycopg2)"],
       [10, "25P02", "asyncpg"],
       [11, "25P02", "ruby-pg"],
       [12, "40P01", "pgx"],

@@ -417,6 +417,12 @@ const DRIVERS: DriverLine[] = [
     read: (m) => ({ cls: m[1], message: m[2] as string }),
   },
   {
+    // ruby-pg uncaught: `app.rb:9:in 'exec': ERROR:  current transaction is aborted… (PG::InFailedSqlTransaction)`.
+    source: "ruby-pg",
+    pattern: /(?:ERROR|FATAL):\s+(.*) \(PG::(\w+)\)$/,
+    read: (m) => ({ cls: m[2], message: m[1] as string }),
+  },
+  {
     source: "pgjdbc",
     pattern: /org\.postgresql\.util\.PSQLException: (?:ERROR|FATAL): (.*)$/,
     read: (m) => ({ message: m[1] as string }),
@@ -475,6 +481,8 @@ function readApplicationLog(file: string, lines: string[]): Omit<ReadLog, "menti
   const errors: LogError[] = [];
   const sources = new Set<string>();
   lines.forEach((text, index) => {
+    // A JVM stack trace repeats the cause of a later exception: it was read where it happened.
+    if (/^\s*Caused by: /.test(text)) return;
     for (const driver of DRIVERS) {
       const m = driver.pattern.exec(text);
       if (!m) continue;
@@ -483,9 +491,7 @@ function readApplicationLog(file: string, lines: string[]): Omit<ReadLog, "menti
       // Applications that log the code put it in parentheses: `failed (25P02): …`.
       let sqlstate =
         read.sqlstate ??
-        (driver.source === "application"
-          ? /\((\d{2}[0-9A-Z]{3})\)/.exec(message)?.[1]
-          : undefined);
+        (driver.source === "application" ? /\((\d{2}[0-9A-Z]{3})\)/.exec(message)?.[1] : undefined);
       let from: LogError["sqlstateFrom"] = sqlstate ? "log" : "none";
       if (!sqlstate && driver.source === "node-postgres") {
         const code = lines
@@ -509,11 +515,13 @@ function readApplicationLog(file: string, lines: string[]): Omit<ReadLog, "menti
       if (
         last &&
         (WRAPPERS.has(driver.source) || WRAPPERS.has(last.source)) &&
-        index + 1 - last.line <= 15 &&
+        index + 1 - last.line <= 80 &&
         last.sqlstate === sqlstate &&
         (last.message.includes(message) || message.includes(last.message))
       ) {
         last.lines.push(index + 1);
+        if (WRAPPERS.has(driver.source) && !last.source.startsWith(driver.source))
+          last.source = `${driver.source} (${last.source})`;
         break;
       }
       sources.add(driver.source);
