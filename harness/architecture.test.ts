@@ -32,6 +32,8 @@ const RANKS: Record<string, number> = {
   config: 4,
   load: 4,
   init: 4,
+  // drift reads catalogs on postgres's servers and writes drift steps as a matrix axis.
+  drift: 4,
   k6: 5,
   report: 6,
   // explore writes its findings with report's JUnit and file writers.

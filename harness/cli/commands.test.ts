@@ -11,6 +11,7 @@ describe("the commands", () => {
   it("are the ten the global usage names, each with its own help: its example, then its docs page", () => {
     expect([...COMMANDS.keys()].sort()).toEqual(
       [
+        "drift",
         "explore",
         "gate",
         "import",

@@ -4,6 +4,7 @@ import { setMaxListeners } from "node:events";
 import { exitCodeFor, InterruptedError } from "../errors.ts";
 import { faultlineVersion } from "../lifecycle/index.ts";
 import type { Command } from "./command.ts";
+import { driftCommand } from "./drift.ts";
 import { exploreCommand } from "./explore.ts";
 import { UsageError } from "./flags.ts";
 import { gateCommand } from "./gate.ts";
@@ -34,6 +35,7 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map(
     initCommand,
     postgresCommand,
     exploreCommand,
+    driftCommand,
     incidentCommand,
   ].map((command) => [command.name, command]),
 );

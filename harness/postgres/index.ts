@@ -57,4 +57,4 @@ export {
   type ServerLogEntry,
 } from "./server-log.ts";
 export { describeSqlstate } from "./sqlstates.ts";
-export { urlPostgres } from "./url-provider.ts";
+export { parsePostgresUrl, redactUrl, refuseRemote, urlPostgres } from "./url-provider.ts";

@@ -37,6 +37,20 @@ function hostOf(url: URL): string {
 }
 
 /**
+ * The url provider's rule on remote hosts, for every command that connects to a URL the user
+ * gives: a host off this machine is refused, before any connection, unless the user allowed
+ * remote servers (--allow-remote, or database.allowRemote in the config). `why` says what
+ * faultline would do there.
+ */
+export function refuseRemote(url: URL, allowRemote: boolean, why: string): void {
+  const host = hostOf(url);
+  if (!isLoopback(host) && !allowRemote)
+    throw new UnsafeDatabaseError(
+      `refusing Postgres at ${host} (${redactUrl(url)}): ${why}, so it only uses a server on this machine unless remote servers are allowed explicitly (--allow-remote, or database.allowRemote in the config)`,
+    );
+}
+
+/**
  * A server that already runs (`url:postgres://…`). faultline never starts or stops it: it
  * creates its own databases there under a per-run prefix, drops those, and touches no other.
  * A host off this machine is refused unless `allowRemote`, before any connection is made.
@@ -47,11 +61,7 @@ export function urlPostgres(
   options: { allowRemote?: boolean; where?: string } = {},
 ): PostgresProvider {
   const url = parsePostgresUrl(value, options.where);
-  const host = hostOf(url);
-  if (!isLoopback(host) && !options.allowRemote)
-    throw new UnsafeDatabaseError(
-      `refusing Postgres at ${host} (${redactUrl(url)}): faultline creates and drops databases, so it only uses a server on this machine unless remote servers are allowed explicitly (--allow-remote, or database.allowRemote in the config)`,
-    );
+  refuseRemote(url, Boolean(options.allowRemote), "faultline creates and drops databases");
   return {
     name: "url",
     start: (startOptions) => startUrl(url, startOptions),
