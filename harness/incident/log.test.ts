@@ -116,6 +116,26 @@ describe("reading a log", () => {
     });
   });
 
+  it("reads Heroku's lines behind its log drain, with the SQLSTATE its prefix carries", () => {
+    const read = readLog(
+      "heroku.log",
+      [
+        "2026-11-27T14:02:11.000000+00:00 app[postgres.1234]: [DATABASE] [9-1] sql_error_code = 42703 ERROR:  column users.credits_balance does not exist",
+        "2026-11-27T14:02:11.000000+00:00 app[postgres.1234]: [DATABASE] [9-2] sql_error_code = 42703 STATEMENT:  SELECT id, credits_balance FROM users",
+        "2026-11-27T14:02:11.500000+00:00 app[postgres.1234]: [DATABASE] [10-1] sql_error_code = 00000 LOG:  checkpoint starting: time",
+      ].join("\n"),
+    );
+    expect(read.format).toContain("Heroku");
+    expect(read.errors).toEqual([
+      expect.objectContaining({
+        sqlstate: "42703",
+        sqlstateFrom: "log",
+        statement: "SELECT id, credits_balance FROM users",
+        at: new Date("2026-11-27T14:02:11.000Z"),
+      }),
+    ]);
+  });
+
   it("reads csvlog with quoted, multi-line fields, and jsonlog", () => {
     const csv = [
       '2026-11-27 14:02:11.123 UTC,"app","payments",4242,"10.0.1.7:5000",6566a1b3.1092,3,"SELECT",2026-11-27 14:00:00 UTC,3/17,0,ERROR,42703,"column ""credits_balance"" does not exist",,,,,,"SELECT id, credits_balance',

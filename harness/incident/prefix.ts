@@ -125,7 +125,8 @@ function splitAtQ(prefix: string): [string, string | undefined] {
  * is not given. The one that reads the most lines wins; on a tie, the earlier.
  */
 export const KNOWN_PREFIXES: { name: string; prefix: string }[] = [
-  { name: "Heroku", prefix: "[%l-1] sql_error_code = %e " },
+  // Heroku's drain splits long records and numbers the parts: `[9-1]`, `[9-2]`.
+  { name: "Heroku", prefix: "[%l-%l] sql_error_code = %e " },
   { name: "pgBadger's recommended", prefix: "%t [%p]: user=%u,db=%d,app=%a,client=%h " },
   {
     name: "pgBadger's recommended (with %l)",
