@@ -12,6 +12,7 @@ export const USAGE = `Usage: faultline run [files, folders or globs…] [options
        faultline load <scenario> --rate 200/s --duration 60s [--ramp 30s] [--faults …] [--threshold …]
        faultline explore [files, folders or globs…] [--faults kinds] [--max-runs n] [--budget 5m] [--out dir]
        faultline drift --production <pg_dump file | url:postgres://…> [--write axis.ts] [--json file]
+       faultline incident <log files…> [--since time] [--until time] [--fixtures dir] [--out file]
        faultline init [dir] [--check]
        faultline postgres fetch <major>
        faultline proxy --upstream <postgres://host:port> [options]
@@ -30,6 +31,10 @@ ${LOAD_SECTION}
 faultline drift: production's schema (a pg_dump --schema-only file, or a URL read read-only)
   against the migrations': missing tables and columns first, then types, nullability, defaults,
   constraints, indexes; exit 1 when it differs. --write: a matrix axis for gate.
+faultline incident: read production's Postgres server log (stderr with any log_line_prefix,
+  csvlog, jsonlog) and application log (the drivers' exceptions) back into the incident — the
+  first error, the statements its aborted transaction ignored — and write the scenario that
+  reproduces it, saying what was inferred rather than read.
 faultline init: detect the service, migrations, Stripe webhook route and env variables in dir
   (default: the current folder), write faultline.config.ts and faultline/incident.scenario.ts
   (existing files are kept) and print each guess with the file:line it came from.
