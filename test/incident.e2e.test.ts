@@ -114,6 +114,69 @@ describe("faultline incident", () => {
     expect(await written(combined)).toEqual(["incident-2.scenario.ts", "incident.scenario.ts"]);
   });
 
+  it("matches the events the application logged to imported payloads, by id, in the order seen", async () => {
+    const base = path.join(dir, "recorded");
+    const events = path.join(dir, "events.json");
+    const session = (id: string, credits: number) => ({
+      id,
+      object: "event",
+      api_version: "2025-06-30.basil",
+      created: 1_790_000_000 + credits,
+      type: "checkout.session.completed",
+      data: {
+        object: {
+          id: `cs_test_${id}`,
+          object: "checkout.session",
+          customer: "cus_Incident0001",
+          customer_details: { email: "payer@corp.example", name: "Pat Payer" },
+          amount_total: credits * 10,
+          metadata: { credits: String(credits) },
+        },
+      },
+    });
+    await writeFile(
+      events,
+      JSON.stringify({
+        object: "list",
+        data: [session("evt_inc_0002", 200), session("evt_inc_0001", 100)],
+      }),
+    );
+    const fixtures = path.join(base, "fixtures");
+    expect((await runCli(["import", "stripe-events", events, "--out", fixtures])).code).toBe(0);
+    const log = path.join(dir, "payments-app.log");
+    await writeFile(
+      log,
+      [
+        "2026-11-27 14:02:11,000 INFO received checkout.session.completed evt_inc_0002",
+        "2026-11-27 14:02:11,010 ERROR column users.credits_balance does not exist",
+        "2026-11-27 14:02:11,020 ERROR payment evt_inc_0002 failed: current transaction is aborted, commands ignored until end of transaction block",
+        "2026-11-27 14:02:12,000 INFO received checkout.session.completed evt_inc_0001",
+        "2026-11-27 14:02:12,010 ERROR column users.credits_balance does not exist",
+        "2026-11-27 14:02:12,020 ERROR payment evt_inc_0001 failed: current transaction is aborted, commands ignored until end of transaction block",
+      ].join("\n"),
+    );
+    const out = path.join(base, "incident.scenario.ts");
+    const run = await runCli(["incident", log, "--fixtures", fixtures, "--out", out]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      "2 time(s) in 1 session(s), 2026-11-27T14:02:11.010Z to 2026-11-27T14:02:12.020Z",
+    );
+    expect(run.stdout).toContain("(25P02) × 2: 2 cascade(s)");
+    const text = await readFile(out, "utf8");
+    const recorded = [...text.matchAll(/"recorded": "([^"]+)"/g)].map((m) => m[1] as string);
+    expect(recorded).toHaveLength(2);
+    // In the order the log saw them: evt_inc_0002 first, though it was imported second.
+    const ids = await Promise.all(
+      recorded.map(
+        async (r) => JSON.parse(await readFile(path.join(base, `${r}.json`), "utf8")).eventId,
+      ),
+    );
+    expect(ids).toEqual(["evt_inc_0002", "evt_inc_0001"]);
+    expect((await runCli(["run", out, "--service", "payments:broken", "--quiet"])).code).toBe(1);
+    expect((await runCli(["run", out, "--service", "payments:fixed", "--quiet"])).code).toBe(0);
+  });
+
   it("still writes the scenario for a column the migrations do not have, saying so", async () => {
     const log = path.join(dir, "unknown.log");
     await writeFile(

@@ -83,7 +83,7 @@ export function eventMentions(
     : undefined;
   const out: EventMention[] = [];
   lines.forEach((text, i) => {
-    const eventId = /\bevt_[A-Za-z0-9]{6,}\b/.exec(text)?.[0];
+    const eventId = /\bevt_\w{6,}\b/.exec(text)?.[0];
     const type = typeWords?.exec(text)?.[1];
     if (!eventId && !type) return;
     const at = timeOf(i + 1);

@@ -89,16 +89,21 @@ function webhooksFor(
   const near = mentions.filter((m) => !m.at || (m.at.getTime() >= from && m.at.getTime() <= to));
   const seen = new Set<string>();
   const steps: Record<string, unknown>[] = [];
+  const used = new Set<RecordedWebhook>();
   for (const m of near) {
     const id = m.eventId ?? `${m.type}@${m.file}:${m.line}`;
     if (seen.has(id)) continue;
     // An id without a type: its type may come on another line that names both.
     const type = m.type ?? near.find((o) => o.eventId === m.eventId && o.type)?.type;
+    // By id; else by type, each recorded payload once.
     const recorded =
       (m.eventId && options.recorded.find((r) => r.eventId === m.eventId)) ||
-      (!m.eventId && type ? options.recorded.find((r) => r.type === type) : undefined);
+      (!m.eventId && type
+        ? options.recorded.find((r) => r.type === type && !used.has(r))
+        : undefined);
     if (recorded) {
       seen.add(id);
+      used.add(recorded);
       steps.push({
         recorded: path.relative(scenarioDir, recorded.file.replace(/\.body$/, "")),
       });
