@@ -14,6 +14,7 @@ const COMMANDS = [
   "import",
   "replay",
   "k6",
+  "drift",
 ];
 const ESC = "\u001b";
 const ANSI = new RegExp(`${ESC}\\[\\d+m`);
