@@ -99,7 +99,7 @@ afterAll(async () => {
 });
 
 describe("faultline drift --production", () => {
-  it("finds the missing column, then the missing index, in a real pg_dump; writes an axis run accepts", async () => {
+  it("finds the missing column, then the missing index, in a real pg_dump; writes an axis run and gate accept", async () => {
     const database = await productionDatabase(migrations, [
       "ALTER TABLE users DROP COLUMN credits_balance",
       "DROP INDEX credit_grants_user_id_idx",
@@ -173,17 +173,30 @@ export default defineScenario({
     expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0);
     expect(fixed.stdout).toMatch(/PASS {2}payments-on-production-schema .*schema: production/);
     expect(fixed.stdout).toMatch(/PASS {2}payments-on-production-schema .*schema: migrations/);
-    const broken = await runCli([
-      "run",
+    // gate proves a fix on both schemas: the pre-hotfix service cascades on production's and
+    // the hotfixed one passes there; both pass on the migrations'.
+    const gateJson = path.join(root, "gate.json");
+    const gate = await runCli([
+      "gate",
       scenario,
       "--migrations",
       migrations,
-      "--service",
+      "--baseline",
       "payments:broken",
+      "--candidate",
+      "payments:fixed",
+      "--json",
+      gateJson,
     ]);
-    expect(broken.code, broken.stdout + broken.stderr).toBe(1);
-    expect(broken.stdout).toMatch(/FAIL {2}payments-on-production-schema .*schema: production/);
-    expect(broken.stdout).toMatch(/PASS {2}payments-on-production-schema .*schema: migrations/);
+    expect(gate.code, gate.stdout + gate.stderr).toBe(0);
+    const gated = JSON.parse(await readFile(gateJson, "utf8"));
+    expect(gated.scenarios[0].outcome).toBe("proves the fix");
+    expect(
+      gated.scenarios[0].cells.map((c: { cell: unknown; outcome: string }) => [c.cell, c.outcome]),
+    ).toEqual([
+      [{ schema: "production" }, "proves the fix"],
+      [{ schema: "migrations" }, "does not reproduce"],
+    ]);
   });
 
   it("says production matches when it does (exit 0)", async () => {
