@@ -177,6 +177,27 @@ describe("faultline incident", () => {
     expect((await runCli(["run", out, "--service", "payments:fixed", "--quiet"])).code).toBe(0);
   });
 
+  it("turns an error drift cannot explain into a proxy fault at the logged statement", async () => {
+    const log = path.join(dir, "timeout.log");
+    await writeFile(
+      log,
+      [
+        "2026-11-27 14:02:11.000 UTC [4242] ERROR:  canceling statement due to statement timeout",
+        "2026-11-27 14:02:11.000 UTC [4242] STATEMENT:  SELECT id, email, credits_balance FROM users WHERE stripe_customer_id = $1",
+        "2026-11-27 14:02:11.010 UTC [4242] ERROR:  current transaction is aborted, commands ignored until end of transaction block",
+        "2026-11-27 14:02:11.010 UTC [4242] STATEMENT:  SELECT id FROM users WHERE email = $1",
+      ].join("\n"),
+    );
+    const out = path.join(dir, "timeout", "incident.scenario.ts");
+    const run = await runCli(["incident", log, "--out", out]);
+    expect(run.code).toBe(0);
+    const text = await readFile(out, "utf8");
+    expect(text).toContain('"sqlstate": "57014"');
+    expect(text).toContain('"drift": []');
+    expect((await runCli(["run", out, "--service", "payments:broken", "--quiet"])).code).toBe(1);
+    expect((await runCli(["run", out, "--service", "payments:fixed", "--quiet"])).code).toBe(0);
+  });
+
   it("still writes the scenario for a column the migrations do not have, saying so", async () => {
     const log = path.join(dir, "unknown.log");
     await writeFile(

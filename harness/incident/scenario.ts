@@ -205,7 +205,11 @@ export async function writeIncidentScenario(
     (readFrom.length > 12 ? `, … ${readFrom.length - 12} more` : "");
   const header = [
     "/**",
-    line(`Incident of ${date}, rebuilt by \`faultline incident\` from the logs:`),
+    line(
+      firstAt
+        ? `Incident of ${date}, rebuilt by \`faultline incident\` from the logs:`
+        : `Incident rebuilt by \`faultline incident\` on ${date} from logs that give no times:`,
+    ),
     ...summary.map((s) => line(`  ${s}`)),
     line(`Read from: ${shown}`),
     ...(inferred.length
