@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolvePostgresProvider, type StartedPostgres } from "../harness/postgres/index.ts";
-import { ROOT, runCli } from "./cli.ts";
+import { processesTagged, ROOT, runCli, startCli } from "./cli.ts";
 import { describeSharedData, sharedData } from "./shared-data.ts";
 
 const run = promisify(execFile);
@@ -233,6 +233,31 @@ export default defineScenario({
     expect(statements.at(-1)).toBe("ROLLBACK");
     for (const statement of statements.slice(1, -1)) expect(statement).toMatch(/^SELECT /);
     expect(statements.length).toBeGreaterThan(3);
+  });
+
+  it("leaves no process and no temp dir behind, when it ends and when Ctrl-C stops it", async () => {
+    const file = await dump(await productionDatabase(migrations, []));
+    for (const interrupt of [false, true]) {
+      const tmp = await mkdtemp(path.join(root, "tmp-"));
+      await chmod(tmp, 0o755);
+      const tag = `drift-${process.pid}-${Date.now()}`;
+      const started = startCli(["drift", "--production", file, "--migrations", migrations], {
+        FAULTLINE_TMPDIR: tmp,
+        FAULTLINE_TEST_TAG: tag,
+        FAULTLINE_CLUSTER_CACHE: "off",
+      });
+      if (interrupt) {
+        // Postgres has started (initdb and the server are processes of the run's own).
+        const deadline = Date.now() + 20_000;
+        while (processesTagged("FAULTLINE_TEST_TAG", tag).length < 2 && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 10));
+        started.child.kill("SIGINT");
+      }
+      const result = await started.done;
+      expect(result.code, result.stderr).toBe(interrupt ? 130 : 0);
+      expect(processesTagged("FAULTLINE_TEST_TAG", tag)).toEqual([]);
+      expect(await readdir(tmp)).toEqual([]);
+    }
   });
 
   it("refuses a url: production off this machine without --allow-remote, before connecting", async () => {
