@@ -33,6 +33,8 @@ export interface Difference {
    */
   drift: DriftStep[];
   unreproduced?: string;
+  /** What the difference may really be (a missing column beside an extra one: a rename). */
+  hint?: string;
 }
 
 // How much a webhook path trips on each, most first: a missing table or column fails the
@@ -207,7 +209,8 @@ function constraintBody(c: ConstraintShape): string {
 
 /** The console line of a difference. */
 function lineOf(d: Omit<Difference, "line">): string {
-  if (d.change === "missing") return `${d.object}: missing in production`;
+  if (d.change === "missing")
+    return `${d.object}: missing in production${d.hint ? ` (${d.hint})` : ""}`;
   if (d.change === "extra") return `${d.object}: only in production`;
   if (d.kind === "type")
     return `${d.object}: type ${d.production} in production, ${d.migrations} in migrations`;
@@ -376,11 +379,16 @@ function compareTable(
     const plain = [table.schema === "public" ? "x" : table.schema, table.name, column.name].every(
       (p) => PLAIN_NAME.test(p),
     );
+    // One column of the same type that only production has is most likely this one renamed.
+    const alike = prod.columns.filter((c) => !ourColumns.has(c.name) && c.type === column.type);
     add({
       kind: "column",
       change: "missing",
       object: ref,
       migrations: column.type,
+      ...(alike.length === 1
+        ? { hint: `production has ${table.key}.${alike[0]?.name} of this type: renamed?` }
+        : {}),
       drift: plain
         ? [{ dropColumn: ref }]
         : [

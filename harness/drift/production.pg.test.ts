@@ -42,7 +42,7 @@ const PRODUCTION = `
   CREATE TABLE accounts (id bigserial PRIMARY KEY, email text NOT NULL, plan text DEFAULT 'trial',
                          seats bigint, note text, legacy_flag boolean NOT NULL DEFAULT false);
   CREATE TABLE payments (id bigserial PRIMARY KEY, account_id bigint NOT NULL REFERENCES accounts,
-                         amount_cents integer NOT NULL);
+                         amount_cents integer NOT NULL, note_text text);
   CREATE INDEX payments_by_account ON payments (account_id);
   CREATE INDEX accounts_note_idx ON accounts (note);
   CREATE TABLE _prisma_migrations (id text PRIMARY KEY);
@@ -70,7 +70,7 @@ describe("drift against production", () => {
     const theirs = await readCatalogReadOnly(await database("theirs_a", PRODUCTION));
     expect(compareCatalogs(ours, theirs).map((d) => d.line)).toEqual([
       "table audit: missing in production",
-      "payments.memo: missing in production",
+      "payments.memo: missing in production (production has payments.note_text of this type: renamed?)",
       "accounts.seats: type bigint in production, integer in migrations",
       "accounts.plan: default 'trial'::text in production, 'free'::text in migrations",
       "accounts.seats: nullable in production, NOT NULL in migrations",
@@ -78,6 +78,7 @@ describe("drift against production", () => {
       "unique accounts_email_key on accounts (UNIQUE (email)): missing in production",
       "table billing.refunds: only in production",
       "accounts.legacy_flag: only in production",
+      "payments.note_text: only in production",
       "foreign key refunds_invoice_id_fkey on billing.refunds (FOREIGN KEY (invoice_id) REFERENCES billing.invoices(id)): only in production",
       "index accounts_note_idx on accounts (btree (note)): only in production",
     ]);

@@ -19,7 +19,8 @@ export async function withReadOnlyTransaction<T>(
     connectionString,
     application_name: "faultline drift",
     connectionTimeoutMillis: 10_000,
-    options: "-c default_transaction_read_only=on",
+    // A catalog read that waits on production for long is a problem of its own: give up.
+    options: "-c default_transaction_read_only=on -c statement_timeout=30000",
   });
   client.on("error", () => {});
   const shown = redactUrl(new URL(connectionString));
