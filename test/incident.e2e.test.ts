@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, runCli } from "./cli.ts";
+import { checkoutSessionEvent } from "./stripe-events.ts";
 
 // faultline incident from the logs an engineer has, to a scenario that fails while the bug is there.
 const SEED = path.join(ROOT, "..", "shared", "seeds", "000_f60d032573dc4dc4.txt");
@@ -117,28 +118,14 @@ describe("faultline incident", () => {
   it("matches the events the application logged to imported payloads, by id, in the order seen", async () => {
     const base = path.join(dir, "recorded");
     const events = path.join(dir, "events.json");
-    const session = (id: string, credits: number) => ({
-      id,
-      object: "event",
-      api_version: "2025-06-30.basil",
-      created: 1_790_000_000 + credits,
-      type: "checkout.session.completed",
-      data: {
-        object: {
-          id: `cs_test_${id}`,
-          object: "checkout.session",
-          customer: "cus_Incident0001",
-          customer_details: { email: "payer@corp.example", name: "Pat Payer" },
-          amount_total: credits * 10,
-          metadata: { credits: String(credits) },
-        },
-      },
-    });
     await writeFile(
       events,
       JSON.stringify({
         object: "list",
-        data: [session("evt_inc_0002", 200), session("evt_inc_0001", 100)],
+        data: [
+          checkoutSessionEvent("evt_inc_0002", 200),
+          checkoutSessionEvent("evt_inc_0001", 100),
+        ],
       }),
     );
     const fixtures = path.join(base, "fixtures");

@@ -26,6 +26,7 @@ import {
   startService,
 } from "../harness/service/index.ts";
 import { ROOT, runCli, startCli } from "./cli.ts";
+import { checkoutSessionEvent } from "./stripe-events.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -186,28 +187,11 @@ describe("a recorded incident as a scenario", () => {
   it("sends the recorded bytes, re-signed, to the service, and judges them like any webhook", async () => {
     const base = path.join(dir, "incident-scenario");
     const list = path.join(dir, "incident-events.json");
-    const session = (id: string, credits: number) => ({
-      id,
-      object: "event",
-      api_version: "2025-06-30.basil",
-      created: 1_790_000_000 + credits,
-      type: "checkout.session.completed",
-      data: {
-        object: {
-          id: `cs_test_${id}`,
-          object: "checkout.session",
-          customer: "cus_Incident0001",
-          customer_details: { email: "payer@corp.example", name: "Pat Payer" },
-          amount_total: credits * 10,
-          metadata: { credits: String(credits) },
-        },
-      },
-    });
     await writeFile(
       list,
       JSON.stringify({
         object: "list",
-        data: [session("evt_inc_2", 200), session("evt_inc_1", 100)],
+        data: [checkoutSessionEvent("evt_inc_2", 200), checkoutSessionEvent("evt_inc_1", 100)],
       }),
     );
     expect(
