@@ -46,7 +46,11 @@ export interface TableShape {
  * A database's schema, table by table in catalog order, and the names (as `format_type` prints
  * them) of the types it defines itself: enums, domains, composites, ranges.
  */
-export type Catalog = Map<string, TableShape> & { types?: Set<string> };
+export type Catalog = Map<string, TableShape> & {
+  types?: Set<string>;
+  /** Each enum's labels in their sort order, by the enum's name as `format_type` prints it. */
+  enums?: Map<string, string[]>;
+};
 
 type Query = (sql: string) => Promise<pg.QueryResult<pg.QueryResultRow>>;
 
@@ -183,5 +187,18 @@ export async function readCatalog(query: Query): Promise<Catalog> {
                          AND e.objid = t.oid AND e.deptype = 'e')`,
   );
   catalog.types = new Set(types.rows.map((r) => String(r.name)));
+  const enums = await query(
+    `SELECT format_type(t.oid, NULL) AS name,
+            array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
+       FROM pg_type t
+       JOIN pg_enum e ON e.enumtypid = t.oid
+       JOIN pg_namespace n ON n.oid = t.typnamespace
+      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                         AND d.objid = t.oid AND d.deptype = 'e')
+      GROUP BY t.oid
+      ORDER BY 1`,
+  );
+  catalog.enums = new Map(enums.rows.map((r) => [String(r.name), r.labels as string[]]));
   return catalog;
 }

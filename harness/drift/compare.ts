@@ -12,7 +12,8 @@ export type DifferenceKind =
   | "nullability"
   | "default"
   | "constraint"
-  | "index";
+  | "index"
+  | "enum";
 
 /** One way production's schema differs from the one the migrations build. */
 export interface Difference {
@@ -45,6 +46,8 @@ const RANK: Record<string, number> = {
   "missing table": 0,
   "missing column": 1,
   "changed type": 2,
+  // A value the code writes that production's enum lacks fails the insert (22P02).
+  "missing enum": 2,
   "changed nullability": 3,
   "changed default": 3,
   "missing constraint": 4,
@@ -55,11 +58,15 @@ const RANK: Record<string, number> = {
   "extra column": 7,
   "extra constraint": 8,
   "extra index": 9,
+  "extra enum": 9,
 };
 
 // The order drift steps must run in on the migrations' clone: what depends on a column goes
 // before the column, tables a constraint of production's references exist before it.
 const PHASE: Record<string, number> = {
+  // Production's own enum values first: a default or a check of production's may name them.
+  "extra enum": 0,
+  "missing enum": 0,
   "missing constraint": 0,
   "changed constraint": 0,
   "missing index": 1,
@@ -291,8 +298,40 @@ export function compareCatalogs(migrations: Catalog, production: Catalog): Diffe
     for (const c of table.constraints) addConstraint(table, c, "extra", add, unbuilt);
     for (const i of table.indexes) addIndex(table, i, "extra", add, unbuilt);
   }
+  for (const d of enumChanges(migrations, production)) add(d);
   found.sort((a, b) => a.rank - b.rank || a.order - b.order);
   return found.map(({ d }) => ({ ...d, line: lineOf(d) }));
+}
+
+/** Values an enum on both sides has on one only (a type one side lacks shows in its columns). */
+function enumChanges(migrations: Catalog, production: Catalog): Omit<Difference, "line">[] {
+  const out: Omit<Difference, "line">[] = [];
+  for (const [name, ours] of migrations.enums ?? []) {
+    const theirs = production.enums?.get(name);
+    if (!theirs) continue;
+    for (const label of ours.filter((l) => !theirs.includes(l)))
+      out.push({
+        kind: "enum",
+        change: "missing",
+        object: `enum ${name} value ${quoteLiteral(label)}`,
+        migrations: label,
+        drift: [],
+        unreproduced: "Postgres cannot drop a value from an enum",
+      });
+    for (const label of theirs.filter((l) => !ours.includes(l)))
+      out.push({
+        kind: "enum",
+        change: "extra",
+        object: `enum ${name} value ${quoteLiteral(label)}`,
+        production: label,
+        drift: [{ sql: `ALTER TYPE ${name} ADD VALUE IF NOT EXISTS ${quoteLiteral(label)}` }],
+      });
+  }
+  return out;
+}
+
+function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
 }
 
 /**
