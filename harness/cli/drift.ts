@@ -46,7 +46,7 @@ const HELP_TEXT = `Usage: faultline drift --production <pg_dump file | url:postg
 Compares the schema the migrations build (the schema run uses: the config's database, or
 --migrations, --schema, --migrate; the bundled payments migrations when none is given) with
 production's: tables, columns, types, nullability, defaults, constraints (primary key, unique,
-foreign key, check) and indexes, schema-qualified. Prints the differences a webhook path can
+foreign key, check), indexes and enum values, schema-qualified. Prints the differences a webhook path can
 trip on, most important first: missing tables, missing columns, type changes, nullability and
 default changes, missing constraints, missing indexes, then what only production has.
 
@@ -85,6 +85,10 @@ async function migrationsSide(values: {
       : values.migrate
         ? { migrate: values.migrate, cwd: process.cwd() }
         : config?.database.schema;
+  if (schema && "migrate" in schema && schema.migrate.trim() === "service")
+    throw new BadUsageError(
+      `drift starts no service, so a schema the service makes itself (database.migrate "service"${config ? ` in ${config.file}` : ""}) cannot be built: give --migrations DIR, --schema FILE or --migrate "CMD"`,
+    );
   return { config, schema };
 }
 
