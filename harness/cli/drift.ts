@@ -46,9 +46,10 @@ const HELP_TEXT = `Usage: faultline drift --production <pg_dump file | url:postg
 Compares the schema the migrations build (the schema run uses: the config's database, or
 --migrations, --schema, --migrate; the bundled payments migrations when none is given) with
 production's: tables, columns, types, nullability, defaults, constraints (primary key, unique,
-foreign key, check), indexes and enum values, schema-qualified. Prints the differences a webhook path can
-trip on, most important first: missing tables, missing columns, type changes, nullability and
-default changes, missing constraints, missing indexes, then what only production has.
+foreign key, check), indexes and enum values, schema-qualified. Prints the differences a
+webhook path can trip on, most important first: missing tables, missing columns, type
+changes, nullability and default changes, missing constraints, missing indexes, then what
+only production has.
 
 Options:
 ${formatFlags(DRIFT_FLAGS, RUN_FLAGS_WIDTH)}
