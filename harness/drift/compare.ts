@@ -119,6 +119,12 @@ function indexBody(index: IndexShape): string {
   );
 }
 
+/** An index as a reader tells two apart: `btree (user_id)`, `UNIQUE btree (lower(email))`. */
+function indexUsing(index: IndexShape): string {
+  const using = index.definition.replace(/^.* USING /, "");
+  return /^CREATE UNIQUE /.test(index.definition) ? `UNIQUE ${using}` : using;
+}
+
 function columnDefinition(column: ColumnShape): string {
   const plainDefault =
     column.default !== undefined &&
@@ -383,7 +389,7 @@ function addIndex(
   add({
     kind: "index",
     change,
-    object: `index ${i.name} on ${table.key} (${indexBody(i).replace(/^.* USING /, "")})`,
+    object: `index ${i.name} on ${table.key} (${indexUsing(i)})`,
     [change === "missing" ? "migrations" : "production"]: i.definition,
     drift: on
       ? []
@@ -463,8 +469,9 @@ function compareTable(
       kind: "constraint",
       change: "changed",
       object: `${ours.kind} ${ours.name} on ${table.key}`,
-      production: `${theirs.kind} ${theirs.definition}`,
-      migrations: `${ours.kind} ${ours.definition}`,
+      // A kind that differs too is in the definition: PRIMARY KEY (id) against UNIQUE (id).
+      production: theirs.definition,
+      migrations: ours.definition,
       drift: [
         { sql: `ALTER TABLE ${sqlTable(table)} DROP CONSTRAINT ${escapeIdentifier(ours.name)}` },
         {
@@ -479,8 +486,8 @@ function compareTable(
       kind: "index",
       change: "changed",
       object: `index ${ours.name} on ${table.key}`,
-      production: theirs.definition,
-      migrations: ours.definition,
+      production: indexUsing(theirs),
+      migrations: indexUsing(ours),
       drift: [
         { sql: `DROP INDEX ${sqlSchemaObject(table, ours.name)}` },
         { sql: theirs.definition },

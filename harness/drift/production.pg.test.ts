@@ -33,7 +33,9 @@ const MIGRATIONS = `
   CREATE TABLE accounts (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE, plan text DEFAULT 'free',
                          seats integer NOT NULL CHECK (seats > 0), note text);
   CREATE TABLE payments (id bigserial PRIMARY KEY, account_id bigint NOT NULL REFERENCES accounts,
-                         amount_cents integer NOT NULL, memo text);
+                         amount_cents integer NOT NULL CONSTRAINT amount_positive CHECK (amount_cents > 0),
+                         memo text);
+  CREATE INDEX payments_amount_idx ON payments (amount_cents);
   CREATE INDEX payments_account_idx ON payments (account_id);
   CREATE INDEX payments_memo_idx ON payments (memo);
   CREATE TABLE audit (id bigserial PRIMARY KEY);
@@ -44,7 +46,9 @@ const PRODUCTION = `
   CREATE TABLE accounts (id bigserial PRIMARY KEY, email text NOT NULL, plan text DEFAULT 'trial',
                          seats bigint, note text, legacy_flag boolean NOT NULL DEFAULT false);
   CREATE TABLE payments (id bigserial PRIMARY KEY, account_id bigint NOT NULL REFERENCES accounts,
-                         amount_cents integer NOT NULL, note_text text);
+                         amount_cents integer NOT NULL CONSTRAINT amount_positive CHECK (amount_cents >= 0),
+                         note_text text);
+  CREATE INDEX payments_amount_idx ON payments (amount_cents DESC);
   CREATE INDEX payments_by_account ON payments (account_id);
   CREATE INDEX accounts_note_idx ON accounts (note);
   CREATE TABLE _prisma_migrations (id text PRIMARY KEY);
@@ -79,6 +83,8 @@ describe("drift against production", () => {
       "accounts.seats: nullable in production, NOT NULL in migrations",
       "check accounts_seats_check on accounts (CHECK ((seats > 0))): missing in production",
       "unique accounts_email_key on accounts (UNIQUE (email)): missing in production",
+      "check amount_positive on payments: CHECK ((amount_cents >= 0)) in production, CHECK ((amount_cents > 0)) in migrations",
+      "index payments_amount_idx on payments: btree (amount_cents DESC) in production, btree (amount_cents) in migrations",
       "table billing.refunds: only in production",
       "accounts.legacy_flag: only in production",
       "payments.note_text: only in production",
