@@ -15,6 +15,8 @@ const COMMANDS = [
   "replay",
   "k6",
   "drift",
+  "incident",
+  "explore",
 ];
 const ESC = "\u001b";
 const ANSI = new RegExp(`${ESC}\\[\\d+m`);

@@ -8,13 +8,14 @@ import { COMMANDS } from "./index.ts";
 import { USAGE } from "./usage.ts";
 
 describe("the commands", () => {
-  it("are the ten the global usage names, each with its own help: its example, then its docs page", () => {
+  it("are the commands the global usage names, each with its own help: its example, then its docs page", () => {
     expect([...COMMANDS.keys()].sort()).toEqual(
       [
         "drift",
         "explore",
         "gate",
         "import",
+        "incident",
         "init",
         "k6",
         "load",
