@@ -3,6 +3,7 @@ import type { ProductionSource } from "../drift/index.ts";
 import { BadUsageError } from "../errors.ts";
 import { type Command, withDocs } from "./command.ts";
 import { formatFlags, HELP_FLAG, parseFlags } from "./flags.ts";
+import { schemaFromFlags } from "./prepare-run.ts";
 import { RUN_FLAGS, RUN_FLAGS_WIDTH } from "./run-flags.ts";
 
 const DRIFT_FLAGS = {
@@ -72,20 +73,7 @@ async function migrationsSide(values: {
   const { findConfigFile, loadConfig } = await import("../config/index.ts");
   const configFile = values.config ?? (await findConfigFile());
   const config = configFile ? await loadConfig(configFile) : undefined;
-  const given = (["migrations", "schema", "migrate"] as const).filter(
-    (k) => values[k] !== undefined,
-  );
-  if (given.length > 1)
-    throw new BadUsageError(
-      `give one of --migrations, --schema, --migrate; got ${given.map((g) => `--${g}`).join(", ")}`,
-    );
-  const schema = values.migrations
-    ? { migrations: path.resolve(values.migrations) }
-    : values.schema
-      ? { schema: path.resolve(values.schema) }
-      : values.migrate
-        ? { migrate: values.migrate, cwd: process.cwd() }
-        : config?.database.schema;
+  const schema = schemaFromFlags(values, config?.database.schema);
   if (schema && "migrate" in schema && schema.migrate.trim() === "service")
     throw new BadUsageError(
       `drift starts no service, so a schema the service makes itself (database.migrate "service"${config ? ` in ${config.file}` : ""}) cannot be built: give --migrations DIR, --schema FILE or --migrate "CMD"`,

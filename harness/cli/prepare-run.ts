@@ -28,6 +28,27 @@ function nonEmpty(values: RunValues, flag: keyof RunValues, what: string): void 
     throw new BadUsageError(`--${flag}: expected ${what}, got an empty string`);
 }
 
+/**
+ * The schema the flags name (one of --migrations, --schema, --migrate), else the config's:
+ * how every command that builds the migrations' template reads it.
+ */
+export function schemaFromFlags<S>(
+  values: { migrations?: string; schema?: string; migrate?: string },
+  configured: S | undefined,
+): { migrations: string } | { schema: string } | { migrate: string; cwd: string } | S | undefined {
+  const given = (["migrations", "schema", "migrate"] as const).filter(
+    (k) => values[k] !== undefined,
+  );
+  if (given.length > 1)
+    throw new BadUsageError(
+      `give one of --migrations, --schema, --migrate; got ${given.map((g) => `--${g}`).join(", ")}`,
+    );
+  if (values.migrations) return { migrations: path.resolve(values.migrations) };
+  if (values.schema) return { schema: path.resolve(values.schema) };
+  if (values.migrate) return { migrate: values.migrate, cwd: process.cwd() };
+  return configured;
+}
+
 /** What `run`, `gate` and `load` all set up: the config, Postgres with the schema, the scenarios. */
 export async function prepareRun(
   values: RunValues,
@@ -51,20 +72,7 @@ export async function prepareRun(
   const config = configFile ? await loadConfig(configFile) : undefined;
   if (config) output.progress(`config ${path.relative(process.cwd(), config.file) || config.file}`);
   const allowRemote = Boolean(values["allow-remote"]) || (config?.database.allowRemote ?? false);
-  const given = (["migrations", "schema", "migrate"] as const).filter(
-    (k) => values[k] !== undefined,
-  );
-  if (given.length > 1)
-    throw new BadUsageError(
-      `give one of --migrations, --schema, --migrate; got ${given.map((g) => `--${g}`).join(", ")}`,
-    );
-  const schema = values.migrations
-    ? { migrations: path.resolve(values.migrations) }
-    : values.schema
-      ? { schema: path.resolve(values.schema) }
-      : values.migrate
-        ? { migrate: values.migrate, cwd: process.cwd() }
-        : config?.database.schema;
+  const schema = schemaFromFlags(values, config?.database.schema);
   const postgres = values.postgres ?? config?.database.postgres ?? "embedded";
 
   // Postgres starts first (initdb runs in its own process) while Node loads the heavier
