@@ -185,6 +185,31 @@ describe("faultline incident", () => {
     expect((await runCli(["run", out, "--service", "payments:fixed", "--quiet"])).code).toBe(0);
   });
 
+  it("reads only one database's errors with --database", async () => {
+    const log = path.join(dir, "databases.log");
+    await writeFile(
+      log,
+      [
+        "2026-11-27 14:02:11.000 UTC [4242] app@payments ERROR:  column users.credits_balance does not exist",
+        "2026-11-27 14:02:11.010 UTC [4242] app@payments ERROR:  current transaction is aborted, commands ignored until end of transaction block",
+        '2026-11-27 14:03:00.000 UTC [5000] app@analytics ERROR:  relation "credit_grants" does not exist',
+      ].join("\n"),
+    );
+    const out = path.join(dir, "databases");
+    const run = await runCli([
+      "incident",
+      log,
+      "--database",
+      "analytics",
+      "--out",
+      path.join(out, "incident.scenario.ts"),
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^INCIDENT 42P01 credit_grants$/m);
+    expect(run.stdout).not.toContain("credits_balance");
+    expect(await written(out)).toEqual(["incident.scenario.ts"]);
+  });
+
   it("still writes the scenario for a column the migrations do not have, saying so", async () => {
     const log = path.join(dir, "unknown.log");
     await writeFile(
