@@ -678,7 +678,12 @@ export async function explore(
     const tryAll = async (list: CandidateFault[]) => {
       const allowed =
         options.maxRuns === undefined ? list : list.slice(0, Math.max(0, options.maxRuns - runs));
-      const batch = Math.max(1, (options.run.concurrency ?? 2) * 4);
+      // Without a budget there is no clock to read: one pass, so a perRun service starts once
+      // per worker rather than once per batch.
+      const batch =
+        options.budgetMs === undefined
+          ? Math.max(1, allowed.length)
+          : Math.max(1, (options.run.concurrency ?? 2) * 4);
       const traces = new Map<Candidate, TraceEntry[]>();
       let tried = 0;
       while (tried < allowed.length) {
