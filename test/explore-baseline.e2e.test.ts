@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -77,6 +78,9 @@ describe("faultline explore --baseline-report", () => {
     expect(run.stdout).toMatch(/^HARMFUL {2}undefined-column at /m);
     expect(run.stdout).toMatch(/^known {4}undefined-column at .* \(in .*main-explore\.json\)$/m);
     expect(run.stdout).toMatch(/^against .*main-explore\.json: 0 new harmful, 1 known, 0 fixed$/m);
+    // Main has filed it: not shrunk, not written again.
+    expect(run.stdout).toContain("not shrunk or written again");
+    expect(existsSync(path.join(dir, "found-pr"))).toBe(false);
     expect(run.code).toBe(0);
   }, 120_000);
 
@@ -93,6 +97,7 @@ describe("faultline explore --baseline-report", () => {
     expect(run.stderr).toBe("");
     expect(run.stdout).toMatch(/^NEW {6}undefined-column at .* {2}→ noCascade: /m);
     expect(run.stdout).toMatch(/: 1 new harmful, 0 known, 0 fixed$/m);
+    expect(run.stdout).toMatch(/^ {9}written: /m);
     expect(run.code).toBe(1);
   }, 120_000);
 

@@ -168,7 +168,7 @@ export const exploreCommand: Command = {
         throw new BadUsageError(
           "explore: no scenario to explore (give files, or a config's scenarios)",
         );
-      const { explore, exploreHtml, exploreJunit, newHarmful } = await import(
+      const { explore, exploreHtml, exploreJunit, inBaseline, newHarmful } = await import(
         "../explore/index.ts"
       );
       const [service] = await prepared.services;
@@ -189,6 +189,8 @@ export const exploreCommand: Command = {
         outDir,
         command,
         onLine: say,
+        // A pull request's gate needs the new weak points shrunk, not the ones main has filed.
+        ...(baseline ? { known: inBaseline(baseline) } : {}),
       });
       // Said even with --quiet: a scenario that fails clean is why nothing was explored.
       for (const line of report.failedClean) process.stdout.write(`${line}\n`);
@@ -201,7 +203,9 @@ export const exploreCommand: Command = {
           ? `\n         written: ${shown(c.file)}${c.confirmed === false ? " (timing-dependent: not harmful again in a confirming run)" : ""}`
           : same?.file
             ? `\n         same weak point as ${same.fault.kind} there: ${shown(same.file)}`
-            : "";
+            : baseline && inBaseline(baseline)(c)
+              ? `\n         known in ${values["baseline-report"]}: not shrunk or written again`
+              : "";
         process.stdout.write(
           `HARMFUL  ${c.fault.kind} at ${c.fault.target}  → ${c.seen ?? c.failed?.join(", ")}${where}\n`,
         );

@@ -74,6 +74,8 @@ export interface ExploreOptions {
   /** The command line that found it, for the written files' header. */
   command: string;
   onLine?: (line: string) => void;
+  /** Harmful findings to leave unshrunk and unwritten: a baseline's known ones, already filed. */
+  known?: (candidate: Candidate) => boolean;
 }
 
 /**
@@ -754,6 +756,7 @@ export async function explore(
     for (const candidate of report.candidates.filter(
       (c) => c.scenario === loaded.scenario.name && c.outcome === "harmful",
     )) {
+      if (options.known?.(candidate)) continue;
       const key = candidate.failed?.[0] as string;
       const group = `${candidate.fault.target}\0${key}`;
       const first = written.get(group);

@@ -25,6 +25,7 @@ export {
   type ExploreJunitOptions,
   exploreHtml,
   exploreJunit,
+  inBaseline,
   newHarmful,
   readBaselineReport,
 } from "./reports.ts";

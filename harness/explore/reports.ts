@@ -333,6 +333,12 @@ const identity = (scenario: string, kind: string, target: string) =>
   JSON.stringify([scenario, kind, target]);
 const candidateIdentity = (c: Candidate) => identity(c.scenario, c.fault.kind, c.fault.target);
 
+/** Whether a candidate is one of the baseline's harmful findings. */
+export function inBaseline(baseline: BaselineFinding[]): (candidate: Candidate) => boolean {
+  const before = new Set(baseline.map((f) => identity(f.scenario, f.kind, f.target)));
+  return (candidate) => before.has(candidateIdentity(candidate));
+}
+
 /**
  * Which harmful findings are new, which were known, which are fixed. A baseline finding whose
  * candidate did not run this time (the budget ran out, or it errored) is neither fixed nor added.
