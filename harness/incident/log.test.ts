@@ -198,6 +198,28 @@ describe("reading a log", () => {
   });
 });
 
+describe("application log sessions", () => {
+  it("tells concurrent requests apart by their request id, so each cascade is its own", () => {
+    const read = readLog(
+      "app.log",
+      [
+        "2026-11-27 14:02:11,000 ERROR request_id=a1 column users.credits_balance does not exist",
+        "2026-11-27 14:02:11,001 ERROR request_id=b2 column users.credits_balance does not exist",
+        "2026-11-27 14:02:11,002 ERROR request_id=b2 current transaction is aborted, commands ignored until end of transaction block",
+        "2026-11-27 14:02:11,003 ERROR request_id=a1 current transaction is aborted, commands ignored until end of transaction block",
+      ].join("\n"),
+    );
+    expect(read.errors.map((e) => e.session)).toEqual([
+      "app:app.log:a1",
+      "app:app.log:b2",
+      "app:app.log:b2",
+      "app:app.log:a1",
+    ]);
+    const [incident] = reconstruct(read.errors, SHAPE).incidents;
+    expect(incident).toMatchObject({ cascades: 2, sessions: ["app:app.log:a1", "app:app.log:b2"] });
+  });
+});
+
 describe("reconstruction", () => {
   const log = (lines: string[]) => readLog("pg.log", lines.join("\n"));
 

@@ -474,6 +474,23 @@ const DRIVERS: DriverLine[] = [
   },
 ];
 
+// What an application line says about which request or worker it came from: a request id, a
+// thread, a worker pid (gunicorn's `[1234]`). Lines that say none are one session per file.
+const SESSION_MARKERS = [
+  /\b(?:request[_-]?id|req[_-]?id|trace[_-]?id)[=:]\s*"?([\w.-]+)/i,
+  /\bthread(?:[_-]?name)?[=:]\s*"?([\w.-]+)/i,
+  /\bpid[=:]\s*(\d+)/i,
+  /^\S+(?: \S+)? \[(\d+)\] /,
+];
+
+function appSession(file: string, text: string): string {
+  for (const marker of SESSION_MARKERS) {
+    const id = marker.exec(text)?.[1];
+    if (id) return `app:${file}:${id}`;
+  }
+  return `app:${file}`;
+}
+
 // Frameworks that re-raise the driver's exception as their own, so a traceback shows it twice.
 const WRAPPERS = new Set(["SQLAlchemy", "Django"]);
 
@@ -540,7 +557,7 @@ function readApplicationLog(file: string, lines: string[]): Omit<ReadLog, "menti
         line: index + 1,
         lines: [index + 1],
         ...(at ? { at } : {}),
-        session: `app:${file}`,
+        session: appSession(file, text),
         severity: "ERROR",
         ...(sqlstate ? { sqlstate } : {}),
         sqlstateFrom: from,
