@@ -198,12 +198,12 @@ describe("delivery invariants on real rows", () => {
     const redelivery = () =>
       delivery("evt_sub", 200, { index: 1, redeliveryOf: "evt_sub", startedAt: new Date() });
     const judge = async (change: string, allowStamps: boolean) => {
-      const before = await snapshotTables(db);
+      const before = await snapshotTables(db, { stamps: true });
       const d = redelivery();
       await db.query(change);
       d.finishedAt = new Date();
       const ctx = await context(db, [payment("evt_sub", 1)], [delivery("evt_sub", 200), d]);
-      ctx.deliverySnapshots.set(1, { before, after: await snapshotTables(db) });
+      ctx.deliverySnapshots.set(1, { before, after: await snapshotTables(db, { stamps: true }) });
       const spec = { invariant: "idempotent" as const, ...(allowStamps ? { allowStamps } : {}) };
       return idempotent.evaluate(spec, ctx, undefined);
     };

@@ -7,8 +7,15 @@ const { escapeIdentifier } = pg;
 // Above this many rows a table's timestamp values are not kept: the strict digest still judges it.
 const MAX_STAMPED_ROWS = 10_000;
 
-/** Row count and a digest of every row, per table in every schema the user owns. */
-export async function snapshotTables(db: ScenarioDatabase): Promise<Snapshot> {
+/**
+ * Row count and a digest of every row, per table in every schema the user owns; with `stamps`
+ * (an `idempotent({ allowStamps })` to judge), also each table's rows without their timestamp
+ * columns and those columns' values.
+ */
+export async function snapshotTables(
+  db: ScenarioDatabase,
+  { stamps: withStamps = false } = {},
+): Promise<Snapshot> {
   const tables = await db.query<{
     schemaname: string;
     tablename: string;
@@ -21,7 +28,7 @@ export async function snapshotTables(db: ScenarioDatabase): Promise<Snapshot> {
         coalesce(array_agg(a.attname::text ORDER BY a.attnum)
           FILTER (WHERE a.atttypid = 'timestamp'::regtype), '{}') AS naive
       FROM pg_tables t
-      JOIN pg_attribute a ON a.attrelid = format('%I.%I', t.schemaname, t.tablename)::regclass
+      LEFT JOIN pg_attribute a ON a.attrelid = format('%I.%I', t.schemaname, t.tablename)::regclass
         AND a.attnum > 0 AND NOT a.attisdropped
       WHERE t.schemaname NOT IN ('pg_catalog', 'information_schema') AND t.schemaname NOT LIKE 'pg\\_%'
       GROUP BY t.schemaname, t.tablename
@@ -34,7 +41,7 @@ export async function snapshotTables(db: ScenarioDatabase): Promise<Snapshot> {
       `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest FROM ${from}`,
     );
     const entry: Snapshot[string] = { ...(digest.rows[0] as { rows: number; digest: string }) };
-    if (stamps.length && entry.rows <= MAX_STAMPED_ROWS) {
+    if (withStamps && stamps.length && entry.rows <= MAX_STAMPED_ROWS) {
       // The row as JSON minus its timestamp columns, and those columns' values on their own.
       const minus = stamps.map((c) => ` - ${pg.escapeLiteral(c)}`).join("");
       // A timestamp without time zone holds now() in the session's zone: read it back so.
