@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { TraceEntry } from "../proxy/index.ts";
+import { rawSqlPattern } from "../proxy/index.ts";
 import type { Scenario, ScenarioResult } from "../scenario/index.ts";
 import { candidatesFor, classify, columnsOnPath, statementSites } from "./explore.ts";
-import { FAULT_KINDS, rawSqlPattern } from "./kinds.ts";
+import { FAULT_KINDS } from "./kinds.ts";
 
 function entry(sql: string, kind: string, tx: TraceEntry["tx"]): TraceEntry {
   return {

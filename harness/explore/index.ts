@@ -15,7 +15,6 @@ export {
   FAULT_KIND_NAMES,
   FAULT_KINDS,
   type FaultKind,
-  rawSqlPattern,
   type StatementSite,
 } from "./kinds.ts";
 export {

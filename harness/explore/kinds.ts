@@ -1,5 +1,5 @@
 import type { DriftStep } from "../postgres/index.ts";
-import type { RuleSpec } from "../proxy/index.ts";
+import { type RuleSpec, rawSqlPattern } from "../proxy/index.ts";
 import type { InvariantSpec, Scenario } from "../scenario/index.ts";
 
 export type WebhookStep = Scenario["webhooks"][number];
@@ -59,20 +59,6 @@ export interface FaultKind {
   atDelivery?(webhooks: WebhookStep[]): CandidateFault[];
   /** Once per scenario: a fault at the connection level, not tied to a statement. */
   atConnect?(): CandidateFault | undefined;
-}
-
-const ESCAPE = /[.*+?^${}()|[\]\\]/g;
-
-/**
- * A regex that matches the raw SQL the service sends for a normalised SQL text: whitespace
- * runs as any whitespace, each `?` (a literal the trace hid) as any literal.
- */
-export function rawSqlPattern(normalised: string): string {
-  const parts = normalised
-    .trim()
-    .split("?")
-    .map((part) => part.replace(ESCAPE, "\\$&").replace(/\s+/g, "\\s+"));
-  return `^\\s*${parts.join("(?:'(?:[^']|'')*'|[^\\s,()]+)")}\\s*;?\\s*$`;
 }
 
 /** How reports name a statement site. */

@@ -21,5 +21,5 @@ export {
 } from "./rules.ts";
 export { type NextScenario, type ProxyOptions, type StartedProxy, startProxy } from "./server.ts";
 export type { FaultEvent } from "./session.ts";
-export { normaliseSql, type StatementKind, statementKind } from "./statement.ts";
+export { normaliseSql, rawSqlPattern, type StatementKind, statementKind } from "./statement.ts";
 export { isError, readTrace, type TraceEntry, TraceWriter } from "./trace.ts";

@@ -84,6 +84,20 @@ export function cachedStatementKind(sql: string): StatementKind {
   return kinds.getOr(sql, statementKind);
 }
 
+const ESCAPE = /[.*+?^${}()|[\]\\]/g;
+
+/**
+ * A regex that matches the raw SQL the service sends for a normalised SQL text: whitespace
+ * runs as any whitespace, each `?` (a literal the trace hid) as any literal.
+ */
+export function rawSqlPattern(normalised: string): string {
+  const parts = normalised
+    .trim()
+    .split("?")
+    .map((part) => part.replace(ESCAPE, "\\$&").replace(/\s+/g, "\\s+"));
+  return `^\\s*${parts.join("(?:'(?:[^']|'')*'|[^\\s,()]+)")}\\s*;?\\s*$`;
+}
+
 /**
  * Whitespace collapsed and literals replaced by `?`, so traces never hold customer data.
  *
