@@ -1,9 +1,8 @@
-import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type RunEnvironment, readSchemaShape } from "../postgres/index.ts";
 import type { TraceEntry } from "../proxy/index.ts";
 import {
+  freeScenarioPath,
   type InvariantResult,
   type InvariantSpec,
   type LoadedScenario,
@@ -11,6 +10,7 @@ import {
   runScenarios,
   type Scenario,
   type ScenarioResult,
+  writeScenarioFile,
 } from "../scenario/index.ts";
 import type { CandidateFault, FaultKind, StatementSite, WebhookStep } from "./kinds.ts";
 import { shrinkSet } from "./shrink.ts";
@@ -524,22 +524,14 @@ const slug = (text: string) =>
     .replace(/-$/, "");
 
 /** Never overwrites: a name taken gets -2, -3, … */
-function freeName(dir: string, base: string): string {
-  for (let n = 1; ; n++) {
-    const file = path.join(dir, `${base}${n === 1 ? "" : `-${n}`}.scenario.ts`);
-    if (!existsSync(file)) return file;
-  }
-}
-
 async function writeFinding(
   candidate: Candidate,
   scenario: Scenario,
   key: string,
   options: ExploreOptions,
 ): Promise<string> {
-  await mkdir(options.outDir, { recursive: true });
   const base = `${slug(candidate.scenario)}-${candidate.fault.kind}-${slug(candidate.fault.target)}`;
-  const file = freeName(options.outDir, base);
+  const file = freeScenarioPath(path.join(options.outDir, `${base}.scenario.ts`));
   const name = path.basename(file, ".scenario.ts");
   const keep = scenario.invariants.filter((spec) => {
     const label = spec.invariant;
@@ -556,30 +548,20 @@ async function writeFinding(
     invariants: keep.length ? keep : scenario.invariants,
     ...(scenario.webhookSecret ? { webhookSecret: scenario.webhookSecret } : {}),
   };
-  // SQL or a message could hold "*/": it must not end the comment early.
-  const line = (text: string) => ` * ${text.replace(/\*\//g, "* /")}`;
   const header = [
-    "/**",
-    line(`Found by \`faultline explore\`: ${candidate.fault.kind} at`),
-    line(`  ${candidate.fault.target}`),
-    line(`→ ${candidate.outcome}: ${candidate.seen ?? candidate.failed?.join(", ")}`),
-    line(
-      `From scenario ${candidate.scenario}${candidate.webhooks ? `; ${candidate.webhooks.kept} of its ${candidate.webhooks.of} webhooks kept${candidate.webhooks.kept < candidate.webhooks.of ? " (shrunk)" : ""}` : ""}${candidate.rules?.of ? `; ${candidate.rules.kept} of ${candidate.rules.of} fault rules kept` : ""}.`,
-    ),
-    line(`Found with: ${options.command}`),
+    `Found by \`faultline explore\`: ${candidate.fault.kind} at`,
+    `  ${candidate.fault.target}`,
+    `→ ${candidate.outcome}: ${candidate.seen ?? candidate.failed?.join(", ")}`,
+    `From scenario ${candidate.scenario}${candidate.webhooks ? `; ${candidate.webhooks.kept} of its ${candidate.webhooks.of} webhooks kept${candidate.webhooks.kept < candidate.webhooks.of ? " (shrunk)" : ""}` : ""}${candidate.rules?.of ? `; ${candidate.rules.kept} of ${candidate.rules.of} fault rules kept` : ""}.`,
+    `Found with: ${options.command}`,
     ...(candidate.confirmed === false
       ? [
-          line("Timing-dependent: harmful once, but not again in a confirming run (a race):"),
-          line("run it several times, or under load, to see it fail."),
+          "Timing-dependent: harmful once, but not again in a confirming run (a race):",
+          "run it several times, or under load, to see it fail.",
         ]
-      : [line("Run it: npx faultline run <this file> (it fails until the service is fixed).")]),
-    " */",
+      : ["Run it: npx faultline run <this file> (it fails until the service is fixed)."]),
   ];
-  await writeFile(
-    file,
-    `${header.join("\n")}\nimport { defineScenario } from "faultline";\n\nexport default defineScenario(${JSON.stringify(written, null, 2)});\n`,
-    { flag: "wx" },
-  );
+  await writeScenarioFile(file, header, written);
   return file;
 }
 

@@ -1,9 +1,8 @@
-import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { normaliseSql, rawSqlPattern } from "../proxy/index.ts";
+import { freeScenarioPath, writeScenarioFile } from "../scenario/index.ts";
 import type { EventMention, LogError } from "./log.ts";
-import type { Incident } from "./reconstruct.ts";
-import { summarise } from "./reconstruct.ts";
+import { type Incident, summarise } from "./reconstruct.ts";
 
 /** A recorded webhook the incident may be matched to (`--fixtures DIR`). */
 export interface RecordedWebhook {
@@ -35,24 +34,12 @@ export interface WrittenIncident {
 
 const MENTION_WINDOW_MS = 5 * 60_000;
 
-const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-const LITERAL = "(?:'(?:[^']|'')*'|-?\\d+(?:\\.\\d+)?|\\$\\d+)";
-
 /**
- * A proxy rule's regex for a statement as the log quotes it: its literals and `$n` parameters
- * stand for any literal, whitespace for any whitespace.
+ * A proxy rule's regex for a statement as the log quotes it: normalised as the trace does (its
+ * literals hidden), so other literals and `$n` parameters match as well.
  */
-export function statementPattern(statement: string): string {
-  const parts: string[] = [];
-  const token = /'(?:[^']|'')*'|\$\d+|(?<![\w$])-?\d+(?:\.\d+)?(?![\w$])|\s+|[^'\s$\d]+|./g;
-  for (const m of statement.trim().replace(/;\s*$/, "").matchAll(token)) {
-    const t = m[0];
-    if (/^\s+$/.test(t)) parts.push("\\s+");
-    else if (/^'|^\$\d|^-?\d/.test(t)) parts.push(LITERAL);
-    else parts.push(escapeRegex(t));
-  }
-  return `^\\s*${parts.join("")}\\s*;?\\s*$`;
-}
+export const statementPattern = (statement: string) =>
+  rawSqlPattern(normaliseSql(statement.trim().replace(/;\s*$/, "")));
 
 /** The proxy fault a logged error that drift cannot explain comes back as. */
 function faultFor(sqlstate: string, message: string): Record<string, unknown> {
@@ -63,16 +50,6 @@ function faultFor(sqlstate: string, message: string): Record<string, unknown> {
 }
 
 const where = (e: LogError) => `${e.file}:${e.line}`;
-
-function freeName(file: string): string {
-  if (!existsSync(file)) return file;
-  const ext = ".scenario.ts";
-  const base = file.endsWith(ext) ? file.slice(0, -ext.length) : file.replace(/\.ts$/, "");
-  for (let n = 2; ; n++) {
-    const next = `${base}-${n}${ext}`;
-    if (!existsSync(next)) return next;
-  }
-}
 
 /** The webhooks the logs name around the incident, matched to recorded or stock fixtures. */
 function webhooksFor(
@@ -179,7 +156,7 @@ export async function writeIncidentScenario(
   }
   const firstAt = incidents.map((i) => i.first).find(Boolean);
   const date = (firstAt ?? new Date()).toISOString().slice(0, 10);
-  const file = freeName(path.resolve(options.out));
+  const file = freeScenarioPath(path.resolve(options.out));
   const name = path.basename(file, ".scenario.ts");
   const webhooks = webhooksFor(incidents, mentions, options, path.dirname(file), inferred);
   const invariants: Record<string, unknown>[] = [
@@ -199,34 +176,20 @@ export async function writeIncidentScenario(
     ...(rules.length ? { faults: { rules } } : {}),
     invariants,
   };
-  const line = (text: string) => ` * ${text.replace(/\*\//g, "* /")}`;
   const shown =
     readFrom.slice(0, 12).join(", ") +
     (readFrom.length > 12 ? `, … ${readFrom.length - 12} more` : "");
   const header = [
-    "/**",
-    line(
-      firstAt
-        ? `Incident of ${date}, rebuilt by \`faultline incident\` from the logs:`
-        : `Incident rebuilt by \`faultline incident\` on ${date} from logs that give no times:`,
-    ),
-    ...summary.map((s) => line(`  ${s}`)),
-    line(`Read from: ${shown}`),
-    ...(inferred.length
-      ? [line("Inferred, not read:"), ...inferred.map((s) => line(`  - ${s}`))]
-      : []),
-    ...notes.map(line),
-    line(`Rebuilt with: ${options.command}`),
-    line(
-      "Run it: npx faultline run <this file> — it fails while the service has the bug, passes once fixed.",
-    ),
-    " */",
+    firstAt
+      ? `Incident of ${date}, rebuilt by \`faultline incident\` from the logs:`
+      : `Incident rebuilt by \`faultline incident\` on ${date} from logs that give no times:`,
+    ...summary.map((s) => `  ${s}`),
+    `Read from: ${shown}`,
+    ...(inferred.length ? ["Inferred, not read:", ...inferred.map((s) => `  - ${s}`)] : []),
+    ...notes,
+    `Rebuilt with: ${options.command}`,
+    "Run it: npx faultline run <this file> — it fails while the service has the bug, passes once fixed.",
   ];
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(
-    file,
-    `${header.join("\n")}\nimport { defineScenario } from "faultline";\n\nexport default defineScenario(${JSON.stringify(scenario, null, 2)});\n`,
-    { flag: "wx" },
-  );
+  await writeScenarioFile(file, header, scenario);
   return { file, summary: [...summary, ...notes], inferred, readFrom };
 }

@@ -47,3 +47,4 @@ export {
   formatDisagreements,
   type WitnessDisagreement,
 } from "./witnesses.ts";
+export { freeScenarioPath, writeScenarioFile } from "./write.ts";
