@@ -157,11 +157,10 @@ export const exploreCommand: Command = {
       );
     const kinds = wanted ? FAULT_KINDS.filter((k) => wanted.includes(k.name)) : FAULT_KINDS;
     // Read first: a baseline that cannot be read is bad input, found before minutes of runs.
-    const { readBaselineReport } = await import("../explore/index.ts");
     const baseline =
       values["baseline-report"] === undefined
         ? undefined
-        : await readBaselineReport(values["baseline-report"]);
+        : await (await import("../explore/index.ts")).readBaselineReport(values["baseline-report"]);
     const prepared = await prepareRun(values, positionals, signal, [values.service]);
     try {
       if (!prepared.scenarios.length)
@@ -171,6 +170,7 @@ export const exploreCommand: Command = {
       const { explore, exploreHtml, exploreJunit, inBaseline, newHarmful } = await import(
         "../explore/index.ts"
       );
+      const isKnown = baseline ? inBaseline(baseline) : undefined;
       const [service] = await prepared.services;
       const command = ["faultline", "explore", ...args].join(" ");
       const outDir = path.resolve(values.out ?? path.join("faultline", "found"));
@@ -190,7 +190,7 @@ export const exploreCommand: Command = {
         command,
         onLine: say,
         // A pull request's gate needs the new weak points shrunk, not the ones main has filed.
-        ...(baseline ? { known: inBaseline(baseline) } : {}),
+        ...(isKnown ? { known: isKnown } : {}),
       });
       // Said even with --quiet: a scenario that fails clean is why nothing was explored.
       for (const line of report.failedClean) process.stdout.write(`${line}\n`);
@@ -203,7 +203,7 @@ export const exploreCommand: Command = {
           ? `\n         written: ${shown(c.file)}${c.confirmed === false ? " (timing-dependent: not harmful again in a confirming run)" : ""}`
           : same?.file
             ? `\n         same weak point as ${same.fault.kind} there: ${shown(same.file)}`
-            : baseline && inBaseline(baseline)(c)
+            : isKnown?.(c)
               ? `\n         known in ${values["baseline-report"]}: not shrunk or written again`
               : "";
         process.stdout.write(

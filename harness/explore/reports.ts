@@ -344,7 +344,7 @@ export function inBaseline(baseline: BaselineFinding[]): (candidate: Candidate) 
  * candidate did not run this time (the budget ran out, or it errored) is neither fixed nor added.
  */
 export function newHarmful(report: ExploreReport, baseline: BaselineFinding[]): BaselineComparison {
-  const before = new Set(baseline.map((f) => identity(f.scenario, f.kind, f.target)));
+  const known = inBaseline(baseline);
   const harmful = report.candidates.filter(isHarmful);
   const harmfulNow = new Set(harmful.map(candidateIdentity));
   const harmless = new Set(
@@ -353,8 +353,8 @@ export function newHarmful(report: ExploreReport, baseline: BaselineFinding[]): 
       .map(candidateIdentity),
   );
   return {
-    added: harmful.filter((c) => !before.has(candidateIdentity(c))),
-    known: harmful.filter((c) => before.has(candidateIdentity(c))),
+    added: harmful.filter((c) => !known(c)),
+    known: harmful.filter(known),
     fixed: baseline.filter((f) => {
       const key = identity(f.scenario, f.kind, f.target);
       return harmless.has(key) && !harmfulNow.has(key);
